@@ -1,1 +1,16 @@
+//! Quiver's host runtime: streams Arrow record batches from sources through
+//! sandboxed WebAssembly plugins into sinks.
+//!
+//! - [`plugin`]: loading, compiling (with a disk cache), sandboxing and
+//!   pooling plugin instances;
+//! - [`config`]: the pipeline file;
+//! - [`source`] and [`sink`]: files in Parquet, Arrow IPC, CSV and JSON Lines
+//!   through `object_store`;
+//! - [`pipeline`]: stages, bounded channels, ordering and dead letters;
+//! - [`demo`]: the sample clickstream data set.
 
+pub mod format;
+pub mod plugin;
+pub mod source;
+pub mod sink;
+pub mod store;

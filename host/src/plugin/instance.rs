@@ -1,0 +1,255 @@
+//! One sandboxed instance of a plugin, serving one configured transform.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use arrow::buffer::Buffer;
+use arrow::datatypes::SchemaRef;
+use quiver_abi::{FieldNode, Trust};
+use wasmtime::component::{Func, TypedFunc};
+use wasmtime::{Store, Trap};
+
+use super::bindings::{self, TRANSFORM_INTERFACE, wit};
+use super::runtime::EPOCH_TICK;
+use super::sandbox::{HostState, Limits};
+use super::{Plugin, PluginError, PluginInfo, TransformKind, info_from_wit};
+
+/// Signature of `process`, called without the generated bindings so the
+/// buffers are lowered from the host's Arrow memory without an extra copy.
+type ProcessFn<'a> = TypedFunc<(u64, &'a [wit::FieldNode], &'a [&'a [u8]]), (Result<wit::Output, wit::Error>,)>;
+
+/// A row refused by a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Index of the row in the input batch.
+    pub row: u32,
+    /// The plugin's reason.
+    pub reason: String,
+}
+
+/// A validated result of one call.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// A batch of the bound output schema, checked in full.
+    pub batch: RecordBatch,
+    /// Refused input rows, each row at most once.
+    pub rejections: Vec<Rejection>,
+    /// For each output row, the input row it comes from, when the plugin said so.
+    pub origin: Option<Vec<u32>>,
+}
+
+/// A live instance in its own store, with its own limits.
+pub struct Instance {
+    store: Store<HostState>,
+    bindings: bindings::Plugin,
+    process: Func,
+    label: Arc<str>,
+    limits: Limits,
+    kind: Option<TransformKind>,
+    output_schema: Option<SchemaRef>,
+    poisoned: bool,
+}
+
+impl Instance {
+    pub(super) fn new(plugin: &Plugin, label: Arc<str>, limits: Limits) -> Result<Self, PluginError> {
+        let failed = |e: wasmtime::Error| PluginError::Instantiate { plugin: label.to_string(), reason: format!("{e:#}") };
+        let mut store = Store::new(&plugin.engine, HostState::new(label.clone(), limits.clone()));
+        store.limiter(|state| state);
+        store.set_epoch_deadline(deadline_ticks(&limits));
+        let instance = plugin.pre.instance_pre().instantiate(&mut store).map_err(failed)?;
+        let bindings = bindings::Plugin::new(&mut store, &instance).map_err(failed)?;
+        let interface = instance
+            .get_export_index(&mut store, None, TRANSFORM_INTERFACE)
+            .ok_or_else(|| failed(wasmtime::format_err!("no `{TRANSFORM_INTERFACE}` export")))?;
+        let process = instance
+            .get_export_index(&mut store, Some(&interface), "process")
+            .and_then(|index| instance.get_func(&mut store, index))
+            .ok_or_else(|| failed(wasmtime::format_err!("no `process` function")))?;
+        // Type-check once here; each call then uses the unchecked typed function.
+        process
+            .typed::<(u64, &[wit::FieldNode], &[&[u8]]), (Result<wit::Output, wit::Error>,)>(&store)
+            .map_err(failed)?;
+        Ok(Self { store, bindings, process, label, limits, kind: None, output_schema: None, poisoned: false })
+    }
+
+    /// True once a call trapped or timed out: the instance must not be used again.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// The bound output schema.
+    pub fn output_schema(&self) -> Option<&SchemaRef> {
+        self.output_schema.as_ref()
+    }
+
+    pub(super) fn describe(&mut self) -> Result<PluginInfo, PluginError> {
+        let info = self.call("describe", |store, b| b.quiver_transform_transform().call_describe(store))?;
+        Ok(info_from_wit(info))
+    }
+
+    /// Opens `transform` (of `kind`) with `config`.
+    pub fn open(&mut self, transform: &str, kind: TransformKind, config: &[(String, String)]) -> Result<(), PluginError> {
+        let result = self.call("open", |store, b| b.quiver_transform_transform().call_open(store, transform, config))?;
+        result.map_err(|e| PluginError::Config { plugin: self.label.to_string(), message: e.message })?;
+        self.kind = Some(kind);
+        Ok(())
+    }
+
+    /// Binds the input schema and returns the plugin's output schema.
+    pub fn bind(&mut self, input: &SchemaRef) -> Result<SchemaRef, PluginError> {
+        let encoded = quiver_abi::encode_schema(input);
+        let result = self.call("bind", |store, b| b.quiver_transform_transform().call_bind(store, &encoded))?;
+        let bytes = result.map_err(|e| PluginError::Schema { plugin: self.label.to_string(), message: e.message })?;
+        let schema = quiver_abi::decode_schema(&bytes).map_err(|e| self.malformed("bind", e.to_string()))?;
+        self.output_schema = Some(schema.clone());
+        Ok(schema)
+    }
+
+    /// Transforms one batch.
+    pub fn process(&mut self, batch: &RecordBatch) -> Result<Output, PluginError> {
+        let flat = quiver_abi::flatten(batch);
+        let nodes: Vec<wit::FieldNode> = flat.nodes.iter().map(to_wit_node).collect();
+        let buffers: Vec<&[u8]> = flat.buffers.iter().map(|b| b.as_slice()).collect();
+        let func = self.process;
+        let result = self.call("process", |store, _| {
+            // SAFETY: the signature was checked against this function in `Instance::new`.
+            let typed: ProcessFn<'_> = unsafe { TypedFunc::new_unchecked(func) };
+            Ok(typed.call(store, (flat.num_rows as u64, &nodes, &buffers))?.0)
+        })?;
+        self.accept("process", result, Some(batch.num_rows()))
+    }
+
+    /// Transforms an Arrow IPC stream of `rows` rows, passed through untouched.
+    pub fn process_ipc(&mut self, ipc: &[u8], rows: usize) -> Result<Output, PluginError> {
+        let result = self.call("process-ipc", |store, b| b.quiver_transform_transform().call_process_ipc(store, ipc))?;
+        self.accept("process-ipc", result, Some(rows))
+    }
+
+    /// Ends the stream.
+    pub fn finish(&mut self) -> Result<Option<Output>, PluginError> {
+        let result = self.call("finish", |store, b| b.quiver_transform_transform().call_finish(store))?;
+        match result {
+            Ok(Some(output)) => self.accept("finish", Ok(output), None).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(self.failed("finish", e)),
+        }
+    }
+
+    fn call<R>(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        if self.poisoned {
+            return Err(PluginError::Trap { plugin: self.label.to_string(), call, cause: "instance already failed".into() });
+        }
+        self.store.data_mut().denied_memory = None;
+        self.store.set_epoch_deadline(deadline_ticks(&self.limits));
+        let started = Instant::now();
+        f(&mut self.store, &self.bindings).map_err(|e| {
+            self.poisoned = true;
+            PluginError::Trap { plugin: self.label.to_string(), call, cause: self.trap_cause(e, started) }
+        })
+    }
+
+    fn trap_cause(&self, error: wasmtime::Error, started: Instant) -> String {
+        if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+            let limit = self.limits.call_timeout;
+            return format!(
+                "timed out: the call ran past its {} ms limit and was stopped after {} ms",
+                limit.as_millis(),
+                started.elapsed().as_millis()
+            );
+        }
+        if let Some(asked) = self.store.data().denied_memory {
+            return format!(
+                "out of memory: it asked for {} MiB of linear memory, its limit is {} MiB ({error})",
+                asked >> 20,
+                self.limits.memory_bytes >> 20
+            );
+        }
+        format!("{error:?}")
+    }
+
+    fn failed(&self, call: &'static str, e: wit::Error) -> PluginError {
+        PluginError::Failed { plugin: self.label.to_string(), call, message: e.message }
+    }
+
+    fn malformed(&self, call: &'static str, reason: String) -> PluginError {
+        PluginError::Malformed { plugin: self.label.to_string(), call, reason }
+    }
+
+    /// Validates everything the plugin returned before the host uses any of it.
+    fn accept(
+        &mut self,
+        call: &'static str,
+        result: Result<wit::Output, wit::Error>,
+        input_rows: Option<usize>,
+    ) -> Result<Output, PluginError> {
+        let output = result.map_err(|e| self.failed(call, e))?;
+        let schema = self.output_schema.clone().ok_or_else(|| self.malformed(call, "called before bind".into()))?;
+        let nodes: Vec<FieldNode> = output.batch.nodes.iter().map(from_wit_node).collect();
+        let buffers: Vec<Buffer> = output.batch.buffers.into_iter().map(Buffer::from_vec).collect();
+        let rows = usize::try_from(output.batch.num_rows).map_err(|_| self.malformed(call, "absurd row count".into()))?;
+        let batch = quiver_abi::assemble(&schema, rows, &nodes, buffers, Trust::Validate)
+            .map_err(|e| self.malformed(call, e.to_string()))?;
+        let rejections: Vec<Rejection> =
+            output.rejections.into_iter().map(|r| Rejection { row: r.row, reason: r.reason }).collect();
+        if let Some(input_rows) = input_rows {
+            let mut seen = vec![false; input_rows];
+            for r in &rejections {
+                match seen.get_mut(r.row as usize) {
+                    None => {
+                        return Err(self.malformed(call, format!("it refused row {} of a {input_rows}-row batch", r.row)));
+                    }
+                    Some(true) => return Err(self.malformed(call, format!("it refused row {} twice", r.row))),
+                    Some(slot) => *slot = true,
+                }
+            }
+            if let Some(origin) = &output.origin
+                && let Some(bad) = origin.iter().find(|&&o| o as usize >= input_rows)
+            {
+                return Err(self.malformed(call, format!("origin names row {bad} of a {input_rows}-row batch")));
+            }
+            let kept = input_rows - rejections.len();
+            let keeps_rows = matches!(self.kind, Some(TransformKind::Filter | TransformKind::Scalar));
+            if output.origin.is_none() && keeps_rows && rows != kept {
+                return Err(self.malformed(
+                    call,
+                    format!("it returned {rows} rows for {input_rows} rows in with {} refused", rejections.len()),
+                ));
+            }
+        }
+        if let Some(origin) = &output.origin
+            && origin.len() != rows
+        {
+            return Err(self.malformed(call, format!("origin has {} entries for {rows} rows", origin.len())));
+        }
+        Ok(Output { batch, rejections, origin: output.origin })
+    }
+}
+
+fn deadline_ticks(limits: &Limits) -> u64 {
+    (limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+}
+
+fn to_wit_node(n: &FieldNode) -> wit::FieldNode {
+    wit::FieldNode {
+        length: n.length,
+        null_count: n.null_count,
+        offset: n.offset,
+        null_offset: n.null_offset,
+        buffer_count: n.buffer_count,
+    }
+}
+
+fn from_wit_node(n: &wit::FieldNode) -> FieldNode {
+    FieldNode {
+        length: n.length,
+        null_count: n.null_count,
+        offset: n.offset,
+        null_offset: n.null_offset,
+        buffer_count: n.buffer_count,
+    }
+}

@@ -1,0 +1,174 @@
+//! The plugin runtime: loading components, describing them, running
+//! sandboxed instances of them, and pooling warm instances per transform.
+
+mod bindings;
+mod error;
+mod instance;
+mod pool;
+mod runtime;
+mod sandbox;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wasmtime::Engine;
+
+pub use bindings::CONTRACT_VERSION;
+pub use error::PluginError;
+pub use instance::{Instance, Output, Rejection};
+pub use pool::{Pool, PooledInstance};
+pub use runtime::{Runtime, RuntimeOptions};
+pub use sandbox::Limits;
+
+use bindings::wit;
+use sandbox::HostState;
+
+/// What a transform does to the stream, as the plugin declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransformKind {
+    /// Batch in, batch out; the row count may change.
+    Map,
+    /// Drops rows; the output schema is the input schema.
+    Filter,
+    /// Appends a column computed per row.
+    Scalar,
+    /// Keeps state and emits at the end; runs on one instance, in order.
+    Aggregate,
+}
+
+impl TransformKind {
+    /// The contract's name for the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Map => "map",
+            Self::Filter => "filter",
+            Self::Scalar => "scalar",
+            Self::Aggregate => "aggregate",
+        }
+    }
+}
+
+/// A configuration key a transform accepts.
+#[derive(Debug, Clone)]
+pub struct ConfigKeyInfo {
+    pub name: String,
+    pub description: String,
+    pub required: bool,
+    pub default: Option<String>,
+}
+
+/// A transform a plugin offers.
+#[derive(Debug, Clone)]
+pub struct TransformInfo {
+    pub name: String,
+    pub kind: TransformKind,
+    pub description: String,
+    pub config_keys: Vec<ConfigKeyInfo>,
+}
+
+/// What a plugin says about itself.
+#[derive(Debug, Clone)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub transforms: Vec<TransformInfo>,
+}
+
+/// A compiled, checked and described plugin, ready to be instantiated.
+pub struct Plugin {
+    path: PathBuf,
+    sha256: String,
+    pre: bindings::PluginPre<HostState>,
+    engine: Engine,
+    info: PluginInfo,
+}
+
+impl Plugin {
+    fn describe(
+        path: &Path,
+        sha256: String,
+        pre: bindings::PluginPre<HostState>,
+        engine: Engine,
+    ) -> Result<Arc<Self>, PluginError> {
+        let label: Arc<str> = path.display().to_string().into();
+        let mut plugin = Self { path: path.to_owned(), sha256, pre, engine, info: placeholder_info() };
+        let mut instance = Instance::new(&plugin, label, Limits::default())?;
+        plugin.info = instance.describe()?;
+        Ok(Arc::new(plugin))
+    }
+
+    /// The file the plugin was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The SHA-256 of the component's bytes, in hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The plugin's self-description.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// `name@version`, for messages.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.info.name, self.info.version)
+    }
+
+    /// Finds a transform by name; the name may be omitted when there is only one.
+    pub fn transform(&self, name: Option<&str>) -> Result<&TransformInfo, PluginError> {
+        let names = || self.info.transforms.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ");
+        match name {
+            Some(name) => self.info.transforms.iter().find(|t| t.name == name).ok_or_else(|| PluginError::Config {
+                plugin: self.label(),
+                message: format!("it has no transform `{name}`; it offers: {}", names()),
+            }),
+            None => match self.info.transforms.as_slice() {
+                [only] => Ok(only),
+                _ => Err(PluginError::Config {
+                    plugin: self.label(),
+                    message: format!("it offers several transforms; set `transform` to one of: {}", names()),
+                }),
+            },
+        }
+    }
+}
+
+fn placeholder_info() -> PluginInfo {
+    PluginInfo { name: String::new(), version: String::new(), description: String::new(), transforms: Vec::new() }
+}
+
+fn info_from_wit(info: wit::PluginInfo) -> PluginInfo {
+    PluginInfo {
+        name: info.name,
+        version: info.version,
+        description: info.description,
+        transforms: info
+            .transforms
+            .into_iter()
+            .map(|t| TransformInfo {
+                name: t.name,
+                kind: match t.kind {
+                    wit::TransformKind::Map => TransformKind::Map,
+                    wit::TransformKind::Filter => TransformKind::Filter,
+                    wit::TransformKind::Scalar => TransformKind::Scalar,
+                    wit::TransformKind::Aggregate => TransformKind::Aggregate,
+                },
+                description: t.description,
+                config_keys: t
+                    .config_keys
+                    .into_iter()
+                    .map(|k| ConfigKeyInfo {
+                        name: k.name,
+                        description: k.description,
+                        required: k.required,
+                        default: k.default_value,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}

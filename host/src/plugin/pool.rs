@@ -1,0 +1,138 @@
+//! A pool of warm instances of one configured transform.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::SchemaRef;
+
+use super::{Instance, Limits, Output, Plugin, PluginError, TransformInfo, TransformKind};
+
+/// Warm instances of one plugin transform, opened with one configuration
+/// and bound to one input schema. Instances that fail are discarded and
+/// replaced on demand, so a bad batch never poisons the next one.
+pub struct Pool {
+    plugin: Arc<Plugin>,
+    transform: TransformInfo,
+    config: Vec<(String, String)>,
+    input_schema: SchemaRef,
+    output_schema: SchemaRef,
+    limits: Limits,
+    max_instances: usize,
+    idle: Mutex<Vec<Instance>>,
+}
+
+impl Pool {
+    /// Opens and binds a first instance, so a bad configuration or schema
+    /// fails here, before any data moves.
+    pub fn new(
+        plugin: Arc<Plugin>,
+        transform: Option<&str>,
+        config: Vec<(String, String)>,
+        input_schema: SchemaRef,
+        limits: Limits,
+        max_instances: usize,
+    ) -> Result<Self, PluginError> {
+        let transform = plugin.transform(transform)?.clone();
+        // A stateful transform keeps its state in one instance.
+        let max_instances = if transform.kind == TransformKind::Aggregate { 1 } else { max_instances.max(1) };
+        let mut pool = Self {
+            plugin,
+            transform,
+            config,
+            output_schema: input_schema.clone(),
+            input_schema,
+            limits,
+            max_instances,
+            idle: Mutex::new(Vec::new()),
+        };
+        let first = pool.start()?;
+        pool.output_schema = first.output_schema().expect("bound").clone();
+        pool.idle.get_mut().expect("not shared yet").push(first);
+        Ok(pool)
+    }
+
+    fn start(&self) -> Result<Instance, PluginError> {
+        let label: Arc<str> = format!("{}/{}", self.plugin.label(), self.transform.name).into();
+        let mut instance = Instance::new(&self.plugin, label.clone(), self.limits.clone())?;
+        instance.open(&self.transform.name, self.transform.kind, &self.config)?;
+        let output = instance.bind(&self.input_schema)?;
+        if self.idle.lock().expect("pool lock").is_empty() || output == self.output_schema {
+            return Ok(instance);
+        }
+        Err(PluginError::Malformed {
+            plugin: label.to_string(),
+            call: "bind",
+            reason: "a new instance answered a different output schema than the first".into(),
+        })
+    }
+
+    /// The plugin.
+    pub fn plugin(&self) -> &Arc<Plugin> {
+        &self.plugin
+    }
+
+    /// The transform served.
+    pub fn transform(&self) -> &TransformInfo {
+        &self.transform
+    }
+
+    /// The output schema all instances agreed on.
+    pub fn output_schema(&self) -> &SchemaRef {
+        &self.output_schema
+    }
+
+    /// How many calls may run at once.
+    pub fn max_instances(&self) -> usize {
+        self.max_instances
+    }
+
+    /// A warm instance, or a new one. It returns to the pool when dropped,
+    /// unless it failed.
+    pub fn get(&self) -> Result<PooledInstance<'_>, PluginError> {
+        let idle = self.idle.lock().expect("pool lock").pop();
+        let instance = match idle {
+            Some(instance) => instance,
+            None => self.start()?,
+        };
+        Ok(PooledInstance { pool: self, instance: Some(instance) })
+    }
+
+    /// Ends the stream on every instance and returns what they emit.
+    pub fn finish(&self) -> Result<Vec<Output>, PluginError> {
+        let instances = std::mem::take(&mut *self.idle.lock().expect("pool lock"));
+        let mut outputs = Vec::new();
+        for mut instance in instances {
+            outputs.extend(instance.finish()?);
+        }
+        Ok(outputs)
+    }
+}
+
+/// An instance borrowed from a [`Pool`].
+pub struct PooledInstance<'a> {
+    pool: &'a Pool,
+    instance: Option<Instance>,
+}
+
+impl Deref for PooledInstance<'_> {
+    type Target = Instance;
+    fn deref(&self) -> &Instance {
+        self.instance.as_ref().expect("present until dropped")
+    }
+}
+
+impl DerefMut for PooledInstance<'_> {
+    fn deref_mut(&mut self) -> &mut Instance {
+        self.instance.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for PooledInstance<'_> {
+    fn drop(&mut self) {
+        if let Some(instance) = self.instance.take()
+            && !instance.is_poisoned()
+        {
+            self.pool.idle.lock().expect("pool lock").push(instance);
+        }
+    }
+}

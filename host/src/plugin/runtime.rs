@@ -1,0 +1,191 @@
+//! The engine every plugin runs on, the on-disk cache of compiled plugins,
+//! and loading a component file into a [`Plugin`].
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use super::bindings::{self, CONTRACT_VERSION, TRANSFORM_INTERFACE};
+use super::sandbox::HostState;
+use super::{Plugin, PluginError};
+
+/// How often the epoch advances; call deadlines are counted in these ticks.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Settings of the plugin runtime.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// Where compiled plugins are cached; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl RuntimeOptions {
+    /// The default cache directory: `$QUIVER_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/quiver`, else `~/.cache/quiver`.
+    pub fn default_cache_dir() -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os("QUIVER_CACHE_DIR") {
+            return Some(dir.into());
+        }
+        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+            return Some(PathBuf::from(dir).join("quiver"));
+        }
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("quiver"))
+    }
+}
+
+/// The wasmtime engine, its linker and its compile cache, shared by every
+/// plugin of a process.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache_dir: Option<PathBuf>,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    /// Builds the engine and starts the epoch ticker that enforces call timeouts.
+    pub fn new(options: RuntimeOptions) -> Result<Self, PluginError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = Engine::new(&config).map_err(|e| PluginError::Compile {
+            path: PathBuf::new(),
+            reason: format!("cannot create the wasmtime engine: {e}"),
+        })?;
+        let mut linker = Linker::new(&engine);
+        let link = |e: wasmtime::Error| PluginError::Compile { path: PathBuf::new(), reason: format!("linker: {e}") };
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link)?;
+        bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
+
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (ticking, stop) = (engine.weak(), stop_ticker.clone());
+        thread::Builder::new()
+            .name("quiver-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    thread::sleep(EPOCH_TICK);
+                    match ticking.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => return,
+                    }
+                }
+            })
+            .expect("spawning the epoch thread");
+        Ok(Self { engine, linker, cache_dir: options.cache_dir, stop_ticker })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads, checks and compiles (or fetches from the cache) the component at `path`.
+    pub fn load(&self, path: &Path) -> Result<Arc<Plugin>, PluginError> {
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read { path: path.to_owned(), source })?;
+        self.load_bytes(path, &bytes)
+    }
+
+    /// Like [`Runtime::load`], for a component already in memory; `path` names it in errors.
+    pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Arc<Plugin>, PluginError> {
+        check_component_header(path, bytes)?;
+        let digest = Sha256::digest(bytes);
+        let sha256: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let started = Instant::now();
+        let (component, cached) = self.compile_cached(path, bytes, &sha256)?;
+        tracing::debug!(plugin = %path.display(), cached, elapsed_ms = started.elapsed().as_millis() as u64, "compiled");
+        check_contract(path, &self.engine, &component)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::Instantiate { plugin: path.display().to_string(), reason: format!("{e:#}") })?;
+        let pre = bindings::PluginPre::new(pre)
+            .map_err(|e| PluginError::Instantiate { plugin: path.display().to_string(), reason: format!("{e:#}") })?;
+        Plugin::describe(path, sha256, pre, self.engine.clone())
+    }
+
+    fn compile_cached(&self, path: &Path, bytes: &[u8], sha256: &str) -> Result<(Component, bool), PluginError> {
+        let compile_error = |e: wasmtime::Error| PluginError::Compile { path: path.to_owned(), reason: format!("{e:#}") };
+        let Some(dir) = &self.cache_dir else {
+            return Ok((Component::from_binary(&self.engine, bytes).map_err(compile_error)?, false));
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        let file = dir.join(format!("{sha256}-{:016x}.cwasm", hasher.finish()));
+        if file.exists() {
+            // SAFETY: the file is one this runtime wrote for this engine configuration, keyed by
+            // the component's hash; wasmtime still checks that it was compiled for this engine.
+            match unsafe { Component::deserialize_file(&self.engine, &file) } {
+                Ok(component) => return Ok((component, true)),
+                Err(e) => tracing::warn!(file = %file.display(), "ignoring unreadable cache entry: {e}"),
+            }
+        }
+        let component = Component::from_binary(&self.engine, bytes).map_err(compile_error)?;
+        match component.serialize() {
+            Ok(compiled) => {
+                if let Err(e) = write_atomically(&file, &compiled) {
+                    tracing::warn!(dir = %dir.display(), "cannot cache compiled plugin: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("cannot serialize compiled plugin: {e}"),
+        }
+        Ok((component, false))
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = file.parent().expect("cache files live in a directory");
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.{}.tmp", file.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, file)
+}
+
+/// Tells a component from a core module or something else, before wasmtime's
+/// parser gives a less helpful message.
+fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
+    let not = |reason: &str| Err(PluginError::NotAComponent { path: path.to_owned(), reason: reason.into() });
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return not("it does not start with the WebAssembly magic bytes");
+    }
+    match &bytes[4..8] {
+        [0x0d, 0x00, 0x01, 0x00] => Ok(()),
+        [0x01, 0x00, 0x00, 0x00] => not(
+            "it is a core WebAssembly module; build for the wasm32-wasip2 target, or wrap it with `wasm-tools component new`",
+        ),
+        _ => not("unknown WebAssembly version or layer"),
+    }
+}
+
+fn check_contract(path: &Path, engine: &Engine, component: &Component) -> Result<(), PluginError> {
+    let exports: Vec<String> = component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect();
+    if exports.iter().any(|e| e == TRANSFORM_INTERFACE) {
+        return Ok(());
+    }
+    let prefix = TRANSFORM_INTERFACE.split('@').next().expect("versioned name");
+    if let Some(other) = exports.iter().find_map(|e| e.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('@'))) {
+        return Err(PluginError::ContractVersion {
+            path: path.to_owned(),
+            found: other.to_string(),
+            supported: CONTRACT_VERSION.to_string(),
+        });
+    }
+    Err(PluginError::NotAPlugin {
+        path: path.to_owned(),
+        expected: TRANSFORM_INTERFACE.to_string(),
+        found: if exports.is_empty() { "nothing".into() } else { exports.join(", ") },
+    })
+}

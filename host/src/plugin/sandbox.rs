@@ -1,0 +1,185 @@
+//! What a plugin instance may touch: the WASI context (nothing granted), its
+//! resource limits, and its rate-limited log.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::quiver::transform::host::{self, Level};
+
+/// Limits applied to every instance of a plugin.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Longest a single call may run.
+    pub call_timeout: Duration,
+    /// Log messages allowed per second, per instance (bursts up to this many).
+    pub log_per_second: u32,
+    /// Longest log message kept, in bytes; longer ones are cut.
+    pub log_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 512 << 20,
+            call_timeout: Duration::from_secs(30),
+            log_per_second: 100,
+            log_message_bytes: 4096,
+        }
+    }
+}
+
+/// The state of one instance's store.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    plugin: Arc<str>,
+    limits: Limits,
+    /// Set when the plugin asked for more memory than its limit.
+    pub(crate) denied_memory: Option<usize>,
+    log: LogBucket,
+}
+
+impl HostState {
+    /// A state granting nothing: no files, sockets, environment or arguments,
+    /// stdin empty, output discarded, and clocks frozen at the epoch.
+    pub fn new(plugin: Arc<str>, limits: Limits) -> Self {
+        let wasi = WasiCtxBuilder::new()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(FrozenClock)
+            .monotonic_clock(FrozenClock)
+            .build();
+        let log = LogBucket::new(limits.log_per_second);
+        Self { wasi, table: ResourceTable::new(), plugin, limits, denied_memory: None, log }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wasmtime::ResourceLimiter for HostState {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limits.memory_bytes {
+            self.denied_memory = Some(desired);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+
+    fn instances(&self) -> usize {
+        64
+    }
+
+    fn tables(&self) -> usize {
+        64
+    }
+
+    fn memories(&self) -> usize {
+        16
+    }
+}
+
+impl super::bindings::wit::Host for HostState {}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: Level, message: String) {
+        let Some(dropped) = self.log.take() else { return };
+        let mut message = message;
+        if message.len() > self.limits.log_message_bytes {
+            let mut cut = self.limits.log_message_bytes;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str("…[cut]");
+        }
+        let plugin = &*self.plugin;
+        if dropped > 0 {
+            tracing::warn!(plugin, dropped, "plugin log rate limit: messages dropped");
+        }
+        match level {
+            Level::Trace => tracing::trace!(plugin, "{message}"),
+            Level::Debug => tracing::debug!(plugin, "{message}"),
+            Level::Info => tracing::info!(plugin, "{message}"),
+            Level::Warn => tracing::warn!(plugin, "{message}"),
+            Level::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+}
+
+/// A token bucket: `rate` messages per second, bursts of `rate`.
+struct LogBucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+    dropped: u64,
+}
+
+impl LogBucket {
+    fn new(rate: u32) -> Self {
+        Self { rate: rate as f64, tokens: rate as f64, last: Instant::now(), dropped: 0 }
+    }
+
+    /// `Some(messages dropped since the last one let through)` if this one may pass.
+    fn take(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Some(std::mem::take(&mut self.dropped))
+        } else {
+            self.dropped += 1;
+            None
+        }
+    }
+}
+
+/// A clock stopped at the Unix epoch: plugins get no time unless granted.
+struct FrozenClock;
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_bucket_lets_a_burst_through_then_counts_drops() {
+        let mut bucket = LogBucket::new(3);
+        assert_eq!((0..3).filter_map(|_| bucket.take()).count(), 3);
+        assert!(bucket.take().is_none());
+        assert!(bucket.take().is_none());
+        bucket.tokens = 1.0;
+        assert_eq!(bucket.take(), Some(2));
+    }
+}

@@ -1,0 +1,339 @@
+//! Sinks: files in Parquet, Arrow IPC, CSV or JSON Lines written through
+//! `object_store`, rolled past a target size, optionally partitioned
+//! Hive-style. A file becomes visible only when complete, and a run marks
+//! its output complete with `_SUCCESS`; a failed run removes what it wrote.
+
+mod encode;
+mod partition;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use futures::TryStreamExt;
+use object_store::buffered::BufWriter;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+
+pub use encode::Compression;
+use encode::{Encoder, SharedBuffer};
+
+use crate::format::Format;
+use crate::source::display_path;
+use crate::store::{self, Location, LocationError};
+
+/// What to do when the sink's directory already holds data files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteMode {
+    /// Refuse to start.
+    #[default]
+    Error,
+    /// Replace them, once the run has succeeded (a failed run leaves them be).
+    Overwrite,
+    /// Add files beside them.
+    Append,
+}
+
+/// A `[sink]` or `[dead_letter]` table of a pipeline file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// `parquet`, `ipc`, `csv` or `jsonl`.
+    pub format: Format,
+    /// The directory files are written in, relative to the pipeline file.
+    pub path: String,
+    /// Columns to partition by, Hive-style: `country=DE/part-….parquet`. The
+    /// columns move from the files into the directory names.
+    #[serde(default)]
+    pub partition_by: Vec<String>,
+    /// A file is closed and a new one started once it reaches this size.
+    #[serde(default = "default_target_file_bytes")]
+    pub target_file_bytes: u64,
+    /// Parquet: most rows per row group.
+    #[serde(default = "default_row_group_rows")]
+    pub row_group_rows: usize,
+    /// Parquet: `zstd` (default), `snappy`, `gzip`, `lz4` or `none`.
+    #[serde(default)]
+    pub compression: Compression,
+    /// `error` (default), `overwrite` or `append`, when the directory holds data already.
+    #[serde(default)]
+    pub mode: WriteMode,
+}
+
+fn default_target_file_bytes() -> u64 {
+    128 << 20
+}
+fn default_row_group_rows() -> usize {
+    1 << 20
+}
+
+/// Why a sink failed; names the sink table and the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("[{table}] path: {source}")]
+    Location { table: &'static str, source: LocationError },
+    #[error("[{table}] path must be a directory, not a glob")]
+    Glob { table: &'static str },
+    #[error("[{table}] partition_by names column `{column}`, which the output does not have (it has: {columns})")]
+    PartitionColumn { table: &'static str, column: String, columns: String },
+    #[error("[{table}] partition_by cannot take every column: keep at least one in the files")]
+    PartitionAll { table: &'static str },
+    #[error("[{table}] {key} must be at least 1")]
+    Zero { table: &'static str, key: &'static str },
+    #[error(
+        "[{table}] path {path} already holds {count} data files; set mode = \"overwrite\" or \"append\" in [{table}], or choose another path"
+    )]
+    NotEmpty { table: &'static str, path: String, count: usize },
+    #[error("writing {file}: {reason}")]
+    Write { file: String, reason: String },
+    #[error("[{table}] cannot list {path}: {reason}")]
+    List { table: &'static str, path: String, reason: String },
+}
+
+/// What a sink wrote.
+#[derive(Debug, Clone, Default)]
+pub struct SinkSummary {
+    /// Files written, as paths.
+    pub files: Vec<String>,
+    /// Rows written.
+    pub rows: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+struct OpenFile {
+    path: ObjectPath,
+    encoder: Encoder,
+    buffer: SharedBuffer,
+    upload: BufWriter,
+    uploaded: u64,
+    rows: u64,
+}
+
+/// A directory of output files.
+pub struct FileSink {
+    table: &'static str,
+    config: SinkConfig,
+    location: Location,
+    /// The schema of the files: the input schema without partition columns.
+    file_schema: SchemaRef,
+    partition_columns: Vec<usize>,
+    run_id: String,
+    next_file: usize,
+    open: BTreeMap<String, OpenFile>,
+    written: Vec<(ObjectPath, u64)>,
+    replaced: Vec<ObjectPath>,
+    rows: u64,
+}
+
+impl FileSink {
+    /// Checks the configuration against `schema` and the directory's contents.
+    /// `table` names the pipeline file's table in errors.
+    pub async fn open(table: &'static str, config: &SinkConfig, base: &Path, schema: &SchemaRef) -> Result<Self, SinkError> {
+        let location = store::resolve(base, &config.path).map_err(|source| SinkError::Location { table, source })?;
+        if location.glob.is_some() {
+            return Err(SinkError::Glob { table });
+        }
+        for (key, value) in [("target_file_bytes", config.target_file_bytes), ("row_group_rows", config.row_group_rows as u64)] {
+            if value == 0 {
+                return Err(SinkError::Zero { table, key });
+            }
+        }
+        let mut partition_columns = Vec::new();
+        for column in &config.partition_by {
+            let index = schema.index_of(column).map_err(|_| SinkError::PartitionColumn {
+                table,
+                column: column.clone(),
+                columns: schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+            })?;
+            partition_columns.push(index);
+        }
+        if !partition_columns.is_empty() && partition_columns.len() == schema.fields().len() {
+            return Err(SinkError::PartitionAll { table });
+        }
+        let file_schema = Arc::new(Schema::new_with_metadata(
+            schema
+                .fields()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !partition_columns.contains(i))
+                .map(|(_, f)| f.clone())
+                .collect::<Vec<_>>(),
+            schema.metadata().clone(),
+        ));
+        let existing = existing_files(table, &location).await?;
+        let replaced = match config.mode {
+            WriteMode::Error if !existing.is_empty() => {
+                return Err(SinkError::NotEmpty { table, path: location.display.clone(), count: existing.len() });
+            }
+            WriteMode::Overwrite => existing,
+            _ => Vec::new(),
+        };
+        Ok(Self {
+            table,
+            config: config.clone(),
+            location,
+            file_schema,
+            partition_columns,
+            run_id: format!("{:08x}", fastrand::u32(..)),
+            next_file: 0,
+            open: BTreeMap::new(),
+            written: Vec::new(),
+            replaced,
+            rows: 0,
+        })
+    }
+
+    /// The directory written, for messages.
+    pub fn display(&self) -> &str {
+        &self.location.display
+    }
+
+    /// Writes a batch, rolling files past the target size.
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.partition_columns.is_empty() {
+            return self.write_to(String::new(), batch.clone()).await;
+        }
+        for (dir, part) in partition::split(batch, &self.partition_columns, &self.file_schema)
+            .map_err(|e| SinkError::Write { file: self.location.display.clone(), reason: e.to_string() })?
+        {
+            self.write_to(dir, part).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_to(&mut self, dir: String, batch: RecordBatch) -> Result<(), SinkError> {
+        if !self.open.contains_key(&dir) {
+            let file = self.start_file(&dir)?;
+            self.open.insert(dir.clone(), file);
+        }
+        let file = self.open.get_mut(&dir).expect("opened above");
+        let failed = |e: &dyn std::fmt::Display, file: &OpenFile| SinkError::Write {
+            file: display_path(&file.path),
+            reason: e.to_string(),
+        };
+        // Encoding is CPU work: keep it off the async worker's hot loop.
+        tokio::task::block_in_place(|| file.encoder.write(&batch)).map_err(|e| failed(&e, file))?;
+        file.rows += batch.num_rows() as u64;
+        drain(file).await.map_err(|e| failed(&e, file))?;
+        let size = file.uploaded + file.encoder.pending_bytes() as u64;
+        if size >= self.config.target_file_bytes {
+            let file = self.open.remove(&dir).expect("present");
+            self.close(file).await?;
+        }
+        Ok(())
+    }
+
+    fn start_file(&mut self, dir: &str) -> Result<OpenFile, SinkError> {
+        let name = format!("part-{:05}-{}.{}", self.next_file, self.run_id, self.config.format.extension());
+        self.next_file += 1;
+        let mut path = self.location.path.clone();
+        for part in dir.split('/').filter(|p| !p.is_empty()) {
+            // Partition directories arrive escaped already; do not encode them twice.
+            let part = object_store::path::PathPart::parse(part)
+                .map_err(|e| SinkError::Write { file: format!("{}/{dir}", self.location.display), reason: e.to_string() })?;
+            path = path.join(part);
+        }
+        let path = path.join(name);
+        let buffer = SharedBuffer::default();
+        let encoder = Encoder::new(
+            self.config.format,
+            &self.file_schema,
+            buffer.clone(),
+            self.config.compression,
+            self.config.row_group_rows,
+        )
+        .map_err(|e| SinkError::Write { file: display_path(&path), reason: e.to_string() })?;
+        let upload = BufWriter::new(self.location.store.clone(), path.clone());
+        Ok(OpenFile { path, encoder, buffer, upload, uploaded: 0, rows: 0 })
+    }
+
+    async fn close(&mut self, mut file: OpenFile) -> Result<(), SinkError> {
+        let path = display_path(&file.path);
+        let failed = |reason: String| SinkError::Write { file: path.clone(), reason };
+        tokio::task::block_in_place(|| file.encoder.finish()).map_err(|e| failed(e.to_string()))?;
+        let bytes = file.buffer.take();
+        file.upload.write_all(&bytes).await.map_err(|e| failed(e.to_string()))?;
+        file.uploaded += bytes.len() as u64;
+        // Completing the upload is what makes the file appear, whole.
+        file.upload.shutdown().await.map_err(|e| failed(e.to_string()))?;
+        self.rows += file.rows;
+        self.written.push((file.path, file.uploaded));
+        Ok(())
+    }
+
+    /// Closes every file, replaces old files in overwrite mode, and writes `_SUCCESS`.
+    pub async fn finish(mut self) -> Result<SinkSummary, SinkError> {
+        for (_, file) in std::mem::take(&mut self.open) {
+            self.close(file).await?;
+        }
+        let store = &self.location.store;
+        for old in &self.replaced {
+            if let Err(e) = store.delete(old).await {
+                tracing::warn!(file = %display_path(old), "cannot remove replaced file: {e}");
+            }
+        }
+        let marker = self.location.path.clone().join("_SUCCESS");
+        store
+            .put(&marker, PutPayload::new())
+            .await
+            .map_err(|e| SinkError::Write { file: display_path(&marker), reason: e.to_string() })?;
+        Ok(SinkSummary {
+            files: self.written.iter().map(|(p, _)| display_path(p)).collect(),
+            rows: self.rows,
+            bytes: self.written.iter().map(|(_, b)| b).sum(),
+        })
+    }
+
+    /// Abandons the run: open uploads are aborted and files already completed
+    /// by this run are deleted, so nothing partial remains.
+    pub async fn abort(mut self) {
+        for (_, mut file) in std::mem::take(&mut self.open) {
+            if let Err(e) = file.upload.abort().await {
+                tracing::warn!(file = %display_path(&file.path), "cannot abort upload: {e}");
+            }
+        }
+        for (path, _) in &self.written {
+            if let Err(e) = self.location.store.delete(path).await {
+                tracing::warn!(file = %display_path(path), "cannot remove file of the failed run: {e}");
+            }
+        }
+    }
+
+    /// The pipeline file's table this sink comes from.
+    pub fn table(&self) -> &'static str {
+        self.table
+    }
+}
+
+async fn drain(file: &mut OpenFile) -> std::io::Result<()> {
+    let bytes = file.buffer.take();
+    if !bytes.is_empty() {
+        file.upload.write_all(&bytes).await?;
+        file.uploaded += bytes.len() as u64;
+    }
+    Ok(())
+}
+
+async fn existing_files(table: &'static str, location: &Location) -> Result<Vec<ObjectPath>, SinkError> {
+    let store: &Arc<dyn ObjectStore> = &location.store;
+    match store
+        .list(Some(&location.path))
+        .try_filter(|m| futures::future::ready(store::is_data_object(&m.location)))
+        .map_ok(|m| m.location)
+        .try_collect::<Vec<_>>()
+        .await
+    {
+        Ok(files) => Ok(files),
+        Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
+        Err(e) => Err(SinkError::List { table, path: location.display.clone(), reason: e.to_string() }),
+    }
+}
