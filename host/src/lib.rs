@@ -9,7 +9,9 @@
 //! - [`pipeline`]: stages, bounded channels, ordering and dead letters;
 //! - [`demo`]: the sample clickstream data set.
 
+pub mod config;
 pub mod format;
+pub mod pipeline;
 pub mod plugin;
 pub mod source;
 pub mod sink;

@@ -27,8 +27,14 @@ pub fn split(batch: &RecordBatch, columns: &[usize], file_schema: &SchemaRef) ->
             if !dir.is_empty() {
                 dir.push('/');
             }
-            let value =
-                if batch.column(col).is_null(row) { NULL_PARTITION.to_string() } else { escape(&formatter.value(row).to_string()) };
+            // Hive writes nulls and empty strings to the same default partition.
+            let value = match formatter.value(row).to_string() {
+                text if batch.column(col).is_null(row) || text.is_empty() => {
+                    let _ = text;
+                    NULL_PARTITION.to_string()
+                }
+                text => escape(&text),
+            };
             dir.push_str(&format!("{}={value}", escape(name)));
         }
         let slot = *index.entry(dir.clone()).or_insert_with(|| {
@@ -50,8 +56,8 @@ pub fn split(batch: &RecordBatch, columns: &[usize], file_schema: &SchemaRef) ->
 
 /// Percent-encodes the characters Hive escapes in partition names and values.
 fn escape(text: &str) -> String {
-    if text == "." || text == ".." || text.is_empty() {
-        return text.bytes().map(|b| format!("%{b:02X}")).collect::<String>() + if text.is_empty() { "%00" } else { "" };
+    if text == "." || text == ".." {
+        return text.replace('.', "%2E");
     }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -1,0 +1,202 @@
+//! The pipeline file: a TOML document naming a source, transforms, a sink
+//! and a dead-letter sink. Every table refuses unknown keys, naming the key
+//! and its line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::sink::SinkConfig;
+use crate::source::SourceConfig;
+
+/// A whole pipeline file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Where batches come from.
+    pub source: SourceConfig,
+    /// The transforms, applied in order (`[[transform]]` tables).
+    #[serde(default, rename = "transform")]
+    pub transforms: Vec<TransformConfig>,
+    /// Where transformed batches go.
+    pub sink: SinkConfig,
+    /// Where refused rows go. Without it, a refused row fails the run.
+    pub dead_letter: Option<SinkConfig>,
+    /// How batches flow.
+    #[serde(default)]
+    pub pipeline: FlowConfig,
+}
+
+/// A `[[transform]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformConfig {
+    /// The plugin component (`.wasm`), relative to the pipeline file.
+    pub plugin: String,
+    /// The transform's name; optional when the plugin offers one.
+    pub transform: Option<String>,
+    /// Configuration handed to the plugin: string keys and values (numbers
+    /// and booleans are passed as their text).
+    #[serde(default)]
+    pub config: BTreeMap<String, ConfigValue>,
+    /// Instances working in parallel; default: the number of cores.
+    /// Aggregates always run on one.
+    pub instances: Option<usize>,
+    /// Longest one call may run, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Largest linear memory of one instance, in MiB.
+    #[serde(default = "default_memory_limit_mb")]
+    pub memory_limit_mb: u64,
+}
+
+/// A plugin configuration value as written in TOML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl std::fmt::Display for ConfigValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Text(s) => f.write_str(s),
+            Self::Integer(i) => write!(f, "{i}"),
+            Self::Float(x) => write!(f, "{x}"),
+            Self::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+impl TransformConfig {
+    /// The configuration as the contract's string pairs.
+    pub fn config_pairs(&self) -> Vec<(String, String)> {
+        self.config.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()
+    }
+}
+
+/// The `[pipeline]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowConfig {
+    /// Batches buffered between the source and the first transform.
+    #[serde(default = "default_channel_batches")]
+    pub channel_batches: usize,
+    /// Keep the source's row order in the output (default); `false` lets
+    /// faster batches overtake slower ones.
+    #[serde(default = "default_true")]
+    pub ordered: bool,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        Self { channel_batches: default_channel_batches(), ordered: true }
+    }
+}
+
+fn default_timeout_ms() -> u64 {
+    30_000
+}
+fn default_memory_limit_mb() -> u64 {
+    512
+}
+fn default_channel_batches() -> usize {
+    4
+}
+fn default_true() -> bool {
+    true
+}
+
+/// Why a pipeline file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read pipeline file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("pipeline file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("pipeline file {path}: {key}: {message}")]
+    Invalid { path: PathBuf, key: String, message: String },
+}
+
+impl PipelineConfig {
+    /// Reads and checks a pipeline file. Returns it with the directory its
+    /// relative paths are resolved against.
+    pub fn load(path: &Path) -> Result<(Self, PathBuf), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let config = Self::parse(path, &text)?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        Ok((config, base))
+    }
+
+    /// Parses and checks pipeline-file text; `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        // toml's messages carry the line, the column and the key at fault.
+        let config: Self =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        let invalid = |key: String, message: &str| ConfigError::Invalid { path: path.to_owned(), key, message: message.into() };
+        for (i, t) in config.transforms.iter().enumerate() {
+            let key = |k: &str| format!("transform #{} ({}) {k}", i + 1, t.plugin);
+            if t.instances == Some(0) {
+                return Err(invalid(key("instances"), "must be at least 1"));
+            }
+            if t.timeout_ms == 0 {
+                return Err(invalid(key("timeout_ms"), "must be at least 1"));
+            }
+            if t.memory_limit_mb == 0 {
+                return Err(invalid(key("memory_limit_mb"), "must be at least 1"));
+            }
+        }
+        if config.pipeline.channel_batches == 0 {
+            return Err(invalid("[pipeline] channel_batches".into(), "must be at least 1"));
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[source]
+format = "parquet"
+path = "data/clicks/"
+batch_rows = 65536
+
+[[transform]]
+plugin = "path/to/enrich.wasm"
+transform = "enrich"
+config = { min = 3, name = "x", on = true }
+
+[sink]
+format = "parquet"
+path = "out/enriched/"
+partition_by = []
+target_file_bytes = 134217728
+
+[dead_letter]
+format = "parquet"
+path = "out/dead-letter/"
+"#;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let c = PipelineConfig::parse(Path::new("p.toml"), GOOD).unwrap();
+        assert_eq!(c.transforms.len(), 1);
+        let pairs = c.transforms[0].config_pairs();
+        assert_eq!(pairs, vec![("min".into(), "3".into()), ("name".into(), "x".into()), ("on".into(), "true".into())]);
+        assert!(c.pipeline.ordered);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_the_line() {
+        let text = GOOD.replace("batch_rows = 65536", "batch_rows = 65536\nbatch_size = 3");
+        let e = PipelineConfig::parse(Path::new("p.toml"), &text).unwrap_err().to_string();
+        assert!(e.contains("batch_size") && e.contains("line 6"), "{e}");
+    }
+}

@@ -1,0 +1,148 @@
+//! A batch on its way through the pipeline, with where each row came from
+//! and the refused rows collected so far.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array};
+use arrow::compute::{take, take_record_batch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
+
+use crate::plugin::{Output, Rejection};
+use crate::source::SourceBatch;
+
+/// Where the rows of a batch came from.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    /// The source file, when known.
+    pub file: Option<Arc<str>>,
+    /// Each row's index in that file.
+    pub rows: SourceRows,
+}
+
+/// The source row index of each row of a batch.
+#[derive(Debug, Clone)]
+pub enum SourceRows {
+    /// Rows `first..first + len`, in order.
+    Contiguous { first: u64 },
+    /// One index per row; null where unknown.
+    Listed(Int64Array),
+}
+
+impl Provenance {
+    /// Source row indexes of the given batch rows.
+    pub fn rows_of(&self, indices: &[u32]) -> Int64Array {
+        match &self.rows {
+            SourceRows::Contiguous { first } => indices.iter().map(|&i| Some(first + u64::from(i))).map(|r| r.map(|r| r as i64)).collect(),
+            SourceRows::Listed(rows) => {
+                let taken = take(rows, &UInt32Array::from(indices.to_vec()), None).expect("indices were validated");
+                taken.as_any().downcast_ref::<Int64Array>().expect("int64").clone()
+            }
+        }
+    }
+
+    /// A short description for error messages: `file rows a..b`.
+    pub fn describe(&self, num_rows: usize) -> String {
+        let file = self.file.as_deref().unwrap_or("(no single source file)");
+        match &self.rows {
+            SourceRows::Contiguous { first } => format!("{file}, rows {first}..{}", first + num_rows as u64),
+            SourceRows::Listed(_) => format!("{file}, {num_rows} rows"),
+        }
+    }
+
+    /// The provenance of a transform's output, given its input's.
+    pub fn after(&self, output: &Output, input_rows: usize) -> Self {
+        let rows = match (&output.origin, output.rejections.is_empty(), &self.rows) {
+            (None, true, rows) if output.batch.num_rows() == input_rows => rows.clone(),
+            (Some(origin), _, _) => SourceRows::Listed(self.rows_of(origin)),
+            (None, _, _) => {
+                let kept = kept_rows(input_rows, &output.rejections);
+                if kept.len() == output.batch.num_rows() {
+                    SourceRows::Listed(self.rows_of(&kept))
+                } else {
+                    // A map that changed the row count without saying how.
+                    SourceRows::Listed(Int64Array::new_null(output.batch.num_rows()))
+                }
+            }
+        };
+        Self { file: self.file.clone(), rows }
+    }
+}
+
+fn kept_rows(input_rows: usize, rejections: &[Rejection]) -> Vec<u32> {
+    let mut keep = vec![true; input_rows];
+    for r in rejections {
+        keep[r.row as usize] = false;
+    }
+    (0..input_rows as u32).filter(|&i| keep[i as usize]).collect()
+}
+
+/// Refused rows of one stage, ready for the dead-letter output.
+#[derive(Debug, Clone)]
+pub struct DeadRows {
+    /// Index of the stage that refused them.
+    pub stage: usize,
+    /// The rows as the stage received them, plus the `quiver_*` columns.
+    pub batch: RecordBatch,
+}
+
+/// A batch between stages.
+#[derive(Debug, Clone)]
+pub struct FlowBatch {
+    /// The current rows.
+    pub batch: RecordBatch,
+    /// Where they came from.
+    pub provenance: Provenance,
+    /// Rows refused along the way.
+    pub dead: Vec<DeadRows>,
+    /// How many rows the source read for this batch (0 for rows emitted at the end).
+    pub source_rows: usize,
+}
+
+impl From<SourceBatch> for FlowBatch {
+    fn from(b: SourceBatch) -> Self {
+        Self {
+            source_rows: b.batch.num_rows(),
+            batch: b.batch,
+            provenance: Provenance { file: Some(b.file), rows: SourceRows::Contiguous { first: b.first_row } },
+            dead: Vec::new(),
+        }
+    }
+}
+
+/// The columns the dead-letter output adds to the rows a transform received.
+pub const DEAD_LETTER_COLUMNS: [&str; 5] = ["quiver_plugin", "quiver_transform", "quiver_reason", "quiver_source", "quiver_row"];
+
+/// The dead-letter schema for rows refused by a transform with input `input`.
+pub fn dead_letter_schema(input: &Schema) -> SchemaRef {
+    let mut fields: Vec<Arc<Field>> = input.fields().iter().cloned().collect();
+    fields.extend([
+        Arc::new(Field::new(DEAD_LETTER_COLUMNS[0], DataType::Utf8, false)),
+        Arc::new(Field::new(DEAD_LETTER_COLUMNS[1], DataType::Utf8, false)),
+        Arc::new(Field::new(DEAD_LETTER_COLUMNS[2], DataType::Utf8, false)),
+        Arc::new(Field::new(DEAD_LETTER_COLUMNS[3], DataType::Utf8, true)),
+        Arc::new(Field::new(DEAD_LETTER_COLUMNS[4], DataType::Int64, true)),
+    ]);
+    Arc::new(Schema::new_with_metadata(fields, input.metadata().clone()))
+}
+
+/// The refused rows of `input`, with their original columns and why.
+pub fn dead_letter_rows(
+    schema: &SchemaRef,
+    input: &RecordBatch,
+    provenance: &Provenance,
+    rejections: &[Rejection],
+    plugin: &str,
+    transform: &str,
+) -> Result<RecordBatch, ArrowError> {
+    let indices: Vec<u32> = rejections.iter().map(|r| r.row).collect();
+    let rows = take_record_batch(input, &UInt32Array::from(indices.clone()))?;
+    let n = rejections.len();
+    let mut columns: Vec<ArrayRef> = rows.columns().to_vec();
+    columns.push(Arc::new(StringArray::from(vec![plugin; n])));
+    columns.push(Arc::new(StringArray::from(vec![transform; n])));
+    columns.push(Arc::new(StringArray::from_iter_values(rejections.iter().map(|r| r.reason.as_str()))));
+    columns.push(Arc::new(StringArray::from(vec![provenance.file.as_deref(); n])));
+    columns.push(Arc::new(provenance.rows_of(&indices)));
+    RecordBatch::try_new(schema.clone(), columns)
+}
