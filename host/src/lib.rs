@@ -10,6 +10,7 @@
 //! - [`demo`]: the sample clickstream data set.
 
 pub mod config;
+pub mod demo;
 pub mod format;
 pub mod pipeline;
 pub mod plugin;
