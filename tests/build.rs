@@ -1,1 +1,57 @@
-fn main(){}
+//! Builds the plugins under test to `wasm32-wasip2` components with a nested
+//! cargo, and hands their paths to the tests as constants (the pattern of
+//! wasmtime's test-programs artifacts).
+//!
+//! The nested build uses its own target directory, `target/plugins`, so it
+//! never waits on the outer build's lock, and clippy and test share it.
+
+use std::env;
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::process::Command;
+
+const PLUGINS: &[&str] = &["gcd", "enrich", "validate", "misbehave"];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let root = manifest_dir.parent().expect("tests/ is inside the workspace").to_path_buf();
+    let target_dir = root.join("target").join("plugins");
+    for watched in ["wit", "sdk", "plugins"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(&root)
+        .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin", "--locked"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for plugin in PLUGINS {
+        build.args(["-p", &format!("quiver-plugin-{plugin}")]);
+    }
+    // The outer build's settings are for the host target (and for clippy): keep them out.
+    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
+        build.env_remove(var);
+    }
+    let status = build.status().expect("running the nested cargo build of the plugins");
+    assert!(status.success(), "building the plugins failed; is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)");
+
+    let mut constants = String::new();
+    for plugin in PLUGINS {
+        let file = target_dir
+            .join("wasm32-wasip2")
+            .join("plugin")
+            .join(format!("quiver_plugin_{}.wasm", plugin.replace('-', "_")));
+        assert!(file.is_file(), "expected {} after the build", file.display());
+        writeln!(
+            constants,
+            "/// The `{plugin}` plugin, built for wasm32-wasip2.\npub const {}: &str = {:?};",
+            plugin.to_uppercase(),
+            file.display().to_string()
+        )
+        .expect("writing to a string");
+    }
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("plugins.rs");
+    std::fs::write(out, constants).expect("writing plugins.rs");
+}

@@ -1,1 +1,110 @@
+//! Helpers for the end-to-end tests: the built plugins, the `quiver` binary,
+//! and reading and writing data files with the Arrow and Parquet crates
+//! directly (not through Quiver's code).
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
+use arrow::datatypes::SchemaRef;
+
+/// Paths of the plugins under test.
+pub mod plugins {
+    include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
+}
+
+/// The `quiver` binary of this build. `cargo test --workspace` builds it
+/// next to the test executables (the host crate has integration tests).
+pub fn quiver_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let bin = dir.join(format!("quiver{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.is_file(), "{} is missing: run the tests with `cargo test --workspace`", bin.display());
+    bin
+}
+
+/// Runs `quiver` with `args` in `dir`, with its own compile cache.
+pub fn quiver(dir: &Path, args: &[&str]) -> Output {
+    Command::new(quiver_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("QUIVER_CACHE_DIR", dir.join(".quiver-cache"))
+        .env("QUIVER_LOG", "warn")
+        .output()
+        .expect("running quiver")
+}
+
+/// Standard output and error of a run, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Writes `batches` to a Parquet file.
+pub fn write_parquet(path: &Path, batches: &[RecordBatch]) {
+    std::fs::create_dir_all(path.parent().expect("file in a directory")).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batches[0].schema(), None).unwrap();
+    for batch in batches {
+        writer.write(batch).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// The data files of a directory, recursively, sorted; markers and hidden files left out.
+pub fn data_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !name.starts_with('_') && !name.starts_with('.') {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Reads every Parquet file of a directory into one batch.
+pub fn read_parquet_dir(dir: &Path) -> RecordBatch {
+    let files = data_files(dir);
+    assert!(!files.is_empty(), "no files in {}", dir.display());
+    let mut batches = Vec::new();
+    let mut schema: Option<SchemaRef> = None;
+    for file in files {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            schema.get_or_insert_with(|| batch.schema());
+            batches.push(batch);
+        }
+    }
+    concat_batches(&schema.expect("at least one batch"), &batches).unwrap()
+}
+
+/// A pipeline file's text, with `{dir}` standing for the test directory.
+pub fn write_pipeline(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, text.replace("{dir}", &dir.display().to_string())).unwrap();
+    path
+}
+
+/// A shared schema reference.
+pub fn schema_of(batch: &RecordBatch) -> SchemaRef {
+    Arc::clone(batch.schema_ref())
+}
