@@ -31,11 +31,24 @@ fn main() {
         build.args(["-p", &format!("quiver-plugin-{plugin}")]);
     }
     // The outer build's settings are for the host target (and for clippy): keep them out.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+    ] {
         build.env_remove(var);
     }
     let status = build.status().expect("running the nested cargo build of the plugins");
-    assert!(status.success(), "building the plugins failed; is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)");
+    assert!(
+        status.success(),
+        "building the plugins failed; is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)"
+    );
 
     let mut constants = String::new();
     for plugin in PLUGINS {

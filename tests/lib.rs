@@ -46,14 +46,12 @@ pub fn describe(output: &Output) -> String {
     )
 }
 
-/// Writes `batches` to a Parquet file.
-pub fn write_parquet(path: &Path, batches: &[RecordBatch]) {
+/// Writes `batch` to a Parquet file.
+pub fn write_parquet(path: &Path, batch: &RecordBatch) {
     std::fs::create_dir_all(path.parent().expect("file in a directory")).unwrap();
     let file = std::fs::File::create(path).unwrap();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batches[0].schema(), None).unwrap();
-    for batch in batches {
-        writer.write(batch).unwrap();
-    }
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(batch).unwrap();
     writer.close().unwrap();
 }
 
@@ -84,10 +82,11 @@ pub fn read_parquet_dir(dir: &Path) -> RecordBatch {
     let mut batches = Vec::new();
     let mut schema: Option<SchemaRef> = None;
     for file in files {
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
         for batch in reader {
             let batch = batch.unwrap();
             schema.get_or_insert_with(|| batch.schema());

@@ -30,8 +30,20 @@ const DOMAINS: &[&str] = &[
     "m.example.com",
     "blog.example.co.uk",
 ];
-const WORDS: &[&str] =
-    &["products", "cart", "checkout", "search", "articles", "2024", "straße", "über-uns", "help", "p", "item", "données"];
+const WORDS: &[&str] = &[
+    "products",
+    "cart",
+    "checkout",
+    "search",
+    "articles",
+    "2024",
+    "straße",
+    "über-uns",
+    "help",
+    "p",
+    "item",
+    "données",
+];
 const COUNTRIES: &[&str] = &["US", "DE", "FR", "GB", "JP", "BR", "IN", "CA", "ES", "IT", "NL", "SE"];
 
 /// Countries the demo's validation accepts.

@@ -14,6 +14,6 @@ pub mod demo;
 pub mod format;
 pub mod pipeline;
 pub mod plugin;
-pub mod source;
 pub mod sink;
+pub mod source;
 pub mod store;

@@ -55,7 +55,7 @@ fn pipeline_file_syntax_errors_and_unknown_keys_name_the_line() {
 fn plugins_that_are_missing_not_components_or_of_another_contract_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write_parquet(&d.join("in/x.parquet"), &[ints(10)]);
+    write_parquet(&d.join("in/x.parquet"), &ints(10));
     let err = fails(d, &pipeline(PARQUET_IN, "nowhere/gcd.wasm", ""));
     assert_mentions(&err, &["transform #1", "cannot read plugin", "nowhere/gcd.wasm"]);
 
@@ -85,7 +85,7 @@ fn an_input_schema_the_plugin_cannot_accept_fails_before_data_moves_naming_the_c
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let only_a = RecordBatch::try_from_iter([("a", Arc::new(Int32Array::from(vec![1, 2])) as ArrayRef)]).unwrap();
-    write_parquet(&d.join("in/x.parquet"), &[only_a]);
+    write_parquet(&d.join("in/x.parquet"), &only_a);
     let err = fails(d, &pipeline(PARQUET_IN, plugins::GCD, ""));
     assert_mentions(&err, &["cannot accept the input schema", "input column `b`", "missing"]);
     let err = fails(d, &pipeline(PARQUET_IN, plugins::ENRICH, ""));
@@ -96,7 +96,7 @@ fn an_input_schema_the_plugin_cannot_accept_fails_before_data_moves_naming_the_c
 fn bad_plugin_configuration_is_refused_by_the_plugin() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write_parquet(&d.join("in/x.parquet"), &[ints(10)]);
+    write_parquet(&d.join("in/x.parquet"), &ints(10));
     let err = fails(d, &pipeline(PARQUET_IN, plugins::VALIDATE, "config = { \"range.a\" = \"ten..twenty\" }"));
     assert_mentions(&err, &["refused its configuration", "range.a", "MIN..MAX"]);
     let err = fails(d, &pipeline(PARQUET_IN, plugins::GCD, "config = { colour = \"red\" }"));
@@ -107,7 +107,7 @@ fn bad_plugin_configuration_is_refused_by_the_plugin() {
 fn output_that_breaks_the_declared_schema_or_row_indexes_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write_parquet(&d.join("in/x.parquet"), &[ints(10)]);
+    write_parquet(&d.join("in/x.parquet"), &ints(10));
     let err = fails(d, &pipeline(PARQUET_IN, plugins::MISBEHAVE, "transform = \"wrong-schema\""));
     assert_mentions(&err, &["misbehave@0.1.0", "malformed output from `process`", "column `x`"]);
     let err = fails(d, &pipeline(PARQUET_IN, plugins::MISBEHAVE, "transform = \"bad-row\""));
@@ -118,7 +118,7 @@ fn output_that_breaks_the_declared_schema_or_row_indexes_is_refused() {
 fn corrupt_truncated_and_empty_files_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write_parquet(&d.join("in/good.parquet"), &[ints(1000)]);
+    write_parquet(&d.join("in/good.parquet"), &ints(1000));
     let good = std::fs::read(d.join("in/good.parquet")).unwrap();
     std::fs::write(d.join("in/truncated.parquet"), &good[..good.len() / 2]).unwrap();
     let err = fails(d, &pipeline(PARQUET_IN, plugins::GCD, ""));
@@ -145,7 +145,7 @@ fn no_matching_files_and_rejections_without_a_dead_letter_table_fail_clearly() {
     let err = fails(d, &pipeline("format = \"parquet\"\npath = \"in/*.parquet\"", plugins::GCD, ""));
     assert_mentions(&err, &["no files match", "in/*.parquet"]);
 
-    write_parquet(&d.join("in/x.parquet"), &[ints(100)]);
+    write_parquet(&d.join("in/x.parquet"), &ints(100));
     let text = pipeline(PARQUET_IN, plugins::VALIDATE, "config = { \"range.a\" = \"..50\" }");
     let without_dead_letter = &text[..text.find("[dead_letter]").unwrap()];
     let err = fails(d, without_dead_letter);
@@ -156,15 +156,16 @@ fn no_matching_files_and_rejections_without_a_dead_letter_table_fail_clearly() {
 fn an_existing_output_directory_is_not_clobbered_unless_asked() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write_parquet(&d.join("in/x.parquet"), &[ints(100)]);
-    write_parquet(&d.join("out/old.parquet"), &[ints(3)]);
+    write_parquet(&d.join("in/x.parquet"), &ints(100));
+    write_parquet(&d.join("out/old.parquet"), &ints(3));
     let file = write_pipeline(d, &pipeline(PARQUET_IN, plugins::GCD, ""));
     let out = quiver(d, &["run", file.to_str().unwrap()]);
     assert!(!out.status.success());
     assert_mentions(&String::from_utf8_lossy(&out.stderr), &["already holds 1 data files", "mode = \"overwrite\""]);
     assert!(d.join("out/old.parquet").exists());
 
-    let overwrite = pipeline(PARQUET_IN, plugins::GCD, "").replace("path = \"out/\"", "path = \"out/\"\nmode = \"overwrite\"");
+    let overwrite =
+        pipeline(PARQUET_IN, plugins::GCD, "").replace("path = \"out/\"", "path = \"out/\"\nmode = \"overwrite\"");
     let file = write_pipeline(d, &overwrite);
     let out = quiver(d, &["run", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", describe(&out));

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+};
 use arrow::datatypes::{Int32Type, Int64Type, TimestampMillisecondType};
 use quiver_tests::{data_files, describe, plugins, quiver, read_parquet_dir, write_parquet, write_pipeline};
 
@@ -44,7 +46,8 @@ fn clicks(first: i64, rows: usize) -> RecordBatch {
         .map(|i| if idx(i) % 500 == 7 { Some(long.clone()) } else { URLS[idx(i) % URLS.len()].map(str::to_string) })
         .collect();
     let referrer: StringArray = (0..rows).map(|i| (idx(i) % 3 == 0).then_some("https://ref.example/")).collect();
-    let duration: Int32Array = (0..rows).map(|i| if idx(i) % 13 == 5 { -(idx(i) as i32) } else { (idx(i) * 7) as i32 }).collect();
+    let duration: Int32Array =
+        (0..rows).map(|i| if idx(i) % 13 == 5 { -(idx(i) as i32) } else { (idx(i) * 7) as i32 }).collect();
     let country: StringArray = (0..rows).map(|i| Some(["DE", "FR", "US", "ZZ", "JP"][idx(i) % 5])).collect();
     RecordBatch::try_from_iter([
         ("event_id", Arc::new(event_id) as ArrayRef),
@@ -69,7 +72,8 @@ struct Row {
 
 fn rows(batch: &RecordBatch) -> Vec<Row> {
     let c = |name: &str| batch.column_by_name(name).unwrap().clone();
-    let (event, user, ts, url, dur, country) = (c("event_id"), c("user_id"), c("ts"), c("url"), c("duration_ms"), c("country"));
+    let (event, user, ts, url, dur, country) =
+        (c("event_id"), c("user_id"), c("ts"), c("url"), c("duration_ms"), c("country"));
     (0..batch.num_rows())
         .map(|i| Row {
             event_id: event.as_primitive::<Int64Type>().value(i),
@@ -113,8 +117,8 @@ fn parquet_through_enrich_with_dead_letters_for_negative_durations() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let parts = [clicks(0, 3_001), clicks(3_001, 4_500)];
-    write_parquet(&d.join("in/a.parquet"), &[parts[0].clone()]);
-    write_parquet(&d.join("in/b.parquet"), &[parts[1].clone()]);
+    write_parquet(&d.join("in/a.parquet"), &parts[0]);
+    write_parquet(&d.join("in/b.parquet"), &parts[1]);
     let pipeline = write_pipeline(
         d,
         &format!(
@@ -180,7 +184,9 @@ const CSV_SCHEMA: &str = r#"schema = [
 
 fn write_csv_and_jsonl(d: &std::path::Path, batch: &RecordBatch) {
     std::fs::create_dir_all(d.join("in")).unwrap();
-    let mut csv = arrow::csv::WriterBuilder::new().with_header(true).build(std::fs::File::create(d.join("in/clicks.csv")).unwrap());
+    let mut csv = arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(std::fs::File::create(d.join("in/clicks.csv")).unwrap());
     csv.write(batch).unwrap();
     let mut json = arrow::json::LineDelimitedWriter::new(std::fs::File::create(d.join("in/clicks.jsonl")).unwrap());
     json.write(batch).unwrap();
@@ -232,7 +238,8 @@ path = "out/dead/"
 
         let by_validate = read_parquet_dir(&d.join("out/dead/validate"));
         let expected: Vec<usize> = (0..input.len()).filter(|&i| input[i].country == "ZZ").collect();
-        let got: Vec<i64> = by_validate.column_by_name("quiver_row").unwrap().as_primitive::<Int64Type>().values().to_vec();
+        let got: Vec<i64> =
+            by_validate.column_by_name("quiver_row").unwrap().as_primitive::<Int64Type>().values().to_vec();
         assert_eq!(got, expected.iter().map(|&i| i as i64).collect::<Vec<_>>(), "{format}");
         let reason = by_validate.column_by_name("quiver_reason").unwrap().as_string::<i32>();
         assert_eq!(reason.value(0), "column `country`: \"ZZ\" not among the allowed values");
@@ -241,7 +248,8 @@ path = "out/dead/"
         let by_enrich = read_parquet_dir(&d.join("out/dead/enrich"));
         let expected: Vec<i64> =
             (0..input.len()).filter(|&i| input[i].country != "ZZ" && input[i].duration < 0).map(|i| i as i64).collect();
-        let got: Vec<i64> = by_enrich.column_by_name("quiver_row").unwrap().as_primitive::<Int64Type>().values().to_vec();
+        let got: Vec<i64> =
+            by_enrich.column_by_name("quiver_row").unwrap().as_primitive::<Int64Type>().values().to_vec();
         assert_eq!(got, expected, "{format}");
         assert!(!data_files(&d.join("out/dead/enrich")).is_empty());
     }

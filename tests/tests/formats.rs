@@ -62,7 +62,7 @@ fn each_output_format_round_trips_many_batches() {
     for format in ["ipc", "csv", "jsonl"] {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        write_parquet(&d.join("in/x.parquet"), &[batch.clone()]);
+        write_parquet(&d.join("in/x.parquet"), &batch);
         let file = write_pipeline(
             d,
             &format!(
@@ -90,15 +90,24 @@ fn ipc_file_and_stream_inputs_are_read() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::create_dir_all(d.join("in")).unwrap();
-    let mut w = arrow::ipc::writer::FileWriter::try_new(std::fs::File::create(d.join("in/a.arrow")).unwrap(), &batch.schema()).unwrap();
+    let mut w =
+        arrow::ipc::writer::FileWriter::try_new(std::fs::File::create(d.join("in/a.arrow")).unwrap(), &batch.schema())
+            .unwrap();
     w.write(&batch.slice(0, 1000)).unwrap();
     w.write(&batch.slice(1000, 0)).unwrap();
     w.write(&batch.slice(1000, 500)).unwrap();
     w.finish().unwrap();
-    let mut w = arrow::ipc::writer::StreamWriter::try_new(std::fs::File::create(d.join("in/b.arrows")).unwrap(), &batch.schema()).unwrap();
+    let mut w = arrow::ipc::writer::StreamWriter::try_new(
+        std::fs::File::create(d.join("in/b.arrows")).unwrap(),
+        &batch.schema(),
+    )
+    .unwrap();
     w.write(&batch.slice(1500, 500)).unwrap();
     w.finish().unwrap();
-    let file = write_pipeline(d, "[source]\nformat = \"ipc\"\npath = \"in/\"\nbatch_rows = 256\n\n[sink]\nformat = \"parquet\"\npath = \"out/\"\n");
+    let file = write_pipeline(
+        d,
+        "[source]\nformat = \"ipc\"\npath = \"in/\"\nbatch_rows = 256\n\n[sink]\nformat = \"parquet\"\npath = \"out/\"\n",
+    );
     let out = quiver(d, &["run", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(read_parquet_dir(&d.join("out")), batch);
@@ -109,7 +118,7 @@ fn partition_by_writes_hive_directories_without_the_column() {
     let batch = sample(3_000);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write_parquet(&d.join("in/x.parquet"), &[batch.clone()]);
+    write_parquet(&d.join("in/x.parquet"), &batch);
     let file = write_pipeline(
         d,
         "[source]\nformat = \"parquet\"\npath = \"in/x.parquet\"\nbatch_rows = 1000\n\n[sink]\nformat = \"parquet\"\npath = \"out/\"\npartition_by = [\"country\"]\n",
@@ -120,9 +129,8 @@ fn partition_by_writes_hive_directories_without_the_column() {
         let part = read_parquet_dir(&d.join("out").join(dir_name));
         assert!(part.column_by_name("country").is_none(), "the partition column lives in the directory name");
         let ids: Vec<i64> = part.column_by_name("id").unwrap().as_primitive::<Int64Type>().values().to_vec();
-        let expected: Vec<i64> = (0..3_000)
-            .filter(|&i| batch.column(4).as_string::<i32>().value(i as usize) == value)
-            .collect();
+        let expected: Vec<i64> =
+            (0..3_000).filter(|&i| batch.column(4).as_string::<i32>().value(i as usize) == value).collect();
         assert_eq!(ids, expected, "{dir_name}");
     }
 }

@@ -51,7 +51,7 @@ fn gcd_pipeline_matches_euclid_row_for_row() {
     // Three files, one of them with zero rows, and a small batch size: many batches.
     let files = [input(1, 9_000), input(2, 0), input(3, 14_321)];
     for (i, batch) in files.iter().enumerate() {
-        write_parquet(&d.join(format!("in/part-{i}.parquet")), &[batch.clone()]);
+        write_parquet(&d.join(format!("in/part-{i}.parquet")), batch);
     }
     let pipeline = write_pipeline(
         d,
@@ -95,7 +95,13 @@ row_group_rows = 2000
             assert!(c.is_null(row), "row {row}: null in, null out");
             nulls += 1;
         } else {
-            assert_eq!(c.value(row), euclid(a.value(row), b.value(row)), "row {row}: gcd({}, {})", a.value(row), b.value(row));
+            assert_eq!(
+                c.value(row),
+                euclid(a.value(row), b.value(row)),
+                "row {row}: gcd({}, {})",
+                a.value(row),
+                b.value(row)
+            );
         }
     }
     assert!(nulls > 100, "the data should exercise nulls");
@@ -115,7 +121,7 @@ fn a_trap_fails_the_run_naming_plugin_file_and_rows_and_writes_nothing() {
         ("b", Arc::new(Int32Array::from(b)) as ArrayRef),
     ])
     .unwrap();
-    write_parquet(&d.join("in/x.parquet"), &[batch]);
+    write_parquet(&d.join("in/x.parquet"), &batch);
     let pipeline = write_pipeline(
         d,
         &format!(

@@ -11,7 +11,13 @@ fn inspect_shows_transforms_kinds_and_config_keys() {
     let out = quiver(dir.path(), &["plugin", "inspect", plugins::VALIDATE]);
     assert!(out.status.success(), "{}", describe(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    for expected in ["plugin      validate 0.1.0", "contract    quiver:transform@0.1.0", "transform   validate (filter)", "config    range.*", "config    required"] {
+    for expected in [
+        "plugin      validate 0.1.0",
+        "contract    quiver:transform@0.1.0",
+        "transform   validate (filter)",
+        "config    range.*",
+        "config    required",
+    ] {
         assert!(text.contains(expected), "expected {expected:?} in:\n{text}");
     }
     let out = quiver(dir.path(), &["plugin", "inspect", plugins::GCD]);
@@ -28,11 +34,14 @@ fn test_prints_the_output_and_the_rejections_as_tables() {
         ("b", Arc::new(Int32Array::from(vec![Some(18), Some(3), Some(21), Some(2000)])) as ArrayRef),
     ])
     .unwrap();
-    write_parquet(&d.join("in.parquet"), &[batch]);
+    write_parquet(&d.join("in.parquet"), &batch);
     let out = quiver(d, &["plugin", "test", plugins::GCD, "--input", "in.parquet", "--limit", "3"]);
     assert!(out.status.success(), "{}", describe(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("output: 3 rows") && text.contains("| 12 | 18 | 6  |") && text.contains("| -7 | 21 | -7 |"), "{text}");
+    assert!(
+        text.contains("output: 3 rows") && text.contains("| 12 | 18 | 6  |") && text.contains("| -7 | 21 | -7 |"),
+        "{text}"
+    );
     assert!(!text.contains("1000"), "--limit 3 reads three rows: {text}");
 
     let out = quiver(d, &["plugin", "test", plugins::VALIDATE, "--input", "in.parquet", "--set", "range.a=0..100"]);

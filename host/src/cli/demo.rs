@@ -42,7 +42,11 @@ pub fn run(args: DemoArgs, cache: &CacheArgs) -> anyhow::Result<()> {
         pipeline::run(&config, &base, runtime, &mut progress).await
     })?;
     super::run::print_summary(&summary);
-    println!("output in {}, rejected rows in {}", dir.join("out/enriched").display(), dir.join("out/dead-letter").display());
+    println!(
+        "output in {}, rejected rows in {}",
+        dir.join("out/enriched").display(),
+        dir.join("out/dead-letter").display()
+    );
     Ok(())
 }
 
@@ -52,7 +56,9 @@ fn plugins(dir: Option<&Path>) -> anyhow::Result<(PathBuf, PathBuf)> {
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("plugins").join("rust");
     if !repo.is_dir() {
-        anyhow::bail!("pass --plugins DIR with validate.wasm and enrich.wasm (this quiver was built outside its repository)");
+        anyhow::bail!(
+            "pass --plugins DIR with validate.wasm and enrich.wasm (this quiver was built outside its repository)"
+        );
     }
     eprintln!("building the validate and enrich plugins");
     let validate = super::plugin::build(&repo.join("validate"), "plugin")?;

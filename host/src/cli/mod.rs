@@ -36,7 +36,8 @@ struct CacheArgs {
 
 impl CacheArgs {
     fn runtime(&self) -> anyhow::Result<Arc<Runtime>> {
-        let cache_dir = if self.no_cache { None } else { self.cache_dir.clone().or_else(RuntimeOptions::default_cache_dir) };
+        let cache_dir =
+            if self.no_cache { None } else { self.cache_dir.clone().or_else(RuntimeOptions::default_cache_dir) };
         Ok(Arc::new(Runtime::new(RuntimeOptions { cache_dir }).context("starting the plugin runtime")?))
     }
 }
@@ -83,7 +84,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -91,7 +91,12 @@ pub fn build(path: &Path, profile: &str) -> anyhow::Result<PathBuf> {
         };
         let ours = message["manifest_path"].as_str().is_some_and(|p| Path::new(p) == manifest);
         if message["reason"] == "compiler-artifact" && ours {
-            let wasm = message["filenames"].as_array().into_iter().flatten().filter_map(|f| f.as_str()).find(|f| f.ends_with(".wasm"));
+            let wasm = message["filenames"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str())
+                .find(|f| f.ends_with(".wasm"));
             if let Some(wasm) = wasm {
                 component = Some(PathBuf::from(wasm));
             }
@@ -104,7 +109,9 @@ pub fn build(path: &Path, profile: &str) -> anyhow::Result<PathBuf> {
             manifest.display()
         );
     }
-    component.with_context(|| format!("{} built no .wasm: set `crate-type = [\"cdylib\"]` in its [lib] section", manifest.display()))
+    component.with_context(|| {
+        format!("{} built no .wasm: set `crate-type = [\"cdylib\"]` in its [lib] section", manifest.display())
+    })
 }
 
 fn inspect(file: &Path, cache: &CacheArgs) -> anyhow::Result<()> {
@@ -147,7 +154,10 @@ fn format_of(path: &Path) -> anyhow::Result<Format> {
         "arrow" | "arrows" | "ipc" | "feather" => Format::Ipc,
         "csv" => Format::Csv,
         "json" | "jsonl" | "ndjson" => Format::Jsonl,
-        _ => bail!("cannot tell the format of {} from its extension; use .parquet, .arrow, .csv or .jsonl", path.display()),
+        _ => bail!(
+            "cannot tell the format of {} from its extension; use .parquet, .arrow, .csv or .jsonl",
+            path.display()
+        ),
     })
 }
 

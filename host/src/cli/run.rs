@@ -25,7 +25,8 @@ pub fn run(args: RunArgs, cache: &CacheArgs) -> anyhow::Result<()> {
         let mut progress = Progress::new(!args.no_progress);
         pipeline::run(&config, &base, runtime, &mut progress).await
     });
-    let summary = summary.with_context(|| format!("pipeline {} failed; it wrote no output", args.pipeline.display()))?;
+    let summary =
+        summary.with_context(|| format!("pipeline {} failed; it wrote no output", args.pipeline.display()))?;
     print_summary(&summary);
     Ok(())
 }
@@ -35,7 +36,12 @@ pub fn print_summary(s: &Summary) {
     let secs = s.elapsed.as_secs_f64();
     println!("pipeline finished in {secs:.2} s");
     println!("  read      {} rows from {} files ({})", thousands(s.rows_in), s.files_read, megabytes(s.bytes_read));
-    println!("  wrote     {} rows to {} files ({})", thousands(s.sink.rows), s.sink.files.len(), megabytes(s.sink.bytes));
+    println!(
+        "  wrote     {} rows to {} files ({})",
+        thousands(s.sink.rows),
+        s.sink.files.len(),
+        megabytes(s.sink.bytes)
+    );
     println!("  rejected  {} rows to {} dead-letter files", thousands(s.dead_letter.rows), s.dead_letter.files.len());
     println!("  speed     {} rows/s", thousands((s.rows_in as f64 / secs.max(1e-9)) as u64));
 }

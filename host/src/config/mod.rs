@@ -126,7 +126,8 @@ impl PipelineConfig {
     /// Reads and checks a pipeline file. Returns it with the directory its
     /// relative paths are resolved against.
     pub fn load(path: &Path) -> Result<(Self, PathBuf), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let config = Self::parse(path, &text)?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
@@ -138,7 +139,8 @@ impl PipelineConfig {
         // toml's messages carry the line, the column and the key at fault.
         let config: Self =
             toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
-        let invalid = |key: String, message: &str| ConfigError::Invalid { path: path.to_owned(), key, message: message.into() };
+        let invalid =
+            |key: String, message: &str| ConfigError::Invalid { path: path.to_owned(), key, message: message.into() };
         for (i, t) in config.transforms.iter().enumerate() {
             let key = |k: &str| format!("transform #{} ({}) {k}", i + 1, t.plugin);
             if t.instances == Some(0) {

@@ -23,12 +23,22 @@ impl DeadLetters {
     pub async fn new(config: Option<&SinkConfig>, base: &Path, stages: &[SharedStage]) -> Result<Self, PipelineError> {
         if let Some(config) = config {
             // Opening checks the path and the write mode; nothing is written yet.
-            let probe = arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new("probe", arrow::datatypes::DataType::Utf8, true)]);
+            let probe = arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+                "probe",
+                arrow::datatypes::DataType::Utf8,
+                true,
+            )]);
             let mut probe_config = config.clone();
             probe_config.partition_by.clear();
             FileSink::open("dead_letter", &probe_config, base, &std::sync::Arc::new(probe)).await?;
         }
-        Ok(Self { config: config.cloned(), base: base.to_owned(), stages: stages.to_vec(), open: BTreeMap::new(), rows: 0 })
+        Ok(Self {
+            config: config.cloned(),
+            base: base.to_owned(),
+            stages: stages.to_vec(),
+            open: BTreeMap::new(),
+            rows: 0,
+        })
     }
 
     /// Rows written so far.
@@ -95,8 +105,13 @@ impl DeadLetters {
 fn first_reason(rows: &DeadRows) -> String {
     use arrow::array::AsArray;
     let schema = rows.batch.schema();
-    let reason = schema.index_of("quiver_reason").ok().map(|i| rows.batch.column(i).as_string::<i32>().value(0).to_string());
-    let source = schema.index_of("quiver_source").ok().map(|i| rows.batch.column(i).as_string::<i32>().value(0).to_string());
-    let row = schema.index_of("quiver_row").ok().map(|i| rows.batch.column(i).as_primitive::<arrow::datatypes::Int64Type>().value(0));
+    let reason =
+        schema.index_of("quiver_reason").ok().map(|i| rows.batch.column(i).as_string::<i32>().value(0).to_string());
+    let source =
+        schema.index_of("quiver_source").ok().map(|i| rows.batch.column(i).as_string::<i32>().value(0).to_string());
+    let row = schema
+        .index_of("quiver_row")
+        .ok()
+        .map(|i| rows.batch.column(i).as_primitive::<arrow::datatypes::Int64Type>().value(0));
     format!("row {} of {}: {}", row.unwrap_or_default(), source.unwrap_or_default(), reason.unwrap_or_default())
 }

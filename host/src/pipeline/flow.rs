@@ -33,7 +33,9 @@ impl Provenance {
     /// Source row indexes of the given batch rows.
     pub fn rows_of(&self, indices: &[u32]) -> Int64Array {
         match &self.rows {
-            SourceRows::Contiguous { first } => indices.iter().map(|&i| Some(first + u64::from(i))).map(|r| r.map(|r| r as i64)).collect(),
+            SourceRows::Contiguous { first } => {
+                indices.iter().map(|&i| Some(first + u64::from(i))).map(|r| r.map(|r| r as i64)).collect()
+            }
             SourceRows::Listed(rows) => {
                 let taken = take(rows, &UInt32Array::from(indices.to_vec()), None).expect("indices were validated");
                 taken.as_any().downcast_ref::<Int64Array>().expect("int64").clone()
@@ -111,7 +113,8 @@ impl From<SourceBatch> for FlowBatch {
 }
 
 /// The columns the dead-letter output adds to the rows a transform received.
-pub const DEAD_LETTER_COLUMNS: [&str; 5] = ["quiver_plugin", "quiver_transform", "quiver_reason", "quiver_source", "quiver_row"];
+pub const DEAD_LETTER_COLUMNS: [&str; 5] =
+    ["quiver_plugin", "quiver_transform", "quiver_reason", "quiver_source", "quiver_row"];
 
 /// The dead-letter schema for rows refused by a transform with input `input`.
 pub fn dead_letter_schema(input: &Schema) -> SchemaRef {

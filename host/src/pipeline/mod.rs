@@ -39,9 +39,9 @@ pub enum PipelineError {
     #[error(transparent)]
     Sink(#[from] SinkError),
     #[error("transform #{stage} ({plugin}): {source}")]
-    Stage { stage: usize, plugin: String, source: PluginError },
+    Stage { stage: usize, plugin: String, source: Box<PluginError> },
     #[error("transform #{stage} `{transform}` failed on {position}: {source}")]
-    Batch { stage: usize, transform: String, position: String, source: PluginError },
+    Batch { stage: usize, transform: String, position: String, source: Box<PluginError> },
     #[error(
         "transform #{stage} `{transform}` refused {count} rows ({example}) and the pipeline has no [dead_letter] table to keep them; add one"
     )]
@@ -166,7 +166,12 @@ async fn drive(
     Ok(rows_in)
 }
 
-async fn deliver(batch: FlowBatch, sink: &mut FileSink, dead: &mut DeadLetters, progress: &mut Progress) -> Result<(), PipelineError> {
+async fn deliver(
+    batch: FlowBatch,
+    sink: &mut FileSink,
+    dead: &mut DeadLetters,
+    progress: &mut Progress,
+) -> Result<(), PipelineError> {
     dead.write(batch.dead).await?;
     sink.write(&batch.batch).await?;
     progress.rows_out += batch.batch.num_rows() as u64;

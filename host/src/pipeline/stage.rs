@@ -30,7 +30,8 @@ impl Stage {
         base: &Path,
         input: SchemaRef,
     ) -> Result<Self, PipelineError> {
-        let at = |source| PipelineError::Stage { stage: index + 1, plugin: config.plugin.clone(), source };
+        let at =
+            |source| PipelineError::Stage { stage: index + 1, plugin: config.plugin.clone(), source: Box::new(source) };
         let plugin = runtime.load(&base.join(&config.plugin)).map_err(at)?;
         let limits = Limits {
             memory_bytes: usize::try_from(config.memory_limit_mb << 20).unwrap_or(usize::MAX),
@@ -38,8 +39,9 @@ impl Stage {
             ..Limits::default()
         };
         let instances = config.instances.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let pool = Pool::new(plugin, config.transform.as_deref(), config.config_pairs(), input.clone(), limits, instances)
-            .map_err(at)?;
+        let pool =
+            Pool::new(plugin, config.transform.as_deref(), config.config_pairs(), input.clone(), limits, instances)
+                .map_err(at)?;
         Ok(Self { index, pool, dead_letter_schema: dead_letter_schema(&input) })
     }
 
@@ -87,7 +89,7 @@ impl Stage {
         let outputs = self.pool.finish().map_err(|source| PipelineError::Stage {
             stage: self.index + 1,
             plugin: self.plugin_label(),
-            source,
+            source: Box::new(source),
         })?;
         Ok(outputs
             .into_iter()
@@ -126,7 +128,7 @@ impl Stage {
             stage: self.index + 1,
             transform: self.name().to_string(),
             position: flow.provenance.describe(flow.batch.num_rows()),
-            source,
+            source: Box::new(source),
         }
     }
 }

@@ -5,7 +5,7 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
-pub use quiver::transform::types as wit;
+pub use self::quiver::transform::types as wit;
 
 /// The contract package's version, as in the WIT file.
 pub const CONTRACT_VERSION: &str = "0.1.0";

@@ -53,7 +53,8 @@ pub struct Instance {
 
 impl Instance {
     pub(super) fn new(plugin: &Plugin, label: Arc<str>, limits: Limits) -> Result<Self, PluginError> {
-        let failed = |e: wasmtime::Error| PluginError::Instantiate { plugin: label.to_string(), reason: format!("{e:#}") };
+        let failed =
+            |e: wasmtime::Error| PluginError::Instantiate { plugin: label.to_string(), reason: format!("{e:#}") };
         let mut store = Store::new(&plugin.engine, HostState::new(label.clone(), limits.clone()));
         store.limiter(|state| state);
         store.set_epoch_deadline(deadline_ticks(&limits));
@@ -89,8 +90,14 @@ impl Instance {
     }
 
     /// Opens `transform` (of `kind`) with `config`.
-    pub fn open(&mut self, transform: &str, kind: TransformKind, config: &[(String, String)]) -> Result<(), PluginError> {
-        let result = self.call("open", |store, b| b.quiver_transform_transform().call_open(store, transform, config))?;
+    pub fn open(
+        &mut self,
+        transform: &str,
+        kind: TransformKind,
+        config: &[(String, String)],
+    ) -> Result<(), PluginError> {
+        let result =
+            self.call("open", |store, b| b.quiver_transform_transform().call_open(store, transform, config))?;
         result.map_err(|e| PluginError::Config { plugin: self.label.to_string(), message: e.message })?;
         self.kind = Some(kind);
         Ok(())
@@ -122,7 +129,8 @@ impl Instance {
 
     /// Transforms an Arrow IPC stream of `rows` rows, passed through untouched.
     pub fn process_ipc(&mut self, ipc: &[u8], rows: usize) -> Result<Output, PluginError> {
-        let result = self.call("process-ipc", |store, b| b.quiver_transform_transform().call_process_ipc(store, ipc))?;
+        let result =
+            self.call("process-ipc", |store, b| b.quiver_transform_transform().call_process_ipc(store, ipc))?;
         self.accept("process-ipc", result, Some(rows))
     }
 
@@ -142,7 +150,11 @@ impl Instance {
         f: impl FnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         if self.poisoned {
-            return Err(PluginError::Trap { plugin: self.label.to_string(), call, cause: "instance already failed".into() });
+            return Err(PluginError::Trap {
+                plugin: self.label.to_string(),
+                call,
+                cause: "instance already failed".into(),
+            });
         }
         self.store.data_mut().denied_memory = None;
         self.store.set_epoch_deadline(deadline_ticks(&self.limits));
@@ -191,7 +203,8 @@ impl Instance {
         let schema = self.output_schema.clone().ok_or_else(|| self.malformed(call, "called before bind".into()))?;
         let nodes: Vec<FieldNode> = output.batch.nodes.iter().map(from_wit_node).collect();
         let buffers: Vec<Buffer> = output.batch.buffers.into_iter().map(Buffer::from_vec).collect();
-        let rows = usize::try_from(output.batch.num_rows).map_err(|_| self.malformed(call, "absurd row count".into()))?;
+        let rows =
+            usize::try_from(output.batch.num_rows).map_err(|_| self.malformed(call, "absurd row count".into()))?;
         let batch = quiver_abi::assemble(&schema, rows, &nodes, buffers, Trust::Validate)
             .map_err(|e| self.malformed(call, e.to_string()))?;
         let rejections: Vec<Rejection> =
@@ -201,7 +214,9 @@ impl Instance {
             for r in &rejections {
                 match seen.get_mut(r.row as usize) {
                     None => {
-                        return Err(self.malformed(call, format!("it refused row {} of a {input_rows}-row batch", r.row)));
+                        return Err(
+                            self.malformed(call, format!("it refused row {} of a {input_rows}-row batch", r.row))
+                        );
                     }
                     Some(true) => return Err(self.malformed(call, format!("it refused row {} twice", r.row))),
                     Some(slot) => *slot = true,

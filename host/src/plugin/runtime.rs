@@ -112,7 +112,8 @@ impl Runtime {
     }
 
     fn compile_cached(&self, path: &Path, bytes: &[u8], sha256: &str) -> Result<(Component, bool), PluginError> {
-        let compile_error = |e: wasmtime::Error| PluginError::Compile { path: path.to_owned(), reason: format!("{e:#}") };
+        let compile_error =
+            |e: wasmtime::Error| PluginError::Compile { path: path.to_owned(), reason: format!("{e:#}") };
         let Some(dir) = &self.cache_dir else {
             return Ok((Component::from_binary(&self.engine, bytes).map_err(compile_error)?, false));
         };
@@ -149,7 +150,8 @@ impl Drop for Runtime {
 fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = file.parent().expect("cache files live in a directory");
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.{}.tmp", file.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    let tmp =
+        dir.join(format!(".{}.{}.tmp", file.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, file)
 }

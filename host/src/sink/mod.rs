@@ -134,12 +134,19 @@ pub struct FileSink {
 impl FileSink {
     /// Checks the configuration against `schema` and the directory's contents.
     /// `table` names the pipeline file's table in errors.
-    pub async fn open(table: &'static str, config: &SinkConfig, base: &Path, schema: &SchemaRef) -> Result<Self, SinkError> {
+    pub async fn open(
+        table: &'static str,
+        config: &SinkConfig,
+        base: &Path,
+        schema: &SchemaRef,
+    ) -> Result<Self, SinkError> {
         let location = store::resolve(base, &config.path).map_err(|source| SinkError::Location { table, source })?;
         if location.glob.is_some() {
             return Err(SinkError::Glob { table });
         }
-        for (key, value) in [("target_file_bytes", config.target_file_bytes), ("row_group_rows", config.row_group_rows as u64)] {
+        for (key, value) in
+            [("target_file_bytes", config.target_file_bytes), ("row_group_rows", config.row_group_rows as u64)]
+        {
             if value == 0 {
                 return Err(SinkError::Zero { table, key });
             }
@@ -238,8 +245,10 @@ impl FileSink {
         let mut path = self.location.path.clone();
         for part in dir.split('/').filter(|p| !p.is_empty()) {
             // Partition directories arrive escaped already; do not encode them twice.
-            let part = object_store::path::PathPart::parse(part)
-                .map_err(|e| SinkError::Write { file: format!("{}/{dir}", self.location.display), reason: e.to_string() })?;
+            let part = object_store::path::PathPart::parse(part).map_err(|e| SinkError::Write {
+                file: format!("{}/{dir}", self.location.display),
+                reason: e.to_string(),
+            })?;
             path = path.join(part);
         }
         let path = path.join(name);

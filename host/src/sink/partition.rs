@@ -12,7 +12,11 @@ pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 /// Splits `batch` into one batch per distinct combination of the values of
 /// `columns`, in order of first appearance, each with its directory
 /// (`a=1/b=x`) and without the partition columns.
-pub fn split(batch: &RecordBatch, columns: &[usize], file_schema: &SchemaRef) -> Result<Vec<(String, RecordBatch)>, ArrowError> {
+pub fn split(
+    batch: &RecordBatch,
+    columns: &[usize],
+    file_schema: &SchemaRef,
+) -> Result<Vec<(String, RecordBatch)>, ArrowError> {
     let options = FormatOptions::default();
     let formatters = columns
         .iter()
@@ -61,7 +65,12 @@ fn escape(text: &str) -> String {
     }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() || matches!(c, '/' | '\\' | '=' | '%' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | '#' | '{' | '}' | '[' | ']' | '^') {
+        if c.is_control()
+            || matches!(
+                c,
+                '/' | '\\' | '=' | '%' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | '#' | '{' | '}' | '[' | ']' | '^'
+            )
+        {
             let mut buf = [0u8; 4];
             for b in c.encode_utf8(&mut buf).bytes() {
                 out.push_str(&format!("%{b:02X}"));

@@ -29,7 +29,11 @@ fn file_error(meta: &ObjectMeta, reason: impl std::fmt::Display) -> SourceError 
 }
 
 /// The schema of `meta`: stored in Parquet and IPC files, inferred for CSV and JSON Lines.
-pub(super) async fn read_schema(config: &SourceConfig, location: &Location, meta: &ObjectMeta) -> Result<SchemaRef, SourceError> {
+pub(super) async fn read_schema(
+    config: &SourceConfig,
+    location: &Location,
+    meta: &ObjectMeta,
+) -> Result<SchemaRef, SourceError> {
     let store = &location.store;
     if meta.size == 0 {
         return Err(file_error(meta, "the file is empty (0 bytes)"));
@@ -271,7 +275,9 @@ async fn ipc_stream_schema(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Re
     while let Some(chunk) = input.next().await {
         let mut buffer = Buffer::from(chunk.map_err(|e| file_error(meta, e))?);
         while !buffer.is_empty() {
-            decoder.decode(&mut buffer).map_err(|e| file_error(meta, format!("not a readable Arrow IPC stream: {e}")))?;
+            decoder
+                .decode(&mut buffer)
+                .map_err(|e| file_error(meta, format!("not a readable Arrow IPC stream: {e}")))?;
             if let Some(schema) = decoder.schema() {
                 return Ok(schema);
             }

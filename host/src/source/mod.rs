@@ -195,7 +195,8 @@ pub fn display_path(path: &object_store::path::Path) -> String {
 }
 
 async fn list(location: &Location) -> Result<Vec<ObjectMeta>, SourceError> {
-    let list_error = |e: object_store::Error| SourceError::List { location: location.display.clone(), reason: e.to_string() };
+    let list_error =
+        |e: object_store::Error| SourceError::List { location: location.display.clone(), reason: e.to_string() };
     if location.glob.is_none() {
         // A single file?
         match location.store.head(&location.path).await {
@@ -252,7 +253,12 @@ fn schema_difference(expected: &Schema, found: &Schema) -> String {
         match found.field_with_name(field.name()) {
             Err(_) => return format!("column `{}` is missing", field.name()),
             Ok(f) if f.data_type() != field.data_type() => {
-                return format!("column `{}` is {} there, {} in the first file", field.name(), f.data_type(), field.data_type());
+                return format!(
+                    "column `{}` is {} there, {} in the first file",
+                    field.name(),
+                    f.data_type(),
+                    field.data_type()
+                );
             }
             Ok(_) => {}
         }

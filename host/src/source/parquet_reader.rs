@@ -41,13 +41,14 @@ impl AsyncFileReader for ObjectReader {
         async move { self.store.get_ranges(&self.path, &ranges).await.map_err(external) }.boxed()
     }
 
-    fn get_metadata<'a>(&'a mut self, options: Option<&'a ArrowReaderOptions>) -> BoxFuture<'a, Result<Arc<ParquetMetaData>>> {
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, Result<Arc<ParquetMetaData>>> {
         async move {
             let size = self.size;
-            let metadata = ParquetMetaDataReader::new()
-                .with_arrow_reader_options(options)
-                .load_and_finish(self, size)
-                .await?;
+            let metadata =
+                ParquetMetaDataReader::new().with_arrow_reader_options(options).load_and_finish(self, size).await?;
             Ok(Arc::new(metadata))
         }
         .boxed()

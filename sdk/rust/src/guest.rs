@@ -76,11 +76,12 @@ impl<T: PluginFactory> Guest for T {
 }
 
 fn with_opened<R>(f: impl FnOnce(&mut Opened) -> Result<R, Error>) -> Result<R, wit::Error> {
-    OPENED.with_borrow_mut(|opened| match opened {
-        Some(opened) => f(opened),
-        None => Err(Error::invalid_call("no transform is open: call open first")),
-    })
-    .map_err(to_wit_error)
+    OPENED
+        .with_borrow_mut(|opened| match opened {
+            Some(opened) => f(opened),
+            None => Err(Error::invalid_call("no transform is open: call open first")),
+        })
+        .map_err(to_wit_error)
 }
 
 fn describe(plugin: &Plugin) -> wit::PluginInfo {

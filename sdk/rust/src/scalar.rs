@@ -247,7 +247,8 @@ impl Plugin {
             ))
             .key(ConfigKey::with_default("output", "the output column (replaced if present)", output));
         self.transform(spec, move |config| {
-            let args: Vec<String> = config.get("args").unwrap_or_default().split(',').map(|s| s.trim().to_string()).collect();
+            let args: Vec<String> =
+                config.get("args").unwrap_or_default().split(',').map(|s| s.trim().to_string()).collect();
             if args.len() != function.arg_names.len() {
                 return Err(Error::config(format!(
                     "config key `args` names {} columns, `{}` takes {} ({})",
@@ -285,7 +286,10 @@ impl Transform for ScalarTransform {
         let mut arg_indices = Vec::with_capacity(self.args.len());
         for (name, expected) in self.args.iter().zip(&types) {
             let (index, field) = input.column_with_name(name).ok_or_else(|| {
-                Error::schema(format!("`{}` needs input column `{name}` ({expected}), which is missing", self.function.name))
+                Error::schema(format!(
+                    "`{}` needs input column `{name}` ({expected}), which is missing",
+                    self.function.name
+                ))
             })?;
             if field.data_type() != expected {
                 return Err(Error::schema(format!(

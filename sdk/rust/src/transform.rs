@@ -163,9 +163,15 @@ impl Plugin {
     /// to run a plugin natively, in its own tests and benchmarks.
     pub fn open(&self, name: Option<&str>, config: &[(String, String)]) -> Result<Box<dyn Transform>, Error> {
         let (spec, factory) = match name {
-            Some(name) if !name.is_empty() => self.transforms.iter().find(|(s, _)| s.name == name).ok_or_else(|| {
-                Error::config(format!("plugin `{}` has no transform `{name}`; it offers: {}", self.name, self.names()))
-            })?,
+            Some(name) if !name.is_empty() => {
+                self.transforms.iter().find(|(s, _)| s.name == name).ok_or_else(|| {
+                    Error::config(format!(
+                        "plugin `{}` has no transform `{name}`; it offers: {}",
+                        self.name,
+                        self.names()
+                    ))
+                })?
+            }
             _ => match self.transforms.as_slice() {
                 [only] => only,
                 _ => {

@@ -55,9 +55,9 @@ impl Transform for Enrich {
     fn bind(&mut self, input: &SchemaRef) -> Result<SchemaRef, Error> {
         self.columns.clear();
         for (name, expected) in &INPUTS {
-            let (index, field) = input
-                .column_with_name(name)
-                .ok_or_else(|| Error::schema(format!("enrich needs input column `{name}` ({expected}), which is missing")))?;
+            let (index, field) = input.column_with_name(name).ok_or_else(|| {
+                Error::schema(format!("enrich needs input column `{name}` ({expected}), which is missing"))
+            })?;
             let ok = match (expected, field.data_type()) {
                 // Any time zone: the values are UTC instants either way.
                 (DataType::Timestamp(TimeUnit::Millisecond, _), DataType::Timestamp(TimeUnit::Millisecond, _)) => true,
@@ -145,11 +145,15 @@ impl Transform for Enrich {
 
 /// The plugin: one map transform, `enrich`.
 pub fn plugin() -> Plugin {
-    Plugin::new("enrich", env!("CARGO_PKG_VERSION"), "Clickstream enrichment: domain, path depth and hour of each event")
-        .transform(
-            TransformSpec::map("enrich", "Adds domain, path_depth and hour; refuses negative durations"),
-            |_config| Ok(Enrich::default()),
-        )
+    Plugin::new(
+        "enrich",
+        env!("CARGO_PKG_VERSION"),
+        "Clickstream enrichment: domain, path depth and hour of each event",
+    )
+    .transform(
+        TransformSpec::map("enrich", "Adds domain, path_depth and hour; refuses negative durations"),
+        |_config| Ok(Enrich::default()),
+    )
 }
 
 quiver_sdk::export!(plugin);

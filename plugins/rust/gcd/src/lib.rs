@@ -14,7 +14,8 @@ pub fn gcd(a: i32, b: i32) -> i32 {
 
 /// The plugin: one scalar transform, `gcd`, writing column `c`.
 pub fn plugin() -> Plugin {
-    Plugin::new("gcd", env!("CARGO_PKG_VERSION"), "Greatest common divisor of two int32 columns").scalar(gcd_scalar(), "c")
+    Plugin::new("gcd", env!("CARGO_PKG_VERSION"), "Greatest common divisor of two int32 columns")
+        .scalar(gcd_scalar(), "c")
 }
 
 quiver_sdk::export!(plugin);

@@ -217,7 +217,11 @@ impl Transform for Validate {
     fn bind(&mut self, input: &SchemaRef) -> Result<SchemaRef, Error> {
         for rule in &mut self.rules {
             let (index, field) = input.column_with_name(&rule.column).ok_or_else(|| {
-                Error::schema(format!("validate: rule `{}` names column `{}`, which is missing", rule.name(), rule.column))
+                Error::schema(format!(
+                    "validate: rule `{}` names column `{}`, which is missing",
+                    rule.name(),
+                    rule.column
+                ))
             })?;
             rule.check_type(field.data_type())?;
             rule.index = index;
@@ -245,15 +249,19 @@ impl Transform for Validate {
 
 /// The plugin: one filter transform, `validate`.
 pub fn plugin() -> Plugin {
-    Plugin::new("validate", env!("CARGO_PKG_VERSION"), "Data-quality gate: required columns, ranges, allowed values, regexes")
-        .transform(
-            TransformSpec::filter("validate", "Refuses rows that break a rule, naming the column and the rule")
-                .key(ConfigKey::optional("required", "comma-separated columns that may not be null"))
-                .key(ConfigKey::prefixed("range.", "inclusive numeric range of column COL: MIN..MAX, MIN.. or ..MAX"))
-                .key(ConfigKey::prefixed("allowed.", "allowed values of column COL, separated by |"))
-                .key(ConfigKey::prefixed("regex.", "regular expression that text column COL must match")),
-            |config| Ok(Validate { rules: rules(config)? }),
-        )
+    Plugin::new(
+        "validate",
+        env!("CARGO_PKG_VERSION"),
+        "Data-quality gate: required columns, ranges, allowed values, regexes",
+    )
+    .transform(
+        TransformSpec::filter("validate", "Refuses rows that break a rule, naming the column and the rule")
+            .key(ConfigKey::optional("required", "comma-separated columns that may not be null"))
+            .key(ConfigKey::prefixed("range.", "inclusive numeric range of column COL: MIN..MAX, MIN.. or ..MAX"))
+            .key(ConfigKey::prefixed("allowed.", "allowed values of column COL, separated by |"))
+            .key(ConfigKey::prefixed("regex.", "regular expression that text column COL must match")),
+        |config| Ok(Validate { rules: rules(config)? }),
+    )
 }
 
 quiver_sdk::export!(plugin);

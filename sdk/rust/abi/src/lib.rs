@@ -130,11 +130,7 @@ pub fn assemble(
     for field in schema.fields() {
         let data = reader.array(field.name(), field.data_type())?;
         if data.len() != num_rows {
-            return Err(LayoutError::RowCount {
-                column: field.name().clone(),
-                found: data.len(),
-                expected: num_rows,
-            });
+            return Err(LayoutError::RowCount { column: field.name().clone(), found: data.len(), expected: num_rows });
         }
         columns.push(make_array(data));
     }
@@ -159,17 +155,10 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn array(&mut self, column: &str, data_type: &DataType) -> Result<ArrayData, LayoutError> {
         let index = self.next_node;
-        let node = *self
-            .nodes
-            .get(index)
-            .ok_or(LayoutError::MissingNodes { found: self.nodes.len() })?;
+        let node = *self.nodes.get(index).ok_or(LayoutError::MissingNodes { found: self.nodes.len() })?;
         self.next_node += 1;
         let size = |value: u64| {
-            usize::try_from(value).map_err(|_| LayoutError::TooLarge {
-                node: index,
-                column: column.to_string(),
-                value,
-            })
+            usize::try_from(value).map_err(|_| LayoutError::TooLarge { node: index, column: column.to_string(), value })
         };
         let (length, null_count, offset, null_offset) =
             (size(node.length)?, size(node.null_count)?, size(node.offset)?, size(node.null_offset)?);
@@ -186,7 +175,7 @@ impl Reader<'_> {
             None
         } else {
             let bits = validity.len() * 8;
-            let needed = null_offset.checked_add(length).unwrap_or(usize::MAX);
+            let needed = null_offset.saturating_add(length);
             if bits < needed {
                 return Err(LayoutError::ShortValidity { node: index, column: column.to_string(), bits, needed });
             }
@@ -253,8 +242,8 @@ impl Reader<'_> {
 
 /// Encodes a schema as an Arrow IPC stream holding the schema message only.
 pub fn encode_schema(schema: &Schema) -> Vec<u8> {
-    let mut writer = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), schema)
-        .expect("writing a schema into memory cannot fail");
+    let mut writer =
+        arrow_ipc::writer::StreamWriter::try_new(Vec::new(), schema).expect("writing a schema into memory cannot fail");
     writer.finish().expect("writing into memory cannot fail");
     writer.into_inner().expect("writing into memory cannot fail")
 }
@@ -278,9 +267,7 @@ pub fn decode_ipc_stream(stream: Buffer) -> Result<(SchemaRef, Vec<RecordBatch>)
         }
     }
     decoder.finish()?;
-    let schema = decoder
-        .schema()
-        .ok_or_else(|| ArrowError::IpcError("the IPC stream holds no schema".into()))?;
+    let schema = decoder.schema().ok_or_else(|| ArrowError::IpcError("the IPC stream holds no schema".into()))?;
     Ok((schema, batches))
 }
 
@@ -292,14 +279,15 @@ pub fn empty_schema() -> SchemaRef {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::builder::{ListBuilder, StringDictionaryBuilder, Int32Builder};
+    use arrow_array::builder::{Int32Builder, ListBuilder, StringDictionaryBuilder};
     use arrow_array::types::Int32Type;
     use arrow_array::{Int64Array, StringArray, StructArray};
     use arrow_schema::Field;
 
     fn sample() -> RecordBatch {
         let ints = Int64Array::from(vec![Some(1), None, Some(-3), Some(i64::MAX), None]);
-        let strings = StringArray::from(vec![Some("ä€𝄞"), None, Some(""), Some("long".repeat(100).as_str()), Some("x")]);
+        let strings =
+            StringArray::from(vec![Some("ä€𝄞"), None, Some(""), Some("long".repeat(100).as_str()), Some("x")]);
         let mut dict = StringDictionaryBuilder::<Int32Type>::new();
         for v in [Some("a"), Some("b"), None, Some("a"), Some("c")] {
             dict.append_option(v);
@@ -349,7 +337,8 @@ mod tests {
 
     #[test]
     fn rejects_invalid_utf8_and_bad_offsets() {
-        let batch = RecordBatch::try_from_iter([("s", Arc::new(StringArray::from(vec!["ab", "cd"])) as ArrayRef)]).unwrap();
+        let batch =
+            RecordBatch::try_from_iter([("s", Arc::new(StringArray::from(vec!["ab", "cd"])) as ArrayRef)]).unwrap();
         let flat = flatten(&batch);
         let mut buffers: Vec<Buffer> = flat.buffers.iter().map(|b| Buffer::from(b.as_slice().to_vec())).collect();
         buffers[2] = Buffer::from(vec![0xffu8, 0xfe, b'c', b'd']);
