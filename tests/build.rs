@@ -16,7 +16,7 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest_dir.parent().expect("tests/ is inside the workspace").to_path_buf();
     let target_dir = root.join("target").join("plugins");
-    for watched in ["wit", "sdk", "plugins"] {
+    for watched in ["wit", "sdk", "plugins", ".cargo/config.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
