@@ -17,36 +17,12 @@ pub use bindings::CONTRACT_VERSION;
 pub use error::PluginError;
 pub use instance::{Instance, Output, Rejection};
 pub use pool::{Pool, PooledInstance};
+pub use quiver_abi::TransformKind;
 pub use runtime::{Runtime, RuntimeOptions};
 pub use sandbox::Limits;
 
 use bindings::wit;
 use sandbox::HostState;
-
-/// What a transform does to the stream, as the plugin declares it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransformKind {
-    /// Batch in, batch out; the row count may change.
-    Map,
-    /// Drops rows; the output schema is the input schema.
-    Filter,
-    /// Appends a column computed per row.
-    Scalar,
-    /// Keeps state and emits at the end; runs on one instance, in order.
-    Aggregate,
-}
-
-impl TransformKind {
-    /// The contract's name for the kind.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Map => "map",
-            Self::Filter => "filter",
-            Self::Scalar => "scalar",
-            Self::Aggregate => "aggregate",
-        }
-    }
-}
 
 /// A configuration key a transform accepts.
 #[derive(Debug, Clone)]

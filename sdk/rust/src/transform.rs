@@ -3,20 +3,9 @@
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
-use crate::{Config, ConfigKey, Error};
+pub use quiver_abi::TransformKind;
 
-/// What a transform does to the stream; mirrors `transform-kind` in the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransformKind {
-    /// Batch in, batch out; the row count may change.
-    Map,
-    /// Drops rows; the output schema is the input schema.
-    Filter,
-    /// A function over named columns whose result is appended as a column.
-    Scalar,
-    /// Keeps state and emits from [`Transform::finish`]; run on one instance, in order.
-    Aggregate,
-}
+use crate::{Config, ConfigKey, Error};
 
 /// A row the transform refuses, with the reason the user will see in the
 /// dead-letter output.

@@ -17,6 +17,33 @@ use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer};
 use arrow_data::{ArrayData, ArrayDataBuilder};
 use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 
+/// What a transform does to the stream; mirrors `transform-kind` in the WIT
+/// package. The host plans stages by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransformKind {
+    /// Batch in, batch out; the row count may change.
+    Map,
+    /// Drops rows; the output schema is the input schema.
+    Filter,
+    /// A function over named columns whose result is appended as a column.
+    Scalar,
+    /// Keeps state across batches and emits at the end of the stream; runs
+    /// on one instance, in order.
+    Aggregate,
+}
+
+impl TransformKind {
+    /// The contract's name for the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Map => "map",
+            Self::Filter => "filter",
+            Self::Scalar => "scalar",
+            Self::Aggregate => "aggregate",
+        }
+    }
+}
+
 /// One array of a flattened batch; mirrors `field-node` in the WIT package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldNode {
