@@ -172,3 +172,20 @@ fn an_existing_output_directory_is_not_clobbered_unless_asked() {
     assert!(!d.join("out/old.parquet").exists(), "replaced once the run succeeded");
     assert_eq!(data_files(&d.join("out")).len(), 1);
 }
+
+#[test]
+fn a_plugin_over_its_memory_limit_fails_the_run_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 2,000 rows of 8 KiB strings: 16 MiB that cannot fit in an 8 MiB instance.
+    let big = arrow::array::StringArray::from_iter_values((0..2_000).map(|i| format!("{i:08}").repeat(1024)));
+    let batch = RecordBatch::try_from_iter([
+        ("a", Arc::new(Int32Array::from_iter_values(0..2_000)) as ArrayRef),
+        ("b", Arc::new(Int32Array::from_iter_values(1..2_001)) as ArrayRef),
+        ("payload", Arc::new(big) as ArrayRef),
+    ])
+    .unwrap();
+    write_parquet(&d.join("in/x.parquet"), &batch);
+    let err = fails(d, &pipeline(PARQUET_IN, plugins::GCD, "memory_limit_mb = 8"));
+    assert_mentions(&err, &["gcd@0.1.0", "x.parquet, rows 0..2000", "out of memory", "its limit is 8 MiB"]);
+}
