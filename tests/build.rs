@@ -10,7 +10,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
-const PLUGINS: &[&str] = &["gcd", "enrich", "validate", "misbehave"];
+const PLUGINS: &[&str] = &["gcd", "enrich", "validate", "misbehave", "count"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
