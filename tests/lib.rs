@@ -96,6 +96,17 @@ pub fn read_parquet_dir(dir: &Path) -> RecordBatch {
     concat_batches(&schema.expect("at least one batch"), &batches).unwrap()
 }
 
+/// A Parquet `[sink]` in `out/enriched/` with a Parquet `[dead_letter]` in `out/dead/`.
+pub const PARQUET_SINKS: &str = r#"
+[sink]
+format = "parquet"
+path = "out/enriched/"
+
+[dead_letter]
+format = "parquet"
+path = "out/dead/"
+"#;
+
 /// A pipeline file's text, with `{dir}` standing for the test directory.
 pub fn write_pipeline(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("pipeline.toml");

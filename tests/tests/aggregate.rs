@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
 use arrow::datatypes::Int64Type;
-use quiver_tests::{describe, plugins, quiver, read_parquet_dir, write_parquet, write_pipeline};
+use quiver_tests::{PARQUET_SINKS, describe, plugins, quiver, read_parquet_dir, write_parquet, write_pipeline};
 
 #[test]
 fn count_emits_per_key_totals_at_the_end_through_the_next_stage() {
@@ -46,14 +46,7 @@ config = {{ key = "k", value = "v" }}
 plugin = "{validate}"
 config = {{ "allowed.k" = "DE|FR|ü-land" }}
 
-[sink]
-format = "parquet"
-path = "out/"
-
-[dead_letter]
-format = "parquet"
-path = "dead/"
-"#,
+{PARQUET_SINKS}"#,
             count = plugins::COUNT,
             validate = plugins::VALIDATE
         ),
@@ -61,7 +54,7 @@ path = "dead/"
     let out = quiver(d, &["run", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", describe(&out));
 
-    let result = read_parquet_dir(&d.join("out"));
+    let result = read_parquet_dir(&d.join("out/enriched"));
     let got: Vec<(Option<String>, i64, i64)> = (0..result.num_rows())
         .map(|i| {
             let k = result.column(0).as_string::<i32>();
@@ -76,7 +69,7 @@ path = "dead/"
         expected.iter().filter(|(k, _)| k.as_deref() != Some("US")).map(|(k, (c, s))| (k.clone(), *c, *s)).collect();
     assert_eq!(got, want);
 
-    let dead = read_parquet_dir(&d.join("dead/validate"));
+    let dead = read_parquet_dir(&d.join("out/dead/validate"));
     assert_eq!(dead.num_rows(), 1);
     assert_eq!(dead.column_by_name("k").unwrap().as_string::<i32>().value(0), "US");
     assert!(

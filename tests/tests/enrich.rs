@@ -8,7 +8,9 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
 };
 use arrow::datatypes::{Int32Type, Int64Type, TimestampMillisecondType};
-use quiver_tests::{data_files, describe, plugins, quiver, read_parquet_dir, write_parquet, write_pipeline};
+use quiver_tests::{
+    PARQUET_SINKS, data_files, describe, plugins, quiver, read_parquet_dir, write_parquet, write_pipeline,
+};
 
 /// Domain and path depth, as the enrich contract defines them.
 fn split(url: &str) -> Option<(String, i32)> {
@@ -132,15 +134,8 @@ batch_rows = 777
 plugin = "{}"
 transform = "enrich"
 
-[sink]
-format = "parquet"
-path = "out/enriched/"
-
-[dead_letter]
-format = "parquet"
-path = "out/dead/"
-"#,
-            plugins::ENRICH
+{PARQUET_SINKS}"#,
+            plugins::ENRICH,
         ),
     );
     let out = quiver(d, &["run", pipeline.to_str().unwrap()]);
@@ -217,14 +212,7 @@ config = {{ "allowed.country" = "DE|FR|US|JP", required = "ts" }}
 [[transform]]
 plugin = "{enrich}"
 
-[sink]
-format = "parquet"
-path = "out/enriched/"
-
-[dead_letter]
-format = "parquet"
-path = "out/dead/"
-"#,
+{PARQUET_SINKS}"#,
                 validate = plugins::VALIDATE,
                 enrich = plugins::ENRICH
             ),
