@@ -22,15 +22,7 @@ impl DeadLetters {
     /// Checks the `[dead_letter]` table up front, so a bad one fails before data moves.
     pub async fn new(config: Option<&SinkConfig>, base: &Path, stages: &[SharedStage]) -> Result<Self, PipelineError> {
         if let Some(config) = config {
-            // Opening checks the path and the write mode; nothing is written yet.
-            let probe = arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
-                "probe",
-                arrow::datatypes::DataType::Utf8,
-                true,
-            )]);
-            let mut probe_config = config.clone();
-            probe_config.partition_by.clear();
-            FileSink::open("dead_letter", &probe_config, base, &std::sync::Arc::new(probe)).await?;
+            FileSink::check("dead_letter", config, base).await?;
         }
         Ok(Self {
             config: config.cloned(),

@@ -132,14 +132,18 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    /// Checks the configuration against `schema` and the directory's contents.
-    /// `table` names the pipeline file's table in errors.
-    pub async fn open(
+    /// Checks the location, the sizes and the directory's contents against
+    /// `mode`, before any data moves. `table` names the pipeline file's table.
+    pub async fn check(table: &'static str, config: &SinkConfig, base: &Path) -> Result<(), SinkError> {
+        Self::prepare(table, config, base).await.map(drop)
+    }
+
+    /// The location, and the files an `overwrite` run replaces.
+    async fn prepare(
         table: &'static str,
         config: &SinkConfig,
         base: &Path,
-        schema: &SchemaRef,
-    ) -> Result<Self, SinkError> {
+    ) -> Result<(Location, Vec<ObjectPath>), SinkError> {
         let location = store::resolve(base, &config.path).map_err(|source| SinkError::Location { table, source })?;
         if location.glob.is_some() {
             return Err(SinkError::Glob { table });
@@ -151,6 +155,26 @@ impl FileSink {
                 return Err(SinkError::Zero { table, key });
             }
         }
+        let existing = existing_files(table, &location).await?;
+        let replaced = match config.mode {
+            WriteMode::Error if !existing.is_empty() => {
+                return Err(SinkError::NotEmpty { table, path: location.display.clone(), count: existing.len() });
+            }
+            WriteMode::Overwrite => existing,
+            _ => Vec::new(),
+        };
+        Ok((location, replaced))
+    }
+
+    /// Checks the configuration against `schema` and the directory's contents.
+    /// `table` names the pipeline file's table in errors.
+    pub async fn open(
+        table: &'static str,
+        config: &SinkConfig,
+        base: &Path,
+        schema: &SchemaRef,
+    ) -> Result<Self, SinkError> {
+        let (location, replaced) = Self::prepare(table, config, base).await?;
         let mut partition_columns = Vec::new();
         for column in &config.partition_by {
             let index = schema.index_of(column).map_err(|_| SinkError::PartitionColumn {
@@ -173,14 +197,6 @@ impl FileSink {
                 .collect::<Vec<_>>(),
             schema.metadata().clone(),
         ));
-        let existing = existing_files(table, &location).await?;
-        let replaced = match config.mode {
-            WriteMode::Error if !existing.is_empty() => {
-                return Err(SinkError::NotEmpty { table, path: location.display.clone(), count: existing.len() });
-            }
-            WriteMode::Overwrite => existing,
-            _ => Vec::new(),
-        };
         Ok(Self {
             table,
             config: config.clone(),
