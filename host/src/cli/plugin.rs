@@ -75,7 +75,10 @@ pub fn build(path: &Path, profile: &str) -> anyhow::Result<PathBuf> {
     }
     let manifest = manifest.canonicalize()?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let crate_dir = manifest.parent().expect("a manifest lives in a directory");
+    // Run where the crate lives, so its own .cargo/config.toml applies, as it would for its author.
     let mut child = Command::new(cargo)
+        .current_dir(crate_dir)
         .args(["build", "--target", "wasm32-wasip2", "--profile", profile, "--message-format=json-render-diagnostics"])
         .arg("--manifest-path")
         .arg(&manifest)
