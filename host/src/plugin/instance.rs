@@ -210,7 +210,8 @@ impl Instance {
         let rejections: Vec<Rejection> =
             output.rejections.into_iter().map(|r| Rejection { row: r.row, reason: r.reason }).collect();
         if let Some(input_rows) = input_rows {
-            let mut seen = vec![false; input_rows];
+            // Most batches refuse nothing: allocate the bitmap only when needed.
+            let mut seen = if rejections.is_empty() { Vec::new() } else { vec![false; input_rows] };
             for r in &rejections {
                 match seen.get_mut(r.row as usize) {
                     None => {
