@@ -45,25 +45,23 @@ impl Pool {
             max_instances,
             idle: Mutex::new(Vec::new()),
         };
-        let first = pool.start()?;
-        pool.output_schema = first.output_schema().expect("bound").clone();
+        let (first, output_schema) = pool.start()?;
+        pool.output_schema = output_schema;
         pool.idle.get_mut().expect("not shared yet").push(first);
         Ok(pool)
     }
 
-    fn start(&self) -> Result<Instance, PluginError> {
-        let label: Arc<str> = format!("{}/{}", self.plugin.label(), self.transform.name).into();
-        let mut instance = Instance::new(&self.plugin, label.clone(), self.limits.clone())?;
+    /// A new instance, opened and bound, with the output schema it answered.
+    fn start(&self) -> Result<(Instance, SchemaRef), PluginError> {
+        let mut instance = Instance::new(&self.plugin, self.label().into(), self.limits.clone())?;
         instance.open(&self.transform.name, self.transform.kind, &self.config)?;
         let output = instance.bind(&self.input_schema)?;
-        if self.idle.lock().expect("pool lock").is_empty() || output == self.output_schema {
-            return Ok(instance);
-        }
-        Err(PluginError::Malformed {
-            plugin: label.to_string(),
-            call: "bind",
-            reason: "a new instance answered a different output schema than the first".into(),
-        })
+        Ok((instance, output))
+    }
+
+    /// `name@version/transform`, naming the pool's instances in messages and logs.
+    fn label(&self) -> String {
+        format!("{}/{}", self.plugin.label(), self.transform.name)
     }
 
     /// The plugin.
@@ -92,7 +90,18 @@ impl Pool {
         let idle = self.idle.lock().expect("pool lock").pop();
         let instance = match idle {
             Some(instance) => instance,
-            None => self.start()?,
+            None => {
+                let (instance, output) = self.start()?;
+                // Every instance must agree with the first, or batches would change shape mid-stream.
+                if output != self.output_schema {
+                    return Err(PluginError::Malformed {
+                        plugin: self.label(),
+                        call: "bind",
+                        reason: "a new instance answered a different output schema than the first".into(),
+                    });
+                }
+                instance
+            }
         };
         Ok(PooledInstance { pool: self, instance: Some(instance) })
     }
