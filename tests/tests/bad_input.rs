@@ -112,6 +112,8 @@ fn output_that_breaks_the_declared_schema_or_row_indexes_is_refused() {
     assert_mentions(&err, &["misbehave@0.1.0", "malformed output from `process`", "column `x`"]);
     let err = fails(d, &pipeline(PARQUET_IN, plugins::MISBEHAVE, "transform = \"bad-row\""));
     assert_mentions(&err, &["malformed output", "refused row 10 of a 10-row batch"]);
+    let err = fails(d, &pipeline(PARQUET_IN, plugins::MISBEHAVE, "transform = \"refuse-at-end\""));
+    assert_mentions(&err, &["malformed output from `finish`", "refused 1 rows, but no input rows exist here"]);
 }
 
 #[test]

@@ -209,6 +209,13 @@ impl Instance {
             .map_err(|e| self.malformed(call, e.to_string()))?;
         let rejections: Vec<Rejection> =
             output.rejections.into_iter().map(|r| Rejection { row: r.row, reason: r.reason }).collect();
+        // Refusals name input rows; at the end of the stream there are none, and
+        // dropping them would lose rows silently.
+        if input_rows.is_none() && !rejections.is_empty() {
+            return Err(
+                self.malformed(call, format!("it refused {} rows, but no input rows exist here", rejections.len()))
+            );
+        }
         if let Some(input_rows) = input_rows {
             // Most batches refuse nothing: allocate the bitmap only when needed.
             let mut seen = if rejections.is_empty() { Vec::new() } else { vec![false; input_rows] };

@@ -37,11 +37,36 @@ impl Transform for BadRow {
     }
 }
 
+/// An aggregate that refuses a row from `finish`, where no input row exists.
+#[derive(Default)]
+struct RefuseAtEnd {
+    schema: Option<SchemaRef>,
+}
+
+impl Transform for RefuseAtEnd {
+    fn bind(&mut self, input: &SchemaRef) -> Result<SchemaRef, Error> {
+        self.schema = Some(input.clone());
+        Ok(input.clone())
+    }
+
+    fn process(&mut self, batch: RecordBatch) -> Result<Output, Error> {
+        Ok(Output::new(batch.slice(0, 0)).with_origin(Vec::new()))
+    }
+
+    fn finish(&mut self) -> Result<Option<Output>, Error> {
+        let schema = self.schema.clone().ok_or_else(|| Error::invalid_call("finish before bind"))?;
+        Ok(Some(Output::new(RecordBatch::new_empty(schema)).with_rejections(vec![Rejection::new(0, "at the end")])))
+    }
+}
+
 /// The plugin.
 pub fn plugin() -> Plugin {
     Plugin::new("misbehave", env!("CARGO_PKG_VERSION"), "Breaks the contract on purpose (host tests)")
         .transform(TransformSpec::map("wrong-schema", "declares int32 x, returns utf8"), |_| Ok(WrongSchema))
         .transform(TransformSpec::filter("bad-row", "refuses a row past the end of the batch"), |_| Ok(BadRow))
+        .transform(TransformSpec::aggregate("refuse-at-end", "refuses a row from finish"), |_| {
+            Ok(RefuseAtEnd::default())
+        })
 }
 
 quiver_sdk::export!(plugin);
