@@ -75,10 +75,16 @@ impl DeadLetters {
     }
 
     /// Completes every dead-letter file.
-    pub async fn finish(self) -> Result<SinkSummary, PipelineError> {
+    pub async fn finish(mut self) -> Result<SinkSummary, PipelineError> {
         let mut summary = SinkSummary::default();
-        for (_, sink) in self.open {
-            let s = sink.finish().await?;
+        while let Some((_, sink)) = self.open.pop_first() {
+            let s = match sink.finish().await {
+                Ok(s) => s,
+                Err(e) => {
+                    self.abort().await;
+                    return Err(e.into());
+                }
+            };
             summary.files.extend(s.files);
             summary.rows += s.rows;
             summary.bytes += s.bytes;

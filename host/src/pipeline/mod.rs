@@ -116,8 +116,15 @@ pub async fn run(
     progress.finish();
     match result {
         Ok(rows_in) => {
+            // Dead letters first: the sink's `_SUCCESS` is the last thing a run writes.
+            let dead_letter = match dead.finish().await {
+                Ok(summary) => summary,
+                Err(e) => {
+                    sink.abort().await;
+                    return Err(e);
+                }
+            };
             let sink = sink.finish().await?;
-            let dead_letter = dead.finish().await?;
             Ok(Summary { files_read, bytes_read, rows_in, sink, dead_letter, elapsed: progress.elapsed() })
         }
         Err(e) => {

@@ -295,9 +295,25 @@ impl FileSink {
         Ok(())
     }
 
-    /// Closes every file, replaces old files in overwrite mode, and writes `_SUCCESS`.
+    /// Closes every file, replaces old files in overwrite mode, and writes
+    /// `_SUCCESS`. If that fails, the run's files are removed as by [`FileSink::abort`].
     pub async fn finish(mut self) -> Result<SinkSummary, SinkError> {
-        for (_, file) in std::mem::take(&mut self.open) {
+        match self.complete().await {
+            Ok(()) => Ok(SinkSummary {
+                files: self.written.iter().map(|(p, _)| display_path(p)).collect(),
+                rows: self.rows,
+                bytes: self.written.iter().map(|(_, b)| b).sum(),
+            }),
+            Err(e) => {
+                self.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn complete(&mut self) -> Result<(), SinkError> {
+        // One file at a time, so the ones not yet closed stay for `abort`.
+        while let Some((_, file)) = self.open.pop_first() {
             self.close(file).await?;
         }
         let store = &self.location.store;
@@ -311,11 +327,7 @@ impl FileSink {
             .put(&marker, PutPayload::new())
             .await
             .map_err(|e| SinkError::Write { file: display_path(&marker), reason: e.to_string() })?;
-        Ok(SinkSummary {
-            files: self.written.iter().map(|(p, _)| display_path(p)).collect(),
-            rows: self.rows,
-            bytes: self.written.iter().map(|(_, b)| b).sum(),
-        })
+        Ok(())
     }
 
     /// Abandons the run: open uploads are aborted and files already completed
