@@ -30,11 +30,16 @@ pub enum SourceRows {
 }
 
 impl Provenance {
+    /// `rows` rows that come from no source row in particular (an aggregate's output).
+    pub fn unknown(file: Option<Arc<str>>, rows: usize) -> Self {
+        Self { file, rows: SourceRows::Listed(Int64Array::new_null(rows)) }
+    }
+
     /// Source row indexes of the given batch rows.
     pub fn rows_of(&self, indices: &[u32]) -> Int64Array {
         match &self.rows {
             SourceRows::Contiguous { first } => {
-                indices.iter().map(|&i| Some(first + u64::from(i))).map(|r| r.map(|r| r as i64)).collect()
+                Int64Array::from_iter_values(indices.iter().map(|&i| (first + u64::from(i)) as i64))
             }
             SourceRows::Listed(rows) => {
                 let taken = take(rows, &UInt32Array::from(indices.to_vec()), None).expect("indices were validated");
@@ -59,12 +64,11 @@ impl Provenance {
             (Some(origin), _, _) => SourceRows::Listed(self.rows_of(origin)),
             (None, _, _) => {
                 let kept = kept_rows(input_rows, &output.rejections);
-                if kept.len() == output.batch.num_rows() {
-                    SourceRows::Listed(self.rows_of(&kept))
-                } else {
+                if kept.len() != output.batch.num_rows() {
                     // A map that changed the row count without saying how.
-                    SourceRows::Listed(Int64Array::new_null(output.batch.num_rows()))
+                    return Self::unknown(self.file.clone(), output.batch.num_rows());
                 }
+                SourceRows::Listed(self.rows_of(&kept))
             }
         };
         Self { file: self.file.clone(), rows }

@@ -94,10 +94,7 @@ impl Stage {
         Ok(outputs
             .into_iter()
             .map(|output| FlowBatch {
-                provenance: Provenance {
-                    file: None,
-                    rows: super::flow::SourceRows::Listed(arrow::array::Int64Array::new_null(output.batch.num_rows())),
-                },
+                provenance: Provenance::unknown(None, output.batch.num_rows()),
                 batch: output.batch,
                 dead: Vec::new(),
                 source_rows: 0,
