@@ -16,7 +16,7 @@ use arrow::array::{ArrayRef, Int32Array, RecordBatch};
 use quiver::config::PipelineConfig;
 use quiver::demo::{clickstream, clickstream_schema};
 use quiver::pipeline::{self, Progress};
-use quiver::plugin::{Limits, Pool, Runtime, RuntimeOptions};
+use quiver::plugin::{Pool, PoolOptions, Runtime, RuntimeOptions};
 use quiver_tests::plugins;
 
 fn main() {
@@ -26,7 +26,7 @@ fn main() {
     {
         return pipeline_child(Path::new(dir), with == "enrich");
     }
-    let runtime = Runtime::new(RuntimeOptions { cache_dir: None }).unwrap();
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     println!("quiver benchmark: WASM plugin against the same code compiled natively (median of rounds)\n");
     call_overhead(&runtime);
     gcd(&runtime);
@@ -59,7 +59,7 @@ fn per_call(rounds: usize, calls: usize, mut f: impl FnMut(usize)) -> Duration {
 
 fn pool(runtime: &Runtime, wasm: &str, input: &RecordBatch) -> Pool {
     let plugin = runtime.load(Path::new(wasm)).unwrap();
-    Pool::new(plugin, None, Vec::new(), input.schema(), Limits::default(), 1).unwrap()
+    Pool::new(plugin, None, Vec::new(), input.schema(), PoolOptions { max_instances: 1, ..PoolOptions::default() }).unwrap()
 }
 
 fn call_overhead(runtime: &Runtime) {
@@ -173,7 +173,7 @@ fn pipeline_child(dir: &Path, with_enrich: bool) {
     );
     let config = PipelineConfig::parse(Path::new("bench.toml"), &text).unwrap();
     let cache = dir.join("cache");
-    let runtime = Arc::new(Runtime::new(RuntimeOptions { cache_dir: Some(cache.clone()) }).unwrap());
+    let runtime = Arc::new(Runtime::new(RuntimeOptions { cache_dir: Some(cache.clone()), ..RuntimeOptions::default() }).unwrap());
     // Warm the compile cache so the timing is the pipeline's, not Cranelift's.
     if with_enrich {
         runtime.load(Path::new(plugins::ENRICH)).unwrap();

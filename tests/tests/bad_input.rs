@@ -188,6 +188,6 @@ fn a_plugin_over_its_memory_limit_fails_the_run_naming_the_limit() {
     ])
     .unwrap();
     write_parquet(&d.join("in/x.parquet"), &batch);
-    let err = fails(d, &pipeline(PARQUET_IN, plugins::GCD, "memory_limit_mb = 8"));
+    let err = fails(d, &pipeline(PARQUET_IN, plugins::GCD, "limits = { memory_mb = 8 }"));
     assert_mentions(&err, &["gcd@0.1.0", "x.parquet, rows 0..2000", "out of memory", "its limit is 8 MiB"]);
 }

@@ -36,7 +36,7 @@ pub fn run(args: DemoArgs, cache: &CacheArgs) -> anyhow::Result<()> {
     std::fs::write(&pipeline, pipeline_text(&validate, &enrich))?;
     eprintln!("running {}", pipeline.display());
     let (config, base) = PipelineConfig::load(&pipeline)?;
-    let runtime = cache.runtime()?;
+    let runtime = cache.runtime(false)?;
     let summary = super::tokio_runtime()?.block_on(async {
         let mut progress = Progress::new(true);
         pipeline::run(&config, &base, runtime, &mut progress).await

@@ -35,10 +35,12 @@ struct CacheArgs {
 }
 
 impl CacheArgs {
-    fn runtime(&self) -> anyhow::Result<Arc<Runtime>> {
+    /// The plugin runtime; `fuel` when some plugin has a fuel limit.
+    fn runtime(&self, fuel: bool) -> anyhow::Result<Arc<Runtime>> {
         let cache_dir =
             if self.no_cache { None } else { self.cache_dir.clone().or_else(RuntimeOptions::default_cache_dir) };
-        Ok(Arc::new(Runtime::new(RuntimeOptions { cache_dir }).context("starting the plugin runtime")?))
+        let options = RuntimeOptions { cache_dir, fuel, ..RuntimeOptions::default() };
+        Ok(Arc::new(Runtime::new(options).context("starting the plugin runtime")?))
     }
 }
 

@@ -10,7 +10,7 @@ use arrow::compute::{concat_batches, take_record_batch};
 use arrow::util::pretty::pretty_format_batches;
 use clap::{Args, Subcommand};
 use quiver::format::Format;
-use quiver::plugin::{CONTRACT_VERSION, Limits, Pool};
+use quiver::plugin::{CONTRACT_VERSION, Pool, PoolOptions};
 use quiver::source::{FileSource, SourceConfig};
 
 use super::CacheArgs;
@@ -118,7 +118,7 @@ pub fn build(path: &Path, profile: &str) -> anyhow::Result<PathBuf> {
 }
 
 fn inspect(file: &Path, cache: &CacheArgs) -> anyhow::Result<()> {
-    let runtime = cache.runtime()?;
+    let runtime = cache.runtime(false)?;
     let plugin = runtime.load(file)?;
     let info = plugin.info();
     let size = std::fs::metadata(file)?.len();
@@ -170,10 +170,10 @@ fn test(args: TestArgs, cache: &CacheArgs) -> anyhow::Result<()> {
         let (k, v) = entry.split_once('=').with_context(|| format!("--set {entry}: write KEY=VALUE"))?;
         config.push((k.to_string(), v.to_string()));
     }
-    let runtime = cache.runtime()?;
+    let runtime = cache.runtime(false)?;
     let plugin = runtime.load(&args.file)?;
     let input = read_input(&args.input, args.limit)?;
-    let pool = Pool::new(plugin, args.transform.as_deref(), config, input.schema(), Limits::default(), 1)?;
+    let pool = Pool::new(plugin, args.transform.as_deref(), config, input.schema(), PoolOptions { max_instances: 1, ..PoolOptions::default() })?;
     let output = pool.get()?.process(&input)?;
     let mut outputs = vec![output.batch];
     outputs.extend(pool.finish()?.into_iter().map(|o| o.batch));

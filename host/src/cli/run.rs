@@ -20,7 +20,7 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs, cache: &CacheArgs) -> anyhow::Result<()> {
     let (config, base) = PipelineConfig::load(&args.pipeline)?;
-    let runtime = cache.runtime()?;
+    let runtime = cache.runtime(config.transforms.iter().any(|t| t.limits.fuel.is_some()))?;
     let summary = super::tokio_runtime()?.block_on(async {
         let mut progress = Progress::new(!args.no_progress);
         pipeline::run(&config, &base, runtime, &mut progress).await
@@ -44,4 +44,13 @@ pub fn print_summary(s: &Summary) {
     );
     println!("  rejected  {} rows to {} dead-letter files", thousands(s.dead_letter.rows), s.dead_letter.files.len());
     println!("  speed     {} rows/s", thousands((s.rows_in as f64 / secs.max(1e-9)) as u64));
+    for stage in s.stages.iter().filter(|stage| stage.failed_calls > 0) {
+        println!(
+            "  failures  {} ({}): {} failed calls, {} poison rows quarantined",
+            stage.transform,
+            stage.plugin,
+            thousands(stage.failed_calls),
+            thousands(stage.quarantined_rows)
+        );
+    }
 }

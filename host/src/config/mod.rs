@@ -2,10 +2,13 @@
 //! and a dead-letter sink. Every table refuses unknown keys, naming the key
 //! and its line.
 
-use std::collections::BTreeMap;
+mod transform;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+pub use transform::{BreakerConfig, ConfigValue, DirConfig, GrantsConfig, LimitsConfig, OnError, TransformConfig};
 
 use crate::sink::SinkConfig;
 use crate::source::SourceConfig;
@@ -28,57 +31,6 @@ pub struct PipelineConfig {
     pub pipeline: FlowConfig,
 }
 
-/// A `[[transform]]` table.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TransformConfig {
-    /// The plugin component (`.wasm`), relative to the pipeline file.
-    pub plugin: String,
-    /// The transform's name; optional when the plugin offers one.
-    pub transform: Option<String>,
-    /// Configuration handed to the plugin: string keys and values (numbers
-    /// and booleans are passed as their text).
-    #[serde(default)]
-    pub config: BTreeMap<String, ConfigValue>,
-    /// Instances working in parallel; default: the number of cores.
-    /// Aggregates always run on one.
-    pub instances: Option<usize>,
-    /// Longest one call may run, in milliseconds.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Largest linear memory of one instance, in MiB.
-    #[serde(default = "default_memory_limit_mb")]
-    pub memory_limit_mb: u64,
-}
-
-/// A plugin configuration value as written in TOML.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum ConfigValue {
-    Text(String),
-    Integer(i64),
-    Float(f64),
-    Bool(bool),
-}
-
-impl std::fmt::Display for ConfigValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Text(s) => f.write_str(s),
-            Self::Integer(i) => write!(f, "{i}"),
-            Self::Float(x) => write!(f, "{x}"),
-            Self::Bool(b) => write!(f, "{b}"),
-        }
-    }
-}
-
-impl TransformConfig {
-    /// The configuration as the contract's string pairs.
-    pub fn config_pairs(&self) -> Vec<(String, String)> {
-        self.config.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()
-    }
-}
-
 /// The `[pipeline]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,12 +50,6 @@ impl Default for FlowConfig {
     }
 }
 
-fn default_timeout_ms() -> u64 {
-    30_000
-}
-fn default_memory_limit_mb() -> u64 {
-    512
-}
 fn default_channel_batches() -> usize {
     4
 }
@@ -146,11 +92,20 @@ impl PipelineConfig {
             if t.instances == Some(0) {
                 return Err(invalid(key("instances"), "must be at least 1"));
             }
-            if t.timeout_ms == 0 {
-                return Err(invalid(key("timeout_ms"), "must be at least 1"));
+            if let Some(limit) = t.limits.zero_key() {
+                return Err(invalid(key(&format!("limits.{limit}")), "must be at least 1"));
             }
-            if t.memory_limit_mb == 0 {
-                return Err(invalid(key("memory_limit_mb"), "must be at least 1"));
+            if let Some((grant, message)) = t.grants.invalid() {
+                return Err(invalid(key(&grant), &message));
+            }
+            if t.circuit_breaker.failures == 0 || t.circuit_breaker.window_secs == 0 {
+                return Err(invalid(key("circuit_breaker"), "failures and window_secs must be at least 1"));
+            }
+            if t.on_error == OnError::DeadLetter && config.dead_letter.is_none() {
+                return Err(invalid(
+                    key("on_error"),
+                    "\"dead-letter\" sends failing rows to the dead-letter output: add a [dead_letter] table",
+                ));
             }
         }
         if config.pipeline.channel_batches == 0 {

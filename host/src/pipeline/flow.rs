@@ -48,6 +48,40 @@ impl Provenance {
         }
     }
 
+    /// The source row index of each of the first `num_rows` rows.
+    fn row_indexes(&self, num_rows: usize) -> Int64Array {
+        match &self.rows {
+            SourceRows::Contiguous { first } => Int64Array::from_iter_values((0..num_rows as u64).map(|i| (first + i) as i64)),
+            SourceRows::Listed(rows) => rows.clone(),
+        }
+    }
+
+    /// The provenance of rows `offset..offset + len`.
+    pub fn slice(&self, offset: usize, len: usize) -> Self {
+        let rows = match &self.rows {
+            SourceRows::Contiguous { first } => SourceRows::Contiguous { first: first + offset as u64 },
+            SourceRows::Listed(rows) => SourceRows::Listed(rows.slice(offset, len)),
+        };
+        Self { file: self.file.clone(), rows }
+    }
+
+    /// The provenance of batches put end to end; `parts` pairs each
+    /// provenance with its batch's row count.
+    pub fn concat(file: Option<Arc<str>>, parts: &[(&Provenance, usize)]) -> Self {
+        let arrays: Vec<Int64Array> = parts.iter().map(|(p, rows)| p.row_indexes(*rows)).collect();
+        let refs: Vec<&dyn arrow::array::Array> = arrays.iter().map(|a| a as &dyn arrow::array::Array).collect();
+        let rows = match refs.as_slice() {
+            [] => Int64Array::new_null(0),
+            _ => arrow::compute::concat(&refs)
+                .expect("int64 arrays concatenate")
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("int64")
+                .clone(),
+        };
+        Self { file, rows: SourceRows::Listed(rows) }
+    }
+
     /// A short description for error messages: `file rows a..b`.
     pub fn describe(&self, num_rows: usize) -> String {
         let file = self.file.as_deref().unwrap_or("(no single source file)");
@@ -103,6 +137,19 @@ pub struct FlowBatch {
     pub dead: Vec<DeadRows>,
     /// How many rows the source read for this batch (0 for rows emitted at the end).
     pub source_rows: usize,
+}
+
+impl FlowBatch {
+    /// Rows `offset..offset + len`, with their provenance; refused rows and
+    /// the source row count stay with the whole.
+    pub fn slice(&self, offset: usize, len: usize) -> Self {
+        Self {
+            batch: self.batch.slice(offset, len),
+            provenance: self.provenance.slice(offset, len),
+            dead: Vec::new(),
+            source_rows: 0,
+        }
+    }
 }
 
 impl From<SourceBatch> for FlowBatch {

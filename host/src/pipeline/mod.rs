@@ -7,6 +7,7 @@
 //! `ordered = false`). At most `channel_batches + Σ instances + 1` batches
 //! are in memory at once, whatever the input size.
 
+mod breaker;
 mod dead_letter;
 mod flow;
 mod progress;
@@ -22,7 +23,7 @@ use tokio::sync::mpsc;
 
 pub use flow::{DEAD_LETTER_COLUMNS, FlowBatch, Provenance};
 pub use progress::Progress;
-pub use stage::Stage;
+pub use stage::{Stage, StageSummary};
 
 use crate::config::PipelineConfig;
 use crate::plugin::{PluginError, Runtime};
@@ -42,6 +43,20 @@ pub enum PipelineError {
     Stage { stage: usize, plugin: String, source: Box<PluginError> },
     #[error("transform #{stage} `{transform}` failed on {position}: {source}")]
     Batch { stage: usize, transform: String, position: String, source: Box<PluginError> },
+    #[error(
+        "transform #{stage} `{transform}` ({plugin}): circuit breaker open after {failures} failed calls within \
+         {window_secs} s, the last on {position}: {last}. Fix the plugin, or raise \
+         [transform.circuit_breaker] failures"
+    )]
+    BreakerOpen {
+        stage: usize,
+        transform: String,
+        plugin: String,
+        failures: u32,
+        window_secs: u64,
+        position: String,
+        last: String,
+    },
     #[error(
         "transform #{stage} `{transform}` refused {count} rows ({example}) and the pipeline has no [dead_letter] table to keep them; add one"
     )]
@@ -63,6 +78,8 @@ pub struct Summary {
     pub sink: SinkSummary,
     /// What the dead-letter output wrote.
     pub dead_letter: SinkSummary,
+    /// Failures of each transform.
+    pub stages: Vec<StageSummary>,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
 }
@@ -125,7 +142,8 @@ pub async fn run(
                 }
             };
             let sink = sink.finish().await?;
-            Ok(Summary { files_read, bytes_read, rows_in, sink, dead_letter, elapsed: progress.elapsed() })
+            let stages = stages.iter().map(|s| s.summary()).collect();
+            Ok(Summary { files_read, bytes_read, rows_in, sink, dead_letter, stages, elapsed: progress.elapsed() })
         }
         Err(e) => {
             sink.abort().await;

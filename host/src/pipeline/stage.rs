@@ -1,23 +1,44 @@
 //! One stage per transform: its plugin's pool of warm instances, and what
-//! the pipeline does around each call (provenance, dead letters, errors
-//! that say where).
+//! the pipeline does around each call: provenance, dead letters, failure
+//! reports, the circuit breaker, and isolating the rows a plugin fails on.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 
 use super::PipelineError;
+use super::breaker::CircuitBreaker;
 use super::flow::{DeadRows, FlowBatch, Provenance, dead_letter_rows, dead_letter_schema};
-use crate::config::TransformConfig;
-use crate::plugin::{Limits, Output, Pool, Runtime};
+use crate::config::{OnError, TransformConfig};
+use crate::plugin::{Output, PluginError, Pool, PoolOptions, Rejection, Runtime, TransformKind};
 
 /// A transform of the pipeline with its instances.
 pub struct Stage {
     index: usize,
     pool: Pool,
+    on_error: OnError,
+    breaker: CircuitBreaker,
     dead_letter_schema: SchemaRef,
+    failed_calls: AtomicU64,
+    quarantined_rows: AtomicU64,
+}
+
+/// What a stage's failures came to over a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageSummary {
+    /// The transform's name.
+    pub transform: String,
+    /// `name@version` of its plugin.
+    pub plugin: String,
+    /// Calls that failed (trap, timeout, limit, error, malformed output).
+    pub failed_calls: u64,
+    /// Rows the plugin failed on, sent to the dead-letter output.
+    pub quarantined_rows: u64,
 }
 
 impl Stage {
@@ -33,16 +54,41 @@ impl Stage {
         let at =
             |source| PipelineError::Stage { stage: index + 1, plugin: config.plugin.clone(), source: Box::new(source) };
         let plugin = runtime.load(&base.join(&config.plugin)).map_err(at)?;
-        let limits = Limits {
-            memory_bytes: usize::try_from(config.memory_limit_mb << 20).unwrap_or(usize::MAX),
-            call_timeout: Duration::from_millis(config.timeout_ms),
-            ..Limits::default()
+        let grants = config.grants.to_grants(base).map_err(|(key, message)| {
+            at(PluginError::Config { plugin: plugin.label(), message: format!("[transform.{key}]: {message}") })
+        })?;
+        let options = PoolOptions {
+            limits: config.limits.to_limits(),
+            grants,
+            max_instances: config
+                .instances
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         };
-        let instances = config.instances.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let pool =
-            Pool::new(plugin, config.transform.as_deref(), config.config_pairs(), input.clone(), limits, instances)
-                .map_err(at)?;
-        Ok(Self { index, pool, dead_letter_schema: dead_letter_schema(&input) })
+            Pool::new(plugin, config.transform.as_deref(), config.config_pairs(), input.clone(), options).map_err(at)?;
+        if config.on_error == OnError::DeadLetter && pool.transform().kind == TransformKind::Aggregate {
+            return Err(at(PluginError::Config {
+                plugin: pool.plugin().label(),
+                message: format!(
+                    "`{}` is an aggregate: its state lives in one instance and a failed call loses it, \
+                     so on_error must be \"fail\"",
+                    pool.transform().name
+                ),
+            }));
+        }
+        let breaker = CircuitBreaker::new(
+            config.circuit_breaker.failures,
+            Duration::from_secs(config.circuit_breaker.window_secs),
+        );
+        Ok(Self {
+            index,
+            pool,
+            on_error: config.on_error,
+            breaker,
+            dead_letter_schema: dead_letter_schema(&input),
+            failed_calls: AtomicU64::new(0),
+            quarantined_rows: AtomicU64::new(0),
+        })
     }
 
     /// Position in the pipeline, from 0.
@@ -75,13 +121,112 @@ impl Stage {
         self.pool.max_instances()
     }
 
+    /// Failures so far.
+    pub fn summary(&self) -> StageSummary {
+        StageSummary {
+            transform: self.name().to_string(),
+            plugin: self.plugin_label(),
+            failed_calls: self.failed_calls.load(Ordering::Relaxed),
+            quarantined_rows: self.quarantined_rows.load(Ordering::Relaxed),
+        }
+    }
+
     /// Runs one batch through the transform. Blocks: call from a blocking thread.
     pub fn run(&self, flow: FlowBatch) -> Result<FlowBatch, PipelineError> {
-        let output = {
-            let mut instance = self.pool.get().map_err(|e| self.failed(&flow, e))?;
-            instance.process(&flow.batch).map_err(|e| self.failed(&flow, e))?
+        let error = match self.call(&flow) {
+            Ok(output) => return self.absorb(flow, output),
+            Err(error) => error,
         };
-        self.absorb(flow, output)
+        self.count_failure(&flow, &error)?;
+        if self.on_error == OnError::Fail || !is_data_failure(&error) {
+            return Err(self.failed(&flow, error));
+        }
+        let whole = flow.slice(0, flow.batch.num_rows());
+        let FlowBatch { provenance, mut dead, source_rows, .. } = flow;
+        let mut parts = Vec::new();
+        self.isolate(whole, error, &mut parts)?;
+        let batch = concat_batches(self.output_schema(), parts.iter().map(|p| &p.batch))
+            .map_err(|e| PipelineError::Internal(format!("joining isolated parts: {e}")))?;
+        let provenance = Provenance::concat(
+            provenance.file.clone(),
+            &parts.iter().map(|p| (&p.provenance, p.batch.num_rows())).collect::<Vec<_>>(),
+        );
+        dead.extend(parts.into_iter().flat_map(|p| p.dead));
+        Ok(FlowBatch { batch, provenance, dead, source_rows })
+    }
+
+    /// Splits a failing part in two and runs each half, down to single rows:
+    /// a single row that fails is a poison row and goes to the dead-letter
+    /// output with the error. One poison row among `n` costs about
+    /// `2·log2(n)` calls.
+    fn isolate(&self, part: FlowBatch, error: PluginError, out: &mut Vec<FlowBatch>) -> Result<(), PipelineError> {
+        let rows = part.batch.num_rows();
+        if rows <= 1 {
+            if rows == 1 {
+                out.push(self.quarantine(part, &error)?);
+            } else {
+                // No row to blame and none to lose: an empty batch in, an empty batch out.
+                tracing::warn!(transform = self.name(), plugin = %self.plugin_label(), "failed on an empty batch: {error}");
+            }
+            return Ok(());
+        }
+        let middle = rows / 2;
+        for half in [part.slice(0, middle), part.slice(middle, rows - middle)] {
+            match self.call(&half) {
+                Ok(output) => out.push(self.absorb(half, output)?),
+                Err(error) => {
+                    self.count_failure(&half, &error)?;
+                    if !is_data_failure(&error) {
+                        return Err(self.failed(&half, error));
+                    }
+                    self.isolate(half, error, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The single row `part` as a dead letter, with the failure as its reason.
+    fn quarantine(&self, part: FlowBatch, error: &PluginError) -> Result<FlowBatch, PipelineError> {
+        let rejection = [Rejection { row: 0, reason: error.to_string() }];
+        let rows = self.dead_rows(&part.batch, &part.provenance, &rejection)?;
+        self.quarantined_rows.fetch_add(1, Ordering::Relaxed);
+        Ok(FlowBatch {
+            batch: RecordBatch::new_empty(self.output_schema().clone()),
+            provenance: part.provenance.slice(0, 0),
+            dead: vec![DeadRows { stage: self.index, batch: rows }],
+            source_rows: 0,
+        })
+    }
+
+    fn call(&self, flow: &FlowBatch) -> Result<Output, PluginError> {
+        let mut instance = self.pool.get()?;
+        instance.process(&flow.batch)
+    }
+
+    /// Reports a failed call and counts it; an error once the breaker opens.
+    fn count_failure(&self, flow: &FlowBatch, error: &PluginError) -> Result<(), PipelineError> {
+        self.failed_calls.fetch_add(1, Ordering::Relaxed);
+        let position = flow.provenance.describe(flow.batch.num_rows());
+        tracing::warn!(
+            stage = self.index + 1,
+            transform = self.name(),
+            plugin = %self.plugin_label(),
+            position = %position,
+            "plugin call failed: {error}"
+        );
+        if self.breaker.record() {
+            return Err(PipelineError::BreakerOpen {
+                stage: self.index + 1,
+                transform: self.name().to_string(),
+                plugin: self.plugin_label(),
+                failures: self.breaker.limit(),
+                window_secs: self.breaker.window().as_secs(),
+                position,
+                last: error.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Ends the stream on every instance; what they emit continues down the pipeline.
@@ -105,22 +250,24 @@ impl Stage {
     fn absorb(&self, flow: FlowBatch, output: Output) -> Result<FlowBatch, PipelineError> {
         let FlowBatch { batch, provenance, mut dead, source_rows } = flow;
         if !output.rejections.is_empty() {
-            let rows = dead_letter_rows(
-                &self.dead_letter_schema,
-                &batch,
-                &provenance,
-                &output.rejections,
-                &self.plugin_label(),
-                self.name(),
-            )
-            .map_err(|e| PipelineError::Internal(format!("building dead-letter rows: {e}")))?;
+            let rows = self.dead_rows(&batch, &provenance, &output.rejections)?;
             dead.push(DeadRows { stage: self.index, batch: rows });
         }
         let provenance = provenance.after(&output, batch.num_rows());
         Ok(FlowBatch { batch: output.batch, provenance, dead, source_rows })
     }
 
-    fn failed(&self, flow: &FlowBatch, source: crate::plugin::PluginError) -> PipelineError {
+    fn dead_rows(
+        &self,
+        batch: &RecordBatch,
+        provenance: &Provenance,
+        rejections: &[Rejection],
+    ) -> Result<RecordBatch, PipelineError> {
+        dead_letter_rows(&self.dead_letter_schema, batch, provenance, rejections, &self.plugin_label(), self.name())
+            .map_err(|e| PipelineError::Internal(format!("building dead-letter rows: {e}")))
+    }
+
+    fn failed(&self, flow: &FlowBatch, source: PluginError) -> PipelineError {
         PipelineError::Batch {
             stage: self.index + 1,
             transform: self.name().to_string(),
@@ -128,6 +275,13 @@ impl Stage {
             source: Box::new(source),
         }
     }
+}
+
+/// Whether an error may come from the rows of the batch, so that running
+/// fewer rows could succeed: a trap, a limit, an error or malformed output.
+/// A plugin that cannot even start is not.
+fn is_data_failure(error: &PluginError) -> bool {
+    matches!(error, PluginError::Trap { .. } | PluginError::Failed { .. } | PluginError::Malformed { .. })
 }
 
 impl std::fmt::Debug for Stage {

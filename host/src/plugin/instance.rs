@@ -11,13 +11,23 @@ use wasmtime::component::{Func, TypedFunc};
 use wasmtime::{Store, Trap};
 
 use super::bindings::{self, TRANSFORM_INTERFACE, wit};
+use super::grants::Grants;
+use super::lift::RawOutput;
+use super::limits::{Limits, OutputTooLarge, with_output_budget};
 use super::runtime::EPOCH_TICK;
-use super::sandbox::{HostState, Limits};
+use super::sandbox::HostState;
 use super::{Plugin, PluginError, PluginInfo, TransformKind, info_from_wit};
+
+/// What `process`, `process-ipc` and `finish` return, read under the output budget.
+type Returned = Result<RawOutput, wit::Error>;
 
 /// Signature of `process`, called without the generated bindings so the
 /// buffers are lowered from the host's Arrow memory without an extra copy.
-type ProcessFn<'a> = TypedFunc<(u64, &'a [wit::FieldNode], &'a [&'a [u8]]), (Result<wit::Output, wit::Error>,)>;
+type ProcessFn<'a> = TypedFunc<(u64, &'a [wit::FieldNode], &'a [&'a [u8]]), (Returned,)>;
+/// Signature of `process-ipc`.
+type ProcessIpcFn<'a> = TypedFunc<(&'a [u8],), (Returned,)>;
+/// Signature of `finish`.
+type FinishFn = TypedFunc<(), (Result<Option<RawOutput>, wit::Error>,)>;
 
 /// A row refused by a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +54,10 @@ pub struct Instance {
     store: Store<HostState>,
     bindings: bindings::Plugin,
     process: Func,
+    process_ipc: Func,
+    finish: Func,
     label: Arc<str>,
+    fuel: bool,
     limits: Limits,
     kind: Option<TransformKind>,
     output_schema: Option<SchemaRef>,
@@ -52,26 +65,49 @@ pub struct Instance {
 }
 
 impl Instance {
-    pub(super) fn new(plugin: &Plugin, label: Arc<str>, limits: Limits) -> Result<Self, PluginError> {
-        let failed =
-            |e: wasmtime::Error| PluginError::Instantiate { plugin: label.to_string(), reason: format!("{e:#}") };
-        let mut store = Store::new(&plugin.engine, HostState::new(label.clone(), limits.clone()));
-        store.limiter(|state| state);
-        store.set_epoch_deadline(deadline_ticks(&limits));
-        let instance = plugin.pre.instance_pre().instantiate(&mut store).map_err(failed)?;
+    pub(super) fn new(plugin: &Plugin, label: Arc<str>, limits: Limits, grants: &Grants) -> Result<Self, PluginError> {
+        let failed = |e: wasmtime::Error| PluginError::Instantiate { plugin: label.to_string(), reason: format!("{e:?}") };
+        let mut store = Store::new(&plugin.engine, HostState::new(label.clone(), limits.clone(), grants)?);
+        if plugin.enforced {
+            store.limiter(|state| state);
+            store.set_epoch_deadline(deadline_ticks(&limits));
+        }
+        if plugin.fuel {
+            store.set_fuel(limits.fuel.unwrap_or(u64::MAX)).map_err(failed)?;
+        }
+        // Instantiation runs the plugin's start-up code: a plugin that loops there is stopped too.
+        let started = Instant::now();
+        let instance = plugin.pre.instance_pre().instantiate(&mut store).map_err(|e| {
+            PluginError::Instantiate { plugin: label.to_string(), reason: trap_cause(&store, &limits, e, started) }
+        })?;
         let bindings = bindings::Plugin::new(&mut store, &instance).map_err(failed)?;
         let interface = instance
             .get_export_index(&mut store, None, TRANSFORM_INTERFACE)
             .ok_or_else(|| failed(wasmtime::format_err!("no `{TRANSFORM_INTERFACE}` export")))?;
-        let process = instance
-            .get_export_index(&mut store, Some(&interface), "process")
-            .and_then(|index| instance.get_func(&mut store, index))
-            .ok_or_else(|| failed(wasmtime::format_err!("no `process` function")))?;
-        // Type-check once here; each call then uses the unchecked typed function.
-        process
-            .typed::<(u64, &[wit::FieldNode], &[&[u8]]), (Result<wit::Output, wit::Error>,)>(&store)
-            .map_err(failed)?;
-        Ok(Self { store, bindings, process, label, limits, kind: None, output_schema: None, poisoned: false })
+        let mut func = |name: &str| {
+            instance
+                .get_export_index(&mut store, Some(&interface), name)
+                .and_then(|index| instance.get_func(&mut store, index))
+                .ok_or_else(|| failed(wasmtime::format_err!("no `{name}` function")))
+        };
+        let (process, process_ipc, finish) = (func("process")?, func("process-ipc")?, func("finish")?);
+        // Type-check once here; each call then uses the unchecked typed functions.
+        process.typed::<(u64, &[wit::FieldNode], &[&[u8]]), (Returned,)>(&store).map_err(failed)?;
+        process_ipc.typed::<(&[u8],), (Returned,)>(&store).map_err(failed)?;
+        finish.typed::<(), (Result<Option<RawOutput>, wit::Error>,)>(&store).map_err(failed)?;
+        Ok(Self {
+            store,
+            bindings,
+            process,
+            process_ipc,
+            finish,
+            label,
+            fuel: plugin.fuel,
+            limits,
+            kind: None,
+            output_schema: None,
+            poisoned: false,
+        })
     }
 
     /// True once a call trapped or timed out: the instance must not be used again.
@@ -129,14 +165,23 @@ impl Instance {
 
     /// Transforms an Arrow IPC stream of `rows` rows, passed through untouched.
     pub fn process_ipc(&mut self, ipc: &[u8], rows: usize) -> Result<Output, PluginError> {
-        let result =
-            self.call("process-ipc", |store, b| b.quiver_transform_transform().call_process_ipc(store, ipc))?;
+        let func = self.process_ipc;
+        let result = self.call("process-ipc", |store, _| {
+            // SAFETY: the signature was checked against this function in `Instance::new`.
+            let typed: ProcessIpcFn<'_> = unsafe { TypedFunc::new_unchecked(func) };
+            Ok(typed.call(store, (ipc,))?.0)
+        })?;
         self.accept("process-ipc", result, Some(rows))
     }
 
     /// Ends the stream.
     pub fn finish(&mut self) -> Result<Option<Output>, PluginError> {
-        let result = self.call("finish", |store, b| b.quiver_transform_transform().call_finish(store))?;
+        let func = self.finish;
+        let result = self.call("finish", |store, _| {
+            // SAFETY: the signature was checked against this function in `Instance::new`.
+            let typed: FinishFn = unsafe { TypedFunc::new_unchecked(func) };
+            Ok(typed.call(store, ())?.0)
+        })?;
         match result {
             Ok(Some(output)) => self.accept("finish", Ok(output), None).map(Some),
             Ok(None) => Ok(None),
@@ -158,30 +203,16 @@ impl Instance {
         }
         self.store.data_mut().denied_memory = None;
         self.store.set_epoch_deadline(deadline_ticks(&self.limits));
+        if self.fuel {
+            let fuel = self.limits.fuel.unwrap_or(u64::MAX);
+            self.store.set_fuel(fuel).expect("fuel is enabled in this engine");
+        }
         let started = Instant::now();
-        f(&mut self.store, &self.bindings).map_err(|e| {
+        let (store, bindings, budget) = (&mut self.store, &self.bindings, self.limits.output_bytes);
+        with_output_budget(budget, || f(store, bindings)).map_err(|e| {
             self.poisoned = true;
-            PluginError::Trap { plugin: self.label.to_string(), call, cause: self.trap_cause(e, started) }
+            PluginError::Trap { plugin: self.label.to_string(), call, cause: trap_cause(&self.store, &self.limits, e, started) }
         })
-    }
-
-    fn trap_cause(&self, error: wasmtime::Error, started: Instant) -> String {
-        if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
-            let limit = self.limits.call_timeout;
-            return format!(
-                "timed out: the call ran past its {} ms limit and was stopped after {} ms",
-                limit.as_millis(),
-                started.elapsed().as_millis()
-            );
-        }
-        if let Some(asked) = self.store.data().denied_memory {
-            return format!(
-                "out of memory: it asked for {} MiB of linear memory, its limit is {} MiB ({error})",
-                asked >> 20,
-                self.limits.memory_bytes >> 20
-            );
-        }
-        format!("{error:?}")
     }
 
     fn failed(&self, call: &'static str, e: wit::Error) -> PluginError {
@@ -193,22 +224,27 @@ impl Instance {
     }
 
     /// Validates everything the plugin returned before the host uses any of it.
-    fn accept(
-        &mut self,
-        call: &'static str,
-        result: Result<wit::Output, wit::Error>,
-        input_rows: Option<usize>,
-    ) -> Result<Output, PluginError> {
+    fn accept(&mut self, call: &'static str, result: Returned, input_rows: Option<usize>) -> Result<Output, PluginError> {
         let output = result.map_err(|e| self.failed(call, e))?;
         let schema = self.output_schema.clone().ok_or_else(|| self.malformed(call, "called before bind".into()))?;
+        let rows = usize::try_from(output.batch.num_rows)
+            .ok()
+            .filter(|&rows| rows <= self.limits.output_rows)
+            .ok_or_else(|| {
+                self.malformed(
+                    call,
+                    format!(
+                        "it returned {} rows, over its limit of {} rows",
+                        output.batch.num_rows, self.limits.output_rows
+                    ),
+                )
+            })?;
         let nodes: Vec<FieldNode> = output.batch.nodes.iter().map(from_wit_node).collect();
-        let buffers: Vec<Buffer> = output.batch.buffers.into_iter().map(Buffer::from_vec).collect();
-        let rows =
-            usize::try_from(output.batch.num_rows).map_err(|_| self.malformed(call, "absurd row count".into()))?;
+        let buffers: Vec<Buffer> = output.batch.buffers.into_iter().map(|b| Buffer::from_vec(b.0)).collect();
         let batch = quiver_abi::assemble(&schema, rows, &nodes, buffers, Trust::Validate)
             .map_err(|e| self.malformed(call, e.to_string()))?;
         let rejections: Vec<Rejection> =
-            output.rejections.into_iter().map(|r| Rejection { row: r.row, reason: r.reason }).collect();
+            output.rejections.into_iter().map(|r| Rejection { row: r.row, reason: r.reason.0 }).collect();
         // Refusals name input rows; at the end of the stream there are none, and
         // dropping them would lose rows silently.
         if input_rows.is_none() && !rejections.is_empty() {
@@ -251,6 +287,34 @@ impl Instance {
         }
         Ok(Output { batch, rejections, origin: output.origin })
     }
+}
+
+/// Says why a call failed, in the words of the limit it hit when it hit one.
+fn trap_cause(store: &Store<HostState>, limits: &Limits, error: wasmtime::Error, started: Instant) -> String {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => {
+            return format!(
+                "timed out: the call ran past its {} ms limit and was stopped after {} ms",
+                limits.call_timeout.as_millis(),
+                started.elapsed().as_millis()
+            );
+        }
+        Some(Trap::OutOfFuel) => {
+            return format!("out of fuel: the call burned its {} units", limits.fuel.unwrap_or(u64::MAX));
+        }
+        _ => {}
+    }
+    if error.downcast_ref::<OutputTooLarge>().is_some() {
+        return format!("it returned more than its output limit of {} MiB", limits.output_bytes >> 20);
+    }
+    if let Some(asked) = store.data().denied_memory {
+        return format!(
+            "out of memory: it asked for {} MiB of linear memory, its limit is {} MiB ({error})",
+            asked >> 20,
+            limits.memory_bytes >> 20
+        );
+    }
+    format!("{error:?}")
 }
 
 fn deadline_ticks(limits: &Limits) -> u64 {

@@ -3,23 +3,28 @@
 
 mod bindings;
 mod error;
+mod grants;
 mod instance;
+mod lift;
+mod limits;
 mod pool;
 mod runtime;
 mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::Engine;
 
 pub use bindings::CONTRACT_VERSION;
 pub use error::PluginError;
 pub use instance::{Instance, Output, Rejection};
-pub use pool::{Pool, PooledInstance};
+pub use pool::{Pool, PoolOptions, PooledInstance};
 pub use quiver_abi::TransformKind;
 pub use runtime::{Runtime, RuntimeOptions};
-pub use sandbox::Limits;
+pub use grants::{DirGrant, Grants};
+pub use limits::Limits;
 
 use bindings::wit;
 use sandbox::HostState;
@@ -57,21 +62,42 @@ pub struct Plugin {
     sha256: String,
     pre: bindings::PluginPre<HostState>,
     engine: Engine,
+    /// Whether the engine counts fuel.
+    fuel: bool,
+    /// Whether timeouts and memory limits are enforced (always, but in benchmarks).
+    enforced: bool,
     info: PluginInfo,
 }
+
+/// Longest `describe` may take when a plugin loads.
+const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Plugin {
     fn describe(
         path: &Path,
         sha256: String,
         pre: bindings::PluginPre<HostState>,
-        engine: Engine,
+        runtime: &Runtime,
     ) -> Result<Arc<Self>, PluginError> {
         let label: Arc<str> = path.display().to_string().into();
-        let mut plugin = Self { path: path.to_owned(), sha256, pre, engine, info: placeholder_info() };
-        let mut instance = Instance::new(&plugin, label, Limits::default())?;
+        let mut plugin = Self {
+            path: path.to_owned(),
+            sha256,
+            pre,
+            engine: runtime.engine().clone(),
+            fuel: runtime.counts_fuel(),
+            enforced: runtime.enforced(),
+            info: placeholder_info(),
+        };
+        let limits = Limits { call_timeout: DESCRIBE_TIMEOUT, ..Limits::default() };
+        let mut instance = Instance::new(&plugin, label, limits, &Grants::default())?;
         plugin.info = instance.describe()?;
         Ok(Arc::new(plugin))
+    }
+
+    /// Whether the engine counts fuel, so fuel limits can be enforced.
+    pub fn counts_fuel(&self) -> bool {
+        self.fuel
     }
 
     /// The file the plugin was loaded from.

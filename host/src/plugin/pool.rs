@@ -5,7 +5,18 @@ use std::sync::{Arc, Mutex};
 
 use arrow::datatypes::SchemaRef;
 
-use super::{Instance, Limits, Output, Plugin, PluginError, TransformInfo, TransformKind};
+use super::{Grants, Instance, Limits, Output, Plugin, PluginError, TransformInfo, TransformKind};
+
+/// How a pool runs its instances.
+#[derive(Debug, Clone, Default)]
+pub struct PoolOptions {
+    /// Limits of each instance.
+    pub limits: Limits,
+    /// Capabilities of each instance.
+    pub grants: Grants,
+    /// Most instances at once (calls in parallel); at least 1. Aggregates get 1.
+    pub max_instances: usize,
+}
 
 /// Warm instances of one plugin transform, opened with one configuration
 /// and bound to one input schema. Instances that fail are discarded and
@@ -17,6 +28,7 @@ pub struct Pool {
     input_schema: SchemaRef,
     output_schema: SchemaRef,
     limits: Limits,
+    grants: Grants,
     max_instances: usize,
     idle: Mutex<Vec<Instance>>,
 }
@@ -29,19 +41,26 @@ impl Pool {
         transform: Option<&str>,
         config: Vec<(String, String)>,
         input_schema: SchemaRef,
-        limits: Limits,
-        max_instances: usize,
+        options: PoolOptions,
     ) -> Result<Self, PluginError> {
         let transform = plugin.transform(transform)?.clone();
+        if options.limits.fuel.is_some() && !plugin.counts_fuel() {
+            return Err(PluginError::Config {
+                plugin: plugin.label(),
+                message: "a fuel limit is set, but the runtime was started without fuel counting".into(),
+            });
+        }
         // A stateful transform keeps its state in one instance.
-        let max_instances = if transform.kind == TransformKind::Aggregate { 1 } else { max_instances.max(1) };
+        let max_instances =
+            if transform.kind == TransformKind::Aggregate { 1 } else { options.max_instances.max(1) };
         let mut pool = Self {
             plugin,
             transform,
             config,
             output_schema: input_schema.clone(),
             input_schema,
-            limits,
+            limits: options.limits,
+            grants: options.grants,
             max_instances,
             idle: Mutex::new(Vec::new()),
         };
@@ -53,7 +72,7 @@ impl Pool {
 
     /// A new instance, opened and bound, with the output schema it answered.
     fn start(&self) -> Result<(Instance, SchemaRef), PluginError> {
-        let mut instance = Instance::new(&self.plugin, self.label().into(), self.limits.clone())?;
+        let mut instance = Instance::new(&self.plugin, self.label().into(), self.limits.clone(), &self.grants)?;
         instance.open(&self.transform.name, self.transform.kind, &self.config)?;
         let output = instance.bind(&self.input_schema)?;
         Ok((instance, output))

@@ -24,6 +24,13 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub struct RuntimeOptions {
     /// Where compiled plugins are cached; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// Count fuel, so that [`Limits::fuel`](super::Limits::fuel) can be
+    /// enforced. Costs some speed on every call, so it is off unless a
+    /// plugin asks for a fuel limit.
+    pub fuel: bool,
+    /// Enforce no call timeout and no memory or table limit. Only for
+    /// measuring what the limits cost; never for untrusted plugins.
+    pub unlimited: bool,
 }
 
 impl RuntimeOptions {
@@ -46,6 +53,8 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     cache_dir: Option<PathBuf>,
+    fuel: bool,
+    enforced: bool,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -54,7 +63,8 @@ impl Runtime {
     pub fn new(options: RuntimeOptions) -> Result<Self, PluginError> {
         let mut config = Config::new();
         config.wasm_component_model(true);
-        config.epoch_interruption(true);
+        config.epoch_interruption(!options.unlimited);
+        config.consume_fuel(options.fuel);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         let engine = Engine::new(&config).map_err(|e| PluginError::Compile {
             path: PathBuf::new(),
@@ -63,6 +73,9 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         let link = |e: wasmtime::Error| PluginError::Compile { path: PathBuf::new(), reason: format!("linker: {e}") };
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link)?;
+        // Linked for every plugin so that one importing it loads; requests
+        // are refused unless the pipeline grants the host.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(link)?;
         bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
@@ -79,7 +92,24 @@ impl Runtime {
                 }
             })
             .expect("spawning the epoch thread");
-        Ok(Self { engine, linker, cache_dir: options.cache_dir, stop_ticker })
+        Ok(Self {
+            engine,
+            linker,
+            cache_dir: options.cache_dir,
+            fuel: options.fuel,
+            enforced: !options.unlimited,
+            stop_ticker,
+        })
+    }
+
+    /// Whether fuel limits can be enforced.
+    pub fn counts_fuel(&self) -> bool {
+        self.fuel
+    }
+
+    /// Whether call timeouts and memory limits are enforced.
+    pub fn enforced(&self) -> bool {
+        self.enforced
     }
 
     /// The wasmtime engine.
@@ -108,7 +138,7 @@ impl Runtime {
             .map_err(|e| PluginError::Instantiate { plugin: path.display().to_string(), reason: format!("{e:#}") })?;
         let pre = bindings::PluginPre::new(pre)
             .map_err(|e| PluginError::Instantiate { plugin: path.display().to_string(), reason: format!("{e:#}") })?;
-        Plugin::describe(path, sha256, pre, self.engine.clone())
+        Plugin::describe(path, sha256, pre, self)
     }
 
     fn compile_cached(&self, path: &Path, bytes: &[u8], sha256: &str) -> Result<(Component, bool), PluginError> {

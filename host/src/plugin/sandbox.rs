@@ -1,41 +1,25 @@
-//! What a plugin instance may touch: the WASI context (nothing granted), its
-//! resource limits, and its rate-limited log.
+//! What a plugin instance may touch: the WASI context (nothing unless
+//! granted), its resource limits, and its rate-limited log.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{
+    FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
+};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::PluginError;
 use super::bindings::quiver::transform::host::{self, Level};
-
-/// Limits applied to every instance of a plugin.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Largest linear memory, in bytes.
-    pub memory_bytes: usize,
-    /// Longest a single call may run.
-    pub call_timeout: Duration,
-    /// Log messages allowed per second, per instance (bursts up to this many).
-    pub log_per_second: u32,
-    /// Longest log message kept, in bytes; longer ones are cut.
-    pub log_message_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            memory_bytes: 512 << 20,
-            call_timeout: Duration::from_secs(30),
-            log_per_second: 100,
-            log_message_bytes: 4096,
-        }
-    }
-}
+use super::grants::{Grants, HttpAllowList};
+use super::limits::Limits;
 
 /// The state of one instance's store.
 pub struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_hooks: HttpAllowList,
     table: ResourceTable,
     plugin: Arc<str>,
     limits: Limits,
@@ -45,24 +29,49 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// A state granting nothing: no files, sockets, environment or arguments,
-    /// stdin empty, output discarded, and clocks frozen at the epoch.
-    pub fn new(plugin: Arc<str>, limits: Limits) -> Self {
-        let wasi = WasiCtxBuilder::new()
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .wall_clock(FrozenClock)
-            .monotonic_clock(FrozenClock)
-            .build();
+    /// A state granting only `grants`. Without grants: no files, sockets,
+    /// HTTP, environment or arguments, stdin empty, output discarded, and
+    /// clocks frozen at the epoch.
+    pub fn new(plugin: Arc<str>, limits: Limits, grants: &Grants) -> Result<Self, PluginError> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        if !grants.clocks {
+            wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
+        }
+        for (name, value) in &grants.env {
+            wasi.env(name, value);
+        }
+        for dir in &grants.dirs {
+            wasi.preopened_dir(&dir.host, &dir.guest, FsPerms::ReadOnly).map_err(|e| {
+                PluginError::Instantiate {
+                    plugin: plugin.to_string(),
+                    reason: format!("cannot open granted directory {}: {e:#}", dir.host.display()),
+                }
+            })?;
+        }
         let log = LogBucket::new(limits.log_per_second);
-        Self { wasi, table: ResourceTable::new(), plugin, limits, denied_memory: None, log }
+        Ok(Self {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            http_hooks: HttpAllowList::new(&grants.http, plugin.clone()),
+            table: ResourceTable::new(),
+            plugin,
+            limits,
+            denied_memory: None,
+            log,
+        })
     }
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
     }
 }
 
@@ -76,7 +85,7 @@ impl wasmtime::ResourceLimiter for HostState {
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+        Ok(desired <= self.limits.table_elements)
     }
 
     fn instances(&self) -> usize {

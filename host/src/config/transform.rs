@@ -1,0 +1,234 @@
+//! The `[[transform]]` table: which plugin, its configuration, its limits,
+//! what it is granted, and what a failure does.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::plugin::{DirGrant, Grants, Limits};
+
+/// A `[[transform]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformConfig {
+    /// The plugin component (`.wasm`), relative to the pipeline file.
+    pub plugin: String,
+    /// The transform's name; optional when the plugin offers one.
+    pub transform: Option<String>,
+    /// Configuration handed to the plugin: string keys and values (numbers
+    /// and booleans are passed as their text).
+    #[serde(default)]
+    pub config: BTreeMap<String, ConfigValue>,
+    /// Instances working in parallel; default: the number of cores.
+    /// Aggregates always run on one.
+    pub instances: Option<usize>,
+    /// What a batch the plugin fails on does.
+    #[serde(default)]
+    pub on_error: OnError,
+    /// What one instance may consume.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// What the plugin may reach; nothing by default.
+    #[serde(default)]
+    pub grants: GrantsConfig,
+    /// When repeated failures stop the pipeline.
+    #[serde(default)]
+    pub circuit_breaker: BreakerConfig,
+}
+
+/// A plugin configuration value as written in TOML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl std::fmt::Display for ConfigValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Text(s) => f.write_str(s),
+            Self::Integer(i) => write!(f, "{i}"),
+            Self::Float(x) => write!(f, "{x}"),
+            Self::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// `on_error`: what happens to a batch the plugin fails on (a trap, a
+/// timeout, running out of memory or fuel, an error for the whole batch,
+/// malformed output).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    /// Stop the run cleanly; nothing it wrote is kept.
+    #[default]
+    Fail,
+    /// Find the rows that make the plugin fail by bisecting the batch, send
+    /// them to the dead-letter output with the error, and carry on with the rest.
+    DeadLetter,
+}
+
+/// `[transform.limits]`. The defaults are those of [`Limits::default`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Longest one call (one batch) may run, in milliseconds.
+    pub timeout_ms: u64,
+    /// Fuel (about one unit per WebAssembly instruction) one call may burn;
+    /// unset: no fuel limit, and no fuel counting.
+    pub fuel: Option<u64>,
+    /// Largest linear memory of one instance, in MiB.
+    pub memory_mb: u64,
+    /// Most elements in one of the instance's tables.
+    pub table_elements: usize,
+    /// Most MiB one call may return (buffers and refusal reasons).
+    pub output_mb: u64,
+    /// Most rows one returned batch may have.
+    pub output_rows: usize,
+    /// Log messages per second per instance; more are dropped and counted.
+    pub log_per_second: u32,
+    /// Longest log message, in bytes; longer ones are cut.
+    pub log_message_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let l = Limits::default();
+        Self {
+            timeout_ms: l.call_timeout.as_millis() as u64,
+            fuel: l.fuel,
+            memory_mb: (l.memory_bytes >> 20) as u64,
+            table_elements: l.table_elements,
+            output_mb: (l.output_bytes >> 20) as u64,
+            output_rows: l.output_rows,
+            log_per_second: l.log_per_second,
+            log_message_bytes: l.log_message_bytes,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The runtime's limits.
+    pub fn to_limits(&self) -> Limits {
+        let mib = |n: u64| usize::try_from(n).ok().and_then(|n| n.checked_mul(1 << 20)).unwrap_or(usize::MAX);
+        Limits {
+            call_timeout: Duration::from_millis(self.timeout_ms),
+            fuel: self.fuel,
+            memory_bytes: mib(self.memory_mb),
+            table_elements: self.table_elements,
+            output_bytes: mib(self.output_mb),
+            output_rows: self.output_rows,
+            log_per_second: self.log_per_second,
+            log_message_bytes: self.log_message_bytes,
+        }
+    }
+
+    /// The first key set to zero, which no limit allows.
+    pub(super) fn zero_key(&self) -> Option<&'static str> {
+        [
+            ("timeout_ms", self.timeout_ms == 0),
+            ("fuel", self.fuel == Some(0)),
+            ("memory_mb", self.memory_mb == 0),
+            ("output_mb", self.output_mb == 0),
+            ("output_rows", self.output_rows == 0),
+            ("log_message_bytes", self.log_message_bytes == 0),
+        ]
+        .into_iter()
+        .find_map(|(key, zero)| zero.then_some(key))
+    }
+}
+
+/// `[transform.grants]`: capabilities, all denied unless listed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrantsConfig {
+    /// Host directories the plugin may read (never write).
+    pub dirs: Vec<DirConfig>,
+    /// Names of environment variables passed from quiver's own environment.
+    pub env: Vec<String>,
+    /// Hosts (`host` or `host:port`) the plugin may send HTTP requests to.
+    pub http: Vec<String>,
+    /// Real clocks instead of clocks stopped at the Unix epoch.
+    pub clocks: bool,
+}
+
+/// One granted directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirConfig {
+    /// The directory on the host, relative to the pipeline file.
+    pub host: PathBuf,
+    /// Where the plugin sees it: an absolute path such as `/ref`.
+    pub guest: String,
+}
+
+impl GrantsConfig {
+    /// The runtime's grants, resolving directories against `base` and taking
+    /// the values of the named variables from this process's environment.
+    /// Errors name the key at fault.
+    pub fn to_grants(&self, base: &Path) -> Result<Grants, (String, String)> {
+        let mut dirs = Vec::new();
+        for (i, dir) in self.dirs.iter().enumerate() {
+            let host = base.join(&dir.host);
+            if !host.is_dir() {
+                return Err((format!("grants.dirs[{i}].host"), format!("{} is not a directory", host.display())));
+            }
+            dirs.push(DirGrant { host, guest: dir.guest.clone() });
+        }
+        let mut env = Vec::new();
+        for name in &self.env {
+            let value = std::env::var(name).map_err(|_| {
+                ("grants.env".to_string(), format!("`{name}` is not set in quiver's environment; set it or remove it"))
+            })?;
+            env.push((name.clone(), value));
+        }
+        Ok(Grants { dirs, env, http: self.http.clone(), clocks: self.clocks })
+    }
+
+    /// A key whose value can never work, with why.
+    pub(super) fn invalid(&self) -> Option<(String, String)> {
+        for (i, dir) in self.dirs.iter().enumerate() {
+            if !dir.guest.starts_with('/') {
+                return Some((format!("grants.dirs[{i}].guest"), "must be an absolute path such as \"/ref\"".into()));
+            }
+        }
+        for host in &self.http {
+            if host.is_empty() || host.contains('/') || host.contains('*') {
+                return Some((
+                    "grants.http".into(),
+                    format!("`{host}` is not a host; write `example.com` or `example.com:8080`, without a scheme"),
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// `[transform.circuit_breaker]`: more than `failures` failed calls within
+/// `window_secs` stop the pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Failed calls allowed within the window.
+    pub failures: u32,
+    /// The window, in seconds.
+    pub window_secs: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self { failures: 100, window_secs: 60 }
+    }
+}
+
+impl TransformConfig {
+    /// The configuration as the contract's string pairs.
+    pub fn config_pairs(&self) -> Vec<(String, String)> {
+        self.config.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()
+    }
+}
