@@ -10,13 +10,13 @@ use std::fmt::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
-const PLUGINS: &[&str] = &["gcd", "enrich", "validate", "misbehave", "count"];
+const PLUGINS: &[&str] = &["gcd", "enrich", "validate", "misbehave", "count", "hostile"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest_dir.parent().expect("tests/ is inside the workspace").to_path_buf();
     let target_dir = root.join("target").join("plugins");
-    for watched in ["wit", "sdk", "plugins", ".cargo/config.toml"] {
+    for watched in ["wit", "sdk", "plugins", ".cargo/config.toml", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 

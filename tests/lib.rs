@@ -27,13 +27,14 @@ pub fn quiver_bin() -> PathBuf {
 
 /// Runs `quiver` with `args` in `dir`, with its own compile cache.
 pub fn quiver(dir: &Path, args: &[&str]) -> Output {
-    Command::new(quiver_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("QUIVER_CACHE_DIR", dir.join(".quiver-cache"))
-        .env("QUIVER_LOG", "warn")
-        .output()
-        .expect("running quiver")
+    quiver_command(dir, args).output().expect("running quiver")
+}
+
+/// The command [`quiver`] runs, to add to before running it.
+pub fn quiver_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(quiver_bin());
+    command.args(args).current_dir(dir).env("QUIVER_CACHE_DIR", dir.join(".quiver-cache")).env("QUIVER_LOG", "warn");
+    command
 }
 
 /// Standard output and error of a run, for assertion messages.

@@ -59,7 +59,8 @@ fn per_call(rounds: usize, calls: usize, mut f: impl FnMut(usize)) -> Duration {
 
 fn pool(runtime: &Runtime, wasm: &str, input: &RecordBatch) -> Pool {
     let plugin = runtime.load(Path::new(wasm)).unwrap();
-    Pool::new(plugin, None, Vec::new(), input.schema(), PoolOptions { max_instances: 1, ..PoolOptions::default() }).unwrap()
+    Pool::new(plugin, None, Vec::new(), input.schema(), PoolOptions { max_instances: 1, ..PoolOptions::default() })
+        .unwrap()
 }
 
 fn call_overhead(runtime: &Runtime) {
@@ -173,7 +174,8 @@ fn pipeline_child(dir: &Path, with_enrich: bool) {
     );
     let config = PipelineConfig::parse(Path::new("bench.toml"), &text).unwrap();
     let cache = dir.join("cache");
-    let runtime = Arc::new(Runtime::new(RuntimeOptions { cache_dir: Some(cache.clone()), ..RuntimeOptions::default() }).unwrap());
+    let runtime =
+        Arc::new(Runtime::new(RuntimeOptions { cache_dir: Some(cache.clone()), ..RuntimeOptions::default() }).unwrap());
     // Warm the compile cache so the timing is the pipeline's, not Cranelift's.
     if with_enrich {
         runtime.load(Path::new(plugins::ENRICH)).unwrap();

@@ -15,7 +15,9 @@ fn an_ipc_stream_gives_the_same_output_and_rejections_as_buffers() {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     let plugin = runtime.load(Path::new(plugins::ENRICH)).unwrap();
     let input = clickstream(0, 5_000);
-    let pool = Pool::new(plugin, None, Vec::new(), input.schema(), PoolOptions { max_instances: 1, ..PoolOptions::default() }).unwrap();
+    let pool =
+        Pool::new(plugin, None, Vec::new(), input.schema(), PoolOptions { max_instances: 1, ..PoolOptions::default() })
+            .unwrap();
 
     let mut writer = arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &input.schema()).unwrap();
     // Two record batches in one stream: rejection rows count across them.

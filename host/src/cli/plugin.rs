@@ -173,7 +173,13 @@ fn test(args: TestArgs, cache: &CacheArgs) -> anyhow::Result<()> {
     let runtime = cache.runtime(false)?;
     let plugin = runtime.load(&args.file)?;
     let input = read_input(&args.input, args.limit)?;
-    let pool = Pool::new(plugin, args.transform.as_deref(), config, input.schema(), PoolOptions { max_instances: 1, ..PoolOptions::default() })?;
+    let pool = Pool::new(
+        plugin,
+        args.transform.as_deref(),
+        config,
+        input.schema(),
+        PoolOptions { max_instances: 1, ..PoolOptions::default() },
+    )?;
     let output = pool.get()?.process(&input)?;
     let mut outputs = vec![output.batch];
     outputs.extend(pool.finish()?.into_iter().map(|o| o.batch));

@@ -51,7 +51,9 @@ impl Provenance {
     /// The source row index of each of the first `num_rows` rows.
     fn row_indexes(&self, num_rows: usize) -> Int64Array {
         match &self.rows {
-            SourceRows::Contiguous { first } => Int64Array::from_iter_values((0..num_rows as u64).map(|i| (first + i) as i64)),
+            SourceRows::Contiguous { first } => {
+                Int64Array::from_iter_values((0..num_rows as u64).map(|i| (first + i) as i64))
+            }
             SourceRows::Listed(rows) => rows.clone(),
         }
     }

@@ -39,10 +39,11 @@ pub enum PipelineError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Sink(#[from] SinkError),
-    #[error("transform #{stage} ({plugin}): {source}")]
-    Stage { stage: usize, plugin: String, source: Box<PluginError> },
-    #[error("transform #{stage} `{transform}` failed on {position}: {source}")]
-    Batch { stage: usize, transform: String, position: String, source: Box<PluginError> },
+    // `error`, not `source`: the message already carries it, and a source would print it twice.
+    #[error("transform #{stage} ({plugin}): {error}")]
+    Stage { stage: usize, plugin: String, error: Box<PluginError> },
+    #[error("transform #{stage} `{transform}` failed on {position}: {error}")]
+    Batch { stage: usize, transform: String, position: String, error: Box<PluginError> },
     #[error(
         "transform #{stage} `{transform}` ({plugin}): circuit breaker open after {failures} failed calls within \
          {window_secs} s, the last on {position}: {last}. Fix the plugin, or raise \

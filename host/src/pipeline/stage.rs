@@ -52,7 +52,7 @@ impl Stage {
         input: SchemaRef,
     ) -> Result<Self, PipelineError> {
         let at =
-            |source| PipelineError::Stage { stage: index + 1, plugin: config.plugin.clone(), source: Box::new(source) };
+            |error| PipelineError::Stage { stage: index + 1, plugin: config.plugin.clone(), error: Box::new(error) };
         let plugin = runtime.load(&base.join(&config.plugin)).map_err(at)?;
         let grants = config.grants.to_grants(base).map_err(|(key, message)| {
             at(PluginError::Config { plugin: plugin.label(), message: format!("[transform.{key}]: {message}") })
@@ -64,8 +64,8 @@ impl Stage {
                 .instances
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         };
-        let pool =
-            Pool::new(plugin, config.transform.as_deref(), config.config_pairs(), input.clone(), options).map_err(at)?;
+        let pool = Pool::new(plugin, config.transform.as_deref(), config.config_pairs(), input.clone(), options)
+            .map_err(at)?;
         if config.on_error == OnError::DeadLetter && pool.transform().kind == TransformKind::Aggregate {
             return Err(at(PluginError::Config {
                 plugin: pool.plugin().label(),
@@ -231,10 +231,10 @@ impl Stage {
 
     /// Ends the stream on every instance; what they emit continues down the pipeline.
     pub fn finish(&self) -> Result<Vec<FlowBatch>, PipelineError> {
-        let outputs = self.pool.finish().map_err(|source| PipelineError::Stage {
+        let outputs = self.pool.finish().map_err(|error| PipelineError::Stage {
             stage: self.index + 1,
             plugin: self.plugin_label(),
-            source: Box::new(source),
+            error: Box::new(error),
         })?;
         Ok(outputs
             .into_iter()
@@ -267,12 +267,12 @@ impl Stage {
             .map_err(|e| PipelineError::Internal(format!("building dead-letter rows: {e}")))
     }
 
-    fn failed(&self, flow: &FlowBatch, source: PluginError) -> PipelineError {
+    fn failed(&self, flow: &FlowBatch, error: PluginError) -> PipelineError {
         PipelineError::Batch {
             stage: self.index + 1,
             transform: self.name().to_string(),
             position: flow.provenance.describe(flow.batch.num_rows()),
-            source: Box::new(source),
+            error: Box::new(error),
         }
     }
 }

@@ -12,22 +12,20 @@ use wasmtime::{Store, Trap};
 
 use super::bindings::{self, TRANSFORM_INTERFACE, wit};
 use super::grants::Grants;
-use super::lift::RawOutput;
-use super::limits::{Limits, OutputTooLarge, with_output_budget};
+use super::limits::Limits;
 use super::runtime::EPOCH_TICK;
 use super::sandbox::HostState;
 use super::{Plugin, PluginError, PluginInfo, TransformKind, info_from_wit};
 
-/// What `process`, `process-ipc` and `finish` return, read under the output budget.
-type Returned = Result<RawOutput, wit::Error>;
+/// What `process` and `process-ipc` return.
+type Returned = Result<wit::Output, wit::Error>;
 
 /// Signature of `process`, called without the generated bindings so the
 /// buffers are lowered from the host's Arrow memory without an extra copy.
 type ProcessFn<'a> = TypedFunc<(u64, &'a [wit::FieldNode], &'a [&'a [u8]]), (Returned,)>;
-/// Signature of `process-ipc`.
-type ProcessIpcFn<'a> = TypedFunc<(&'a [u8],), (Returned,)>;
-/// Signature of `finish`.
-type FinishFn = TypedFunc<(), (Result<Option<RawOutput>, wit::Error>,)>;
+
+/// wasmtime's words when a result is larger than the store's hostcall fuel.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 
 /// A row refused by a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +52,6 @@ pub struct Instance {
     store: Store<HostState>,
     bindings: bindings::Plugin,
     process: Func,
-    process_ipc: Func,
-    finish: Func,
     label: Arc<str>,
     fuel: bool,
     limits: Limits,
@@ -66,7 +62,8 @@ pub struct Instance {
 
 impl Instance {
     pub(super) fn new(plugin: &Plugin, label: Arc<str>, limits: Limits, grants: &Grants) -> Result<Self, PluginError> {
-        let failed = |e: wasmtime::Error| PluginError::Instantiate { plugin: label.to_string(), reason: format!("{e:?}") };
+        let failed =
+            |e: wasmtime::Error| PluginError::Instantiate { plugin: label.to_string(), reason: format!("{e:#}") };
         let mut store = Store::new(&plugin.engine, HostState::new(label.clone(), limits.clone(), grants)?);
         if plugin.enforced {
             store.limiter(|state| state);
@@ -75,32 +72,29 @@ impl Instance {
         if plugin.fuel {
             store.set_fuel(limits.fuel.unwrap_or(u64::MAX)).map_err(failed)?;
         }
+        // wasmtime counts every byte it copies out of the plugin against this,
+        // including lists that alias the same memory, before it allocates.
+        store.set_hostcall_fuel(limits.output_bytes);
         // Instantiation runs the plugin's start-up code: a plugin that loops there is stopped too.
         let started = Instant::now();
-        let instance = plugin.pre.instance_pre().instantiate(&mut store).map_err(|e| {
-            PluginError::Instantiate { plugin: label.to_string(), reason: trap_cause(&store, &limits, e, started) }
+        let instance = plugin.pre.instance_pre().instantiate(&mut store).map_err(|e| PluginError::Instantiate {
+            plugin: label.to_string(),
+            reason: trap_cause(&store, &limits, e, started),
         })?;
         let bindings = bindings::Plugin::new(&mut store, &instance).map_err(failed)?;
         let interface = instance
             .get_export_index(&mut store, None, TRANSFORM_INTERFACE)
             .ok_or_else(|| failed(wasmtime::format_err!("no `{TRANSFORM_INTERFACE}` export")))?;
-        let mut func = |name: &str| {
-            instance
-                .get_export_index(&mut store, Some(&interface), name)
-                .and_then(|index| instance.get_func(&mut store, index))
-                .ok_or_else(|| failed(wasmtime::format_err!("no `{name}` function")))
-        };
-        let (process, process_ipc, finish) = (func("process")?, func("process-ipc")?, func("finish")?);
-        // Type-check once here; each call then uses the unchecked typed functions.
+        let process = instance
+            .get_export_index(&mut store, Some(&interface), "process")
+            .and_then(|index| instance.get_func(&mut store, index))
+            .ok_or_else(|| failed(wasmtime::format_err!("no `process` function")))?;
+        // Type-check once here; each call then uses the unchecked typed function.
         process.typed::<(u64, &[wit::FieldNode], &[&[u8]]), (Returned,)>(&store).map_err(failed)?;
-        process_ipc.typed::<(&[u8],), (Returned,)>(&store).map_err(failed)?;
-        finish.typed::<(), (Result<Option<RawOutput>, wit::Error>,)>(&store).map_err(failed)?;
         Ok(Self {
             store,
             bindings,
             process,
-            process_ipc,
-            finish,
             label,
             fuel: plugin.fuel,
             limits,
@@ -165,23 +159,14 @@ impl Instance {
 
     /// Transforms an Arrow IPC stream of `rows` rows, passed through untouched.
     pub fn process_ipc(&mut self, ipc: &[u8], rows: usize) -> Result<Output, PluginError> {
-        let func = self.process_ipc;
-        let result = self.call("process-ipc", |store, _| {
-            // SAFETY: the signature was checked against this function in `Instance::new`.
-            let typed: ProcessIpcFn<'_> = unsafe { TypedFunc::new_unchecked(func) };
-            Ok(typed.call(store, (ipc,))?.0)
-        })?;
+        let result =
+            self.call("process-ipc", |store, b| b.quiver_transform_transform().call_process_ipc(store, ipc))?;
         self.accept("process-ipc", result, Some(rows))
     }
 
     /// Ends the stream.
     pub fn finish(&mut self) -> Result<Option<Output>, PluginError> {
-        let func = self.finish;
-        let result = self.call("finish", |store, _| {
-            // SAFETY: the signature was checked against this function in `Instance::new`.
-            let typed: FinishFn = unsafe { TypedFunc::new_unchecked(func) };
-            Ok(typed.call(store, ())?.0)
-        })?;
+        let result = self.call("finish", |store, b| b.quiver_transform_transform().call_finish(store))?;
         match result {
             Ok(Some(output)) => self.accept("finish", Ok(output), None).map(Some),
             Ok(None) => Ok(None),
@@ -208,10 +193,13 @@ impl Instance {
             self.store.set_fuel(fuel).expect("fuel is enabled in this engine");
         }
         let started = Instant::now();
-        let (store, bindings, budget) = (&mut self.store, &self.bindings, self.limits.output_bytes);
-        with_output_budget(budget, || f(store, bindings)).map_err(|e| {
+        f(&mut self.store, &self.bindings).map_err(|e| {
             self.poisoned = true;
-            PluginError::Trap { plugin: self.label.to_string(), call, cause: trap_cause(&self.store, &self.limits, e, started) }
+            PluginError::Trap {
+                plugin: self.label.to_string(),
+                call,
+                cause: trap_cause(&self.store, &self.limits, e, started),
+            }
         })
     }
 
@@ -224,7 +212,12 @@ impl Instance {
     }
 
     /// Validates everything the plugin returned before the host uses any of it.
-    fn accept(&mut self, call: &'static str, result: Returned, input_rows: Option<usize>) -> Result<Output, PluginError> {
+    fn accept(
+        &mut self,
+        call: &'static str,
+        result: Returned,
+        input_rows: Option<usize>,
+    ) -> Result<Output, PluginError> {
         let output = result.map_err(|e| self.failed(call, e))?;
         let schema = self.output_schema.clone().ok_or_else(|| self.malformed(call, "called before bind".into()))?;
         let rows = usize::try_from(output.batch.num_rows)
@@ -240,11 +233,11 @@ impl Instance {
                 )
             })?;
         let nodes: Vec<FieldNode> = output.batch.nodes.iter().map(from_wit_node).collect();
-        let buffers: Vec<Buffer> = output.batch.buffers.into_iter().map(|b| Buffer::from_vec(b.0)).collect();
+        let buffers: Vec<Buffer> = output.batch.buffers.into_iter().map(Buffer::from_vec).collect();
         let batch = quiver_abi::assemble(&schema, rows, &nodes, buffers, Trust::Validate)
             .map_err(|e| self.malformed(call, e.to_string()))?;
         let rejections: Vec<Rejection> =
-            output.rejections.into_iter().map(|r| Rejection { row: r.row, reason: r.reason.0 }).collect();
+            output.rejections.into_iter().map(|r| Rejection { row: r.row, reason: r.reason }).collect();
         // Refusals name input rows; at the end of the stream there are none, and
         // dropping them would lose rows silently.
         if input_rows.is_none() && !rejections.is_empty() {
@@ -304,7 +297,7 @@ fn trap_cause(store: &Store<HostState>, limits: &Limits, error: wasmtime::Error,
         }
         _ => {}
     }
-    if error.downcast_ref::<OutputTooLarge>().is_some() {
+    if error.to_string().contains(HOSTCALL_FUEL_EXHAUSTED) {
         return format!("it returned more than its output limit of {} MiB", limits.output_bytes >> 20);
     }
     if let Some(asked) = store.data().denied_memory {
@@ -314,7 +307,18 @@ fn trap_cause(store: &Store<HostState>, limits: &Limits, error: wasmtime::Error,
             limits.memory_bytes >> 20
         );
     }
-    format!("{error:?}")
+    describe_trap(&error)
+}
+
+/// The trap's message, then the plugin's backtrace when wasmtime recorded one
+/// (with function names when the plugin kept its name section); never the
+/// host's own stack.
+fn describe_trap(error: &wasmtime::Error) -> String {
+    let cause = error.root_cause().to_string();
+    match error.downcast_ref::<wasmtime::WasmBacktrace>() {
+        Some(backtrace) if !backtrace.frames().is_empty() => format!("{cause}\n{backtrace}"),
+        _ => cause,
+    }
 }
 
 fn deadline_ticks(limits: &Limits) -> u64 {

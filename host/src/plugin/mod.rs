@@ -5,7 +5,6 @@ mod bindings;
 mod error;
 mod grants;
 mod instance;
-mod lift;
 mod limits;
 mod pool;
 mod runtime;
@@ -19,12 +18,12 @@ use wasmtime::Engine;
 
 pub use bindings::CONTRACT_VERSION;
 pub use error::PluginError;
+pub use grants::{DirGrant, Grants};
 pub use instance::{Instance, Output, Rejection};
+pub use limits::Limits;
 pub use pool::{Pool, PoolOptions, PooledInstance};
 pub use quiver_abi::TransformKind;
 pub use runtime::{Runtime, RuntimeOptions};
-pub use grants::{DirGrant, Grants};
-pub use limits::Limits;
 
 use bindings::wit;
 use sandbox::HostState;

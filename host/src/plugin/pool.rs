@@ -51,8 +51,7 @@ impl Pool {
             });
         }
         // A stateful transform keeps its state in one instance.
-        let max_instances =
-            if transform.kind == TransformKind::Aggregate { 1 } else { options.max_instances.max(1) };
+        let max_instances = if transform.kind == TransformKind::Aggregate { 1 } else { options.max_instances.max(1) };
         let mut pool = Self {
             plugin,
             transform,

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{
-    FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
-};
+use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::PluginError;
@@ -42,11 +40,9 @@ impl HostState {
             wasi.env(name, value);
         }
         for dir in &grants.dirs {
-            wasi.preopened_dir(&dir.host, &dir.guest, FsPerms::ReadOnly).map_err(|e| {
-                PluginError::Instantiate {
-                    plugin: plugin.to_string(),
-                    reason: format!("cannot open granted directory {}: {e:#}", dir.host.display()),
-                }
+            wasi.preopened_dir(&dir.host, &dir.guest, FsPerms::ReadOnly).map_err(|e| PluginError::Instantiate {
+                plugin: plugin.to_string(),
+                reason: format!("cannot open granted directory {}: {e:#}", dir.host.display()),
             })?;
         }
         let log = LogBucket::new(limits.log_per_second);

@@ -1,0 +1,267 @@
+//! The sandbox against the `hostile` plugin: every attack is stopped, named,
+//! and costs only the rows that cause it.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::compute::concat_batches;
+use quiver_tests::{
+    data_files, describe, plugins, quiver, quiver_command, read_parquet_dir, write_parquet, write_pipeline,
+};
+
+/// `rows` rows: `x` = 0.., `s` a unicode string with some nulls.
+fn input(rows: i64) -> RecordBatch {
+    let s: StringArray = (0..rows)
+        .map(|i| (i % 7 != 3).then(|| format!("row {i} · ünïcødé · {}", "z".repeat((i % 40) as usize))))
+        .collect();
+    RecordBatch::try_from_iter([
+        ("x", Arc::new(Int64Array::from_iter_values(0..rows)) as ArrayRef),
+        ("s", Arc::new(s) as ArrayRef),
+    ])
+    .unwrap()
+}
+
+fn pipeline(transform: &str, extra: &str, batch_rows: usize) -> String {
+    format!(
+        "[source]\nformat = \"parquet\"\npath = \"in/\"\nbatch_rows = {batch_rows}\n\n\
+         [[transform]]\nplugin = \"{}\"\ntransform = \"{transform}\"\ninstances = 1\n{extra}\n\n\
+         [sink]\nformat = \"parquet\"\npath = \"out/\"\n\n[dead_letter]\nformat = \"parquet\"\npath = \"dead/\"\n",
+        plugins::HOSTILE
+    )
+}
+
+/// Runs a pipeline that must fail cleanly: an error exit (not a crash), no output left.
+fn fails(d: &Path, text: &str) -> String {
+    let file = write_pipeline(d, text);
+    let out = quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "expected a clean failure: {}", describe(&out));
+    assert!(data_files(&d.join("out")).is_empty(), "no output may remain: {}", describe(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn succeeds(d: &Path, text: &str) -> String {
+    let file = write_pipeline(d, text);
+    let out = quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", describe(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn assert_mentions(err: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(err.contains(part), "expected {part:?} in:\n{err}");
+    }
+}
+
+fn reset(d: &Path) {
+    for dir in ["out", "dead"] {
+        let _ = std::fs::remove_dir_all(d.join(dir));
+    }
+}
+
+#[test]
+fn every_attack_fails_the_run_cleanly_naming_its_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_parquet(&d.join("in/x.parquet"), &input(3000));
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "spin",
+            "limits = { timeout_ms = 200 }",
+            &["trapped in `process`", "timed out", "200 ms limit", "x.parquet, rows 0..1000"],
+        ),
+        ("spin-open", "limits = { timeout_ms = 200 }", &["trapped in `open`", "timed out"]),
+        ("spin-bind", "limits = { timeout_ms = 200 }", &["trapped in `bind`", "timed out"]),
+        ("grow", "limits = { memory_mb = 64 }", &["out of memory", "limit is 64 MiB"]),
+        ("recurse", "", &["trapped in `process`", "call stack exhausted"]),
+        ("panic", "", &["hostile@0.1.0/panic", "trapped in `process`", "unreachable"]),
+        ("garbage", "", &["malformed output from `process`"]),
+        ("truncated", "", &["malformed output from `process`"]),
+        ("other-schema", "", &["malformed output from `process`"]),
+        ("alias", "", &["returned more than its output limit of 256 MiB"]),
+        ("huge-rows", "", &["returned 1099511627776 rows, over its limit of 16777216 rows"]),
+        ("huge-reasons", "limits = { output_mb = 64 }", &["returned more than its output limit of 64 MiB"]),
+        ("spin", "limits = { fuel = 5000000 }", &["out of fuel", "5000000 units"]),
+    ];
+    for (transform, extra, expected) in cases {
+        reset(d);
+        let err = fails(d, &pipeline(transform, extra, 1000));
+        assert_mentions(&err, expected);
+        assert_mentions(&err, &["hostile@0.1.0"]);
+    }
+}
+
+#[test]
+fn a_poison_row_is_isolated_by_bisection_and_only_it_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rows = 65_536;
+    write_parquet(&d.join("in/x.parquet"), &input(rows));
+    let poison = 40_961;
+    for (transform, extra, reason) in [
+        ("panic", "", "unreachable"),
+        ("spin", "limits = { timeout_ms = 100 }", "timed out"),
+        ("garbage", "", "malformed output"),
+    ] {
+        reset(d);
+        let extra = format!("on_error = \"dead-letter\"\nconfig = {{ poison = {poison} }}\n{extra}");
+        let stdout = succeeds(d, &pipeline(transform, &extra, rows as usize));
+
+        let out = read_parquet_dir(&d.join("out"));
+        let expected: Vec<i64> = (0..rows).filter(|&x| x != poison).collect();
+        let x = out.column_by_name("x").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(x.values().to_vec(), expected, "{transform}: every other row, in order");
+        let s = out.column_by_name("s").unwrap();
+        assert_eq!(s.null_count(), (0..rows).filter(|&i| i % 7 == 3 && i != poison).count());
+
+        let dead = read_parquet_dir(&d.join("dead/").join(transform));
+        assert_eq!(dead.num_rows(), 1, "{transform}: one dead letter");
+        let column = |name: &str| dead.column_by_name(name).unwrap().clone();
+        assert_eq!(column("x").as_any().downcast_ref::<Int64Array>().unwrap().value(0), poison);
+        assert_eq!(column("quiver_row").as_any().downcast_ref::<Int64Array>().unwrap().value(0), poison);
+        let why = column("quiver_reason");
+        let why = why.as_any().downcast_ref::<StringArray>().unwrap().value(0);
+        assert!(why.contains(reason) && why.contains("hostile@0.1.0"), "{transform}: {why}");
+        // One failed call per halving, plus the whole batch: 1 + log2(65536).
+        assert!(stdout.contains("17 failed calls, 1 poison rows quarantined"), "{transform}: {stdout}");
+    }
+}
+
+#[test]
+fn poison_rows_in_many_batches_are_each_quarantined_and_the_rest_flows_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rows = 10_000;
+    write_parquet(&d.join("in/x.parquet"), &input(rows));
+    // Twenty batches; the one holding the poison value fails, the others flow past it.
+    let text = pipeline("panic", "on_error = \"dead-letter\"\nconfig = { poison = 7777 }", 500);
+    let first = succeeds(d, &text);
+    assert!(first.contains("1 poison rows quarantined"), "{first}");
+    let out = read_parquet_dir(&d.join("out"));
+    let x = out.column_by_name("x").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+    assert_eq!(x.values().to_vec(), (0..rows).filter(|&x| x != 7777).collect::<Vec<_>>());
+    let dead = read_parquet_dir(&d.join("dead/panic"));
+    let x = dead.column_by_name("x").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
+    assert_eq!(x.values().to_vec(), vec![7777]);
+}
+
+#[test]
+fn a_plugin_failing_on_everything_trips_the_circuit_breaker() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_parquet(&d.join("in/x.parquet"), &input(5000));
+    let text =
+        pipeline("panic", "on_error = \"dead-letter\"\ncircuit_breaker = { failures = 20, window_secs = 60 }", 1000);
+    let err = fails(d, &text);
+    assert_mentions(&err, &["circuit breaker open after 20 failed calls within 60 s", "hostile@0.1.0", "unreachable"]);
+    assert!(data_files(&d.join("dead")).is_empty(), "dead letters of a failed run are removed too");
+}
+
+#[test]
+fn dead_letter_policy_is_refused_for_aggregates_and_without_a_dead_letter_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_parquet(&d.join("in/x.parquet"), &input(10));
+    let text = pipeline("panic", "on_error = \"dead-letter\"", 1000).replace(plugins::HOSTILE, plugins::COUNT);
+    let text = text.replace("transform = \"panic\"\n", "config = { key = \"s\", value = \"x\" }\n");
+    let err = fails(d, &text);
+    assert_mentions(&err, &["is an aggregate", "on_error must be \"fail\""]);
+
+    let text = pipeline("panic", "on_error = \"dead-letter\"", 1000);
+    let text = &text[..text.find("[dead_letter]").unwrap()];
+    let err = fails(d, text);
+    assert_mentions(&err, &["on_error", "add a [dead_letter] table"]);
+}
+
+/// A one-request HTTP server on loopback; returns its port.
+fn http_server(body: &'static str) -> (u16, std::thread::JoinHandle<usize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let n = stream.read(&mut request).unwrap();
+        write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        n
+    });
+    (port, handle)
+}
+
+fn probe(d: &Path, what: &str, target: &str, grants: &str, env: &[(&str, &str)]) -> String {
+    reset(d);
+    let extra = format!("config = {{ what = \"{what}\", target = \"{target}\" }}\n{grants}");
+    let file = write_pipeline(d, &pipeline("probe", &extra, 1000));
+    let mut command = quiver_command(d, &["run", "--no-progress", file.to_str().unwrap()]);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let batch = read_parquet_dir(&d.join("out"));
+    let probe = batch.column_by_name("probe").unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
+    assert_eq!(probe.len(), 20);
+    probe.value(0).to_string()
+}
+
+#[test]
+fn capabilities_are_denied_inside_the_plugin_unless_granted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_parquet(&d.join("in/x.parquet"), &input(20));
+    std::fs::create_dir_all(d.join("ref")).unwrap();
+    std::fs::write(d.join("ref/rates.txt"), "EUR 1.08").unwrap();
+
+    let denied = |result: &str, what: &str| assert!(result.starts_with("denied: "), "{what}: {result}");
+    denied(&probe(d, "file", "/etc/passwd", "", &[]), "/etc/passwd");
+    denied(&probe(d, "file", "/ref/rates.txt", "", &[]), "ungranted dir");
+    let grant = "[transform.grants]\ndirs = [{ host = \"ref\", guest = \"/ref\" }]";
+    assert_eq!(probe(d, "file", "/ref/rates.txt", grant, &[]), "ok: EUR 1.08");
+    denied(&probe(d, "file", "/etc/passwd", grant, &[]), "outside the granted dir");
+    denied(&probe(d, "write-file", "/ref/new.txt", grant, &[]), "read-only grant");
+    assert!(!d.join("ref/new.txt").exists());
+
+    let secret = [("QUIVER_TEST_SECRET", "s3cr3t")];
+    denied(&probe(d, "env", "QUIVER_TEST_SECRET", "", &secret), "ungranted env");
+    denied(&probe(d, "env", "HOME", "", &[]), "HOME");
+    let grant = "[transform.grants]\nenv = [\"QUIVER_TEST_SECRET\"]";
+    assert_eq!(probe(d, "env", "QUIVER_TEST_SECRET", grant, &secret), "ok: s3cr3t");
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    denied(&probe(d, "socket", &format!("127.0.0.1:{port}"), "", &[]), "socket");
+    assert!(listener.accept().is_err(), "the plugin must not have connected");
+
+    let (allowed, server) = http_server("hello from the allow-list");
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other_port = other.local_addr().unwrap().port();
+    other.set_nonblocking(true).unwrap();
+    let grant = format!("[transform.grants]\nhttp = [\"127.0.0.1:{allowed}\"]");
+    let result = probe(d, "http", &format!("127.0.0.1:{other_port}/x"), &grant, &[]);
+    assert!(result.contains("HttpRequestDenied"), "{result}");
+    assert!(other.accept().is_err(), "a denied request must not connect");
+    let result = probe(d, "http", &format!("127.0.0.1:{allowed}/rates"), &grant, &[]);
+    assert_eq!(result, "ok: 200 hello from the allow-list");
+    assert!(server.join().unwrap() > 0);
+}
+
+#[test]
+fn a_plugin_logging_in_a_tight_loop_is_rate_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_parquet(&d.join("in/x.parquet"), &input(100));
+    let file = write_pipeline(d, &pipeline("log-flood", "", 1000));
+    let out = quiver_command(d, &["run", "--no-progress", file.to_str().unwrap()])
+        .env("QUIVER_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let flood = stderr.lines().filter(|l| l.contains("flood ")).count();
+    assert!((1..=200).contains(&flood), "{flood} flood lines let through");
+    assert!(stderr.contains("plugin log rate limit: messages dropped"), "{stderr}");
+    let batch = read_parquet_dir(&d.join("out"));
+    assert_eq!(concat_batches(&batch.schema(), [&batch]).unwrap().num_rows(), 100);
+}
