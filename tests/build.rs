@@ -7,10 +7,35 @@
 
 use std::env;
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const PLUGINS: &[&str] = &["gcd", "enrich", "validate", "misbehave", "count", "hostile"];
+
+/// Python plugins: (name, directory, module).
+const PYTHON_PLUGINS: &[(&str, &str, &str)] = &[("hostile-py", "plugins/hostile/python", "hostile_py")];
+
+/// Builds a Python plugin with the componentize-py that
+/// `sdk/install-toolchains.sh` installed (or one on `PATH`).
+fn build_python(root: &Path, target_dir: &Path, dir: &str, module: &str) -> PathBuf {
+    let installed = root.join("target/toolchains/python/bin/componentize-py");
+    let tool = if installed.is_file() { installed } else { PathBuf::from("componentize-py") };
+    let out = target_dir.join("python").join(format!("{module}.wasm"));
+    std::fs::create_dir_all(out.parent().expect("has a parent")).expect("creating the output directory");
+    let status = Command::new(&tool)
+        .arg("-d")
+        .arg(root.join("wit"))
+        .args(["-w", "plugin", "componentize", module, "-p"])
+        .arg(root.join(dir))
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("running {}: {e}; install it with `bash sdk/install-toolchains.sh`", tool.display())
+        });
+    assert!(status.success(), "building the Python plugin in {dir} failed");
+    out
+}
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -61,6 +86,16 @@ fn main() {
             constants,
             "/// The `{plugin}` plugin, built for wasm32-wasip2.\npub const {}: &str = {:?};",
             plugin.to_uppercase(),
+            file.display().to_string()
+        )
+        .expect("writing to a string");
+    }
+    for (name, dir, module) in PYTHON_PLUGINS {
+        let file = build_python(&root, &target_dir, dir, module);
+        writeln!(
+            constants,
+            "/// The `{name}` plugin (Python), built with componentize-py.\npub const {}: &str = {:?};",
+            name.to_uppercase().replace('-', "_"),
             file.display().to_string()
         )
         .expect("writing to a string");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check and every test of the repository: formatting, clippy (warnings
 # are errors) and the whole workspace's tests, end-to-end tests included.
-# Needs the wasm32-wasip2 target: `rustup target add wasm32-wasip2`.
+# Needs the wasm32-wasip2 target (`rustup target add wasm32-wasip2`) and
+# python3 with venv; installs the pinned guest toolchains itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,8 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
     echo "the wasm32-wasip2 target is missing: run 'rustup target add wasm32-wasip2'" >&2
     exit 1
 fi
+# Guest toolchains for the plugins in other languages (pinned in sdk/toolchains.env).
+bash sdk/install-toolchains.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

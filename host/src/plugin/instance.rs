@@ -187,6 +187,7 @@ impl Instance {
             });
         }
         self.store.data_mut().denied_memory = None;
+        self.store.data().stderr.clear();
         self.store.set_epoch_deadline(deadline_ticks(&self.limits));
         if self.fuel {
             let fuel = self.limits.fuel.unwrap_or(u64::MAX);
@@ -302,12 +303,18 @@ fn trap_cause(store: &Store<HostState>, limits: &Limits, error: wasmtime::Error,
     }
     if let Some(asked) = store.data().denied_memory {
         return format!(
-            "out of memory: it asked for {} MiB of linear memory, its limit is {} MiB ({error})",
-            asked >> 20,
+            "out of memory: it asked for {:.1} MiB of linear memory, its limit is {} MiB ({error})",
+            asked as f64 / (1 << 20) as f64,
             limits.memory_bytes >> 20
         );
     }
-    describe_trap(&error)
+    let mut cause = describe_trap(&error);
+    let printed = store.data().stderr.text();
+    if !printed.is_empty() {
+        cause.push_str("\nthe plugin's standard error ended with:\n");
+        cause.push_str(&printed);
+    }
+    cause
 }
 
 /// The trap's message, then the plugin's backtrace when wasmtime recorded one

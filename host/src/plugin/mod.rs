@@ -9,6 +9,7 @@ mod limits;
 mod pool;
 mod runtime;
 mod sandbox;
+mod stderr;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -12,6 +12,7 @@ use super::PluginError;
 use super::bindings::quiver::transform::host::{self, Level};
 use super::grants::{Grants, HttpAllowList};
 use super::limits::Limits;
+use super::stderr::StderrTail;
 
 /// The state of one instance's store.
 pub struct HostState {
@@ -21,6 +22,8 @@ pub struct HostState {
     table: ResourceTable,
     plugin: Arc<str>,
     limits: Limits,
+    /// The plugin's standard error, for failure reports.
+    pub(crate) stderr: StderrTail,
     /// Set when the plugin asked for more memory than its limit.
     pub(crate) denied_memory: Option<usize>,
     log: LogBucket,
@@ -31,8 +34,9 @@ impl HostState {
     /// HTTP, environment or arguments, stdin empty, output discarded, and
     /// clocks frozen at the epoch.
     pub fn new(plugin: Arc<str>, limits: Limits, grants: &Grants) -> Result<Self, PluginError> {
+        let stderr = StderrTail::default();
         let mut wasi = WasiCtxBuilder::new();
-        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        wasi.stderr(stderr.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
         if !grants.clocks {
             wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
         }
@@ -53,6 +57,7 @@ impl HostState {
             table: ResourceTable::new(),
             plugin,
             limits,
+            stderr,
             denied_memory: None,
             log,
         })
