@@ -42,11 +42,18 @@ enum Mutation {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
-        (0..12usize, any::<usize>(), any::<u8>()).prop_map(|(buffer, at, value)| Mutation::FlipByte { buffer, at, value }),
+        (0..12usize, any::<usize>(), any::<u8>()).prop_map(|(buffer, at, value)| Mutation::FlipByte {
+            buffer,
+            at,
+            value
+        }),
         (0..12usize, any::<usize>()).prop_map(|(buffer, keep)| Mutation::Truncate { buffer, keep }),
         (0..12usize).prop_map(|buffer| Mutation::Drop { buffer }),
-        (0..4usize, 0..5u8, prop_oneof![0..70u64, any::<u64>()])
-            .prop_map(|(node, field, value)| Mutation::NodeField { node, field, value }),
+        (0..4usize, 0..5u8, prop_oneof![0..70u64, any::<u64>()]).prop_map(|(node, field, value)| Mutation::NodeField {
+            node,
+            field,
+            value
+        }),
         prop_oneof![0..70usize, any::<usize>()].prop_map(Mutation::Rows),
     ]
 }
