@@ -17,7 +17,7 @@ use super::sandbox::HostState;
 use super::{Plugin, PluginError};
 
 /// How often the epoch advances; call deadlines are counted in these ticks.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Settings of the plugin runtime.
 #[derive(Debug, Clone, Default)]
