@@ -83,11 +83,16 @@ impl Runtime {
         thread::Builder::new()
             .name("quiver-epoch".into())
             .spawn(move || {
+                // Count ticks from real time: a sleep overshoots a little, and
+                // over a 30 s deadline those overshoots would add up.
+                let (started, mut ticks) = (Instant::now(), 0u128);
                 while !stop.load(Ordering::Relaxed) {
                     thread::sleep(EPOCH_TICK);
-                    match ticking.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => return,
+                    let Some(engine) = ticking.upgrade() else { return };
+                    let due = started.elapsed().as_nanos() / EPOCH_TICK.as_nanos();
+                    while ticks < due {
+                        engine.increment_epoch();
+                        ticks += 1;
                     }
                 }
             })
