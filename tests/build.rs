@@ -21,12 +21,17 @@ fn build_python(root: &Path, target_dir: &Path, dir: &str, module: &str) -> Path
     let installed = root.join("target/toolchains/python/bin/componentize-py");
     let tool = if installed.is_file() { installed } else { PathBuf::from("componentize-py") };
     let out = target_dir.join("python").join(format!("{module}.wasm"));
-    std::fs::create_dir_all(out.parent().expect("has a parent")).expect("creating the output directory");
+    // componentize-py imports the sources and leaves `__pycache__` beside
+    // them, ignoring PYTHONDONTWRITEBYTECODE: build from a copy, or the
+    // watched `plugins/` would change on every build and rerun this script.
+    let sources = target_dir.join("python").join(module);
+    let _ = std::fs::remove_dir_all(&sources);
+    copy_sources(&root.join(dir), &sources);
     let status = Command::new(&tool)
         .arg("-d")
         .arg(root.join("wit"))
         .args(["-w", "plugin", "componentize", module, "-p"])
-        .arg(root.join(dir))
+        .arg(&sources)
         .arg("-o")
         .arg(&out)
         .status()
@@ -35,6 +40,33 @@ fn build_python(root: &Path, target_dir: &Path, dir: &str, module: &str) -> Path
         });
     assert!(status.success(), "building the Python plugin in {dir} failed");
     out
+}
+
+/// Copies a directory of sources, leaving out `__pycache__`.
+fn copy_sources(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("creating the source copy");
+    for entry in std::fs::read_dir(from).expect("reading plugin sources") {
+        let path = entry.expect("a directory entry").path();
+        let name = path.file_name().expect("entries have names");
+        if path.is_dir() {
+            if name != "__pycache__" {
+                copy_sources(&path, &to.join(name));
+            }
+        } else {
+            std::fs::copy(&path, to.join(name)).expect("copying a plugin source");
+        }
+    }
+}
+
+/// Appends `pub const NAME: &str = "path";` with its doc line.
+fn constant(constants: &mut String, name: &str, doc: &str, file: &Path) {
+    writeln!(
+        constants,
+        "/// {doc}\npub const {}: &str = {:?};",
+        name.to_uppercase().replace('-', "_"),
+        file.display().to_string()
+    )
+    .expect("writing to a string");
 }
 
 fn main() {
@@ -82,23 +114,11 @@ fn main() {
             .join("plugin")
             .join(format!("quiver_plugin_{}.wasm", plugin.replace('-', "_")));
         assert!(file.is_file(), "expected {} after the build", file.display());
-        writeln!(
-            constants,
-            "/// The `{plugin}` plugin, built for wasm32-wasip2.\npub const {}: &str = {:?};",
-            plugin.to_uppercase(),
-            file.display().to_string()
-        )
-        .expect("writing to a string");
+        constant(&mut constants, plugin, &format!("The `{plugin}` plugin, built for wasm32-wasip2."), &file);
     }
     for (name, dir, module) in PYTHON_PLUGINS {
         let file = build_python(&root, &target_dir, dir, module);
-        writeln!(
-            constants,
-            "/// The `{name}` plugin (Python), built with componentize-py.\npub const {}: &str = {:?};",
-            name.to_uppercase().replace('-', "_"),
-            file.display().to_string()
-        )
-        .expect("writing to a string");
+        constant(&mut constants, name, &format!("The `{name}` plugin (Python), built with componentize-py."), &file);
     }
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("plugins.rs");
     std::fs::write(out, constants).expect("writing plugins.rs");
