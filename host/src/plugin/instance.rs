@@ -67,15 +67,12 @@ impl Instance {
         let mut store = Store::new(&plugin.engine, HostState::new(label.clone(), limits.clone(), grants)?);
         if plugin.enforced {
             store.limiter(|state| state);
-            store.set_epoch_deadline(deadline_ticks(&limits));
         }
-        if plugin.fuel {
-            store.set_fuel(limits.fuel.unwrap_or(u64::MAX)).map_err(failed)?;
-        }
+        // Instantiation runs the plugin's start-up code: a plugin that loops there is stopped too.
+        arm(&mut store, &limits, plugin.fuel);
         // wasmtime counts every byte it copies out of the plugin against this,
         // including lists that alias the same memory, before it allocates.
         store.set_hostcall_fuel(limits.output_bytes);
-        // Instantiation runs the plugin's start-up code: a plugin that loops there is stopped too.
         let started = Instant::now();
         let instance = plugin.pre.instance_pre().instantiate(&mut store).map_err(|e| PluginError::Instantiate {
             plugin: label.to_string(),
@@ -188,11 +185,7 @@ impl Instance {
         }
         self.store.data_mut().denied_memory = None;
         self.store.data().stderr.clear();
-        self.store.set_epoch_deadline(deadline_ticks(&self.limits));
-        if self.fuel {
-            let fuel = self.limits.fuel.unwrap_or(u64::MAX);
-            self.store.set_fuel(fuel).expect("fuel is enabled in this engine");
-        }
+        arm(&mut self.store, &self.limits, self.fuel);
         let started = Instant::now();
         f(&mut self.store, &self.bindings).map_err(|e| {
             self.poisoned = true;
@@ -325,6 +318,15 @@ fn describe_trap(error: &wasmtime::Error) -> String {
     match error.downcast_ref::<wasmtime::WasmBacktrace>() {
         Some(backtrace) if !backtrace.frames().is_empty() => format!("{cause}\n{backtrace}"),
         _ => cause,
+    }
+}
+
+/// Gives the next call (or the instantiation) its full deadline and, when
+/// the engine counts fuel, its fuel.
+fn arm(store: &mut Store<HostState>, limits: &Limits, fuel: bool) {
+    store.set_epoch_deadline(deadline_ticks(limits));
+    if fuel {
+        store.set_fuel(limits.fuel.unwrap_or(u64::MAX)).expect("the engine counts fuel");
     }
 }
 
