@@ -6,8 +6,9 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
+use arrow::datatypes::Int64Type;
 use quiver_tests::{
     data_files, describe, plugins, quiver, quiver_command, read_parquet_dir, write_parquet, write_pipeline,
 };
@@ -55,6 +56,22 @@ fn assert_mentions(err: &str, parts: &[&str]) {
     }
 }
 
+/// Each attack `(transform, extra keys, expected words)` fails the run of
+/// `pipeline_of(transform, extra)` with its cause and the plugin named.
+fn each_attack_fails(
+    d: &Path,
+    plugin: &str,
+    pipeline_of: impl Fn(&str, &str) -> String,
+    cases: &[(&str, &str, &[&str])],
+) {
+    for (transform, extra, expected) in cases {
+        reset(d);
+        let err = fails(d, &pipeline_of(transform, extra));
+        assert_mentions(&err, expected);
+        assert_mentions(&err, &[plugin]);
+    }
+}
+
 fn reset(d: &Path) {
     for dir in ["out", "dead"] {
         let _ = std::fs::remove_dir_all(d.join(dir));
@@ -85,12 +102,7 @@ fn every_attack_fails_the_run_cleanly_naming_its_cause() {
         ("huge-reasons", "limits = { output_mb = 64 }", &["returned more than its output limit of 64 MiB"]),
         ("spin", "limits = { fuel = 5000000 }", &["out of fuel", "5000000 units"]),
     ];
-    for (transform, extra, expected) in cases {
-        reset(d);
-        let err = fails(d, &pipeline(transform, extra, 1000));
-        assert_mentions(&err, expected);
-        assert_mentions(&err, &["hostile@0.1.0"]);
-    }
+    each_attack_fails(d, "hostile@0.1.0", |transform, extra| pipeline(transform, extra, 1000), cases);
 }
 
 #[test]
@@ -111,18 +123,17 @@ fn a_poison_row_is_isolated_by_bisection_and_only_it_is_lost() {
 
         let out = read_parquet_dir(&d.join("out"));
         let expected: Vec<i64> = (0..rows).filter(|&x| x != poison).collect();
-        let x = out.column_by_name("x").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+        let x = out.column_by_name("x").unwrap().as_primitive::<Int64Type>();
         assert_eq!(x.values().to_vec(), expected, "{transform}: every other row, in order");
         let s = out.column_by_name("s").unwrap();
         assert_eq!(s.null_count(), (0..rows).filter(|&i| i % 7 == 3 && i != poison).count());
 
         let dead = read_parquet_dir(&d.join("dead/").join(transform));
         assert_eq!(dead.num_rows(), 1, "{transform}: one dead letter");
-        let column = |name: &str| dead.column_by_name(name).unwrap().clone();
-        assert_eq!(column("x").as_any().downcast_ref::<Int64Array>().unwrap().value(0), poison);
-        assert_eq!(column("quiver_row").as_any().downcast_ref::<Int64Array>().unwrap().value(0), poison);
-        let why = column("quiver_reason");
-        let why = why.as_any().downcast_ref::<StringArray>().unwrap().value(0);
+        let column = |name: &str| dead.column_by_name(name).unwrap();
+        assert_eq!(column("x").as_primitive::<Int64Type>().value(0), poison);
+        assert_eq!(column("quiver_row").as_primitive::<Int64Type>().value(0), poison);
+        let why = column("quiver_reason").as_string::<i32>().value(0);
         assert!(why.contains(reason) && why.contains("hostile@0.1.0"), "{transform}: {why}");
         // One failed call per halving, plus the whole batch: 1 + log2(65536).
         assert!(stdout.contains("17 failed calls, 1 poison rows quarantined"), "{transform}: {stdout}");
@@ -140,10 +151,10 @@ fn poison_rows_in_many_batches_are_each_quarantined_and_the_rest_flows_on() {
     let first = succeeds(d, &text);
     assert!(first.contains("1 poison rows quarantined"), "{first}");
     let out = read_parquet_dir(&d.join("out"));
-    let x = out.column_by_name("x").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+    let x = out.column_by_name("x").unwrap().as_primitive::<Int64Type>();
     assert_eq!(x.values().to_vec(), (0..rows).filter(|&x| x != 7777).collect::<Vec<_>>());
     let dead = read_parquet_dir(&d.join("dead/panic"));
-    let x = dead.column_by_name("x").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
+    let x = dead.column_by_name("x").unwrap().as_primitive::<Int64Type>();
     assert_eq!(x.values().to_vec(), vec![7777]);
 }
 
@@ -200,7 +211,7 @@ fn probe(d: &Path, what: &str, target: &str, grants: &str, env: &[(&str, &str)])
     let out = command.output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     let batch = read_parquet_dir(&d.join("out"));
-    let probe = batch.column_by_name("probe").unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
+    let probe = batch.column_by_name("probe").unwrap().as_string::<i32>();
     assert_eq!(probe.len(), 20);
     probe.value(0).to_string()
 }
@@ -287,26 +298,14 @@ fn the_sandbox_holds_a_python_plugin_too() {
         ("probe", "config = { what = \"env\", target = \"HOME\" }", &["denied: env HOME: KeyError"]),
         ("probe", "config = { what = \"socket\", target = \"127.0.0.1:9\" }", &["denied: socket 127.0.0.1:9"]),
     ];
-    for (transform, extra, expected) in cases {
-        reset(d);
-        let err = fails(d, &python(transform, extra));
-        assert_mentions(&err, expected);
-        assert_mentions(&err, &["hostile-py@0.1.0"]);
-    }
+    each_attack_fails(d, "hostile-py@0.1.0", python, cases);
 
     reset(d);
     let stdout = succeeds(d, &python("raise", "on_error = \"dead-letter\"\nconfig = { poison = 2500 }"));
     assert!(stdout.contains("1 poison rows quarantined"), "{stdout}");
     assert_eq!(read_parquet_dir(&d.join("out")).num_rows(), 2999);
     let dead = read_parquet_dir(&d.join("dead/raise"));
-    let why = dead
-        .column_by_name("quiver_reason")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap()
-        .value(0)
-        .to_string();
+    let why = dead.column_by_name("quiver_reason").unwrap().as_string::<i32>().value(0);
     assert!(why.contains("ValueError"), "{why}");
-    assert_eq!(dead.column_by_name("x").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().value(0), 2500);
+    assert_eq!(dead.column_by_name("x").unwrap().as_primitive::<Int64Type>().value(0), 2500);
 }
