@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, Int32Array, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
+use quiver::plugin::{Limits, Pool, PoolOptions, Runtime};
 
 /// Paths of the plugins under test.
 pub mod plugins {
@@ -118,4 +119,27 @@ pub fn write_pipeline(dir: &Path, text: &str) -> PathBuf {
 /// A shared schema reference.
 pub fn schema_of(batch: &RecordBatch) -> SchemaRef {
     Arc::clone(batch.schema_ref())
+}
+
+/// Two int32 columns `a` and `b` for `gcd`, different for every `seed`.
+pub fn int_pairs(seed: i32, rows: usize) -> RecordBatch {
+    let a = Int32Array::from_iter_values((0..rows as i32).map(|i| i.wrapping_mul(7919).wrapping_add(seed) % 1_000_000));
+    let b = Int32Array::from_iter_values(
+        (0..rows as i32).map(|i| i.wrapping_mul(104_729).wrapping_add(seed * 31) % 999_983),
+    );
+    RecordBatch::try_from_iter([("a", Arc::new(a) as ArrayRef), ("b", Arc::new(b) as ArrayRef)]).unwrap()
+}
+
+/// A pool of one instance of the plugin `wasm`, for calling it directly
+/// through the library (benchmarks, tests below the command line).
+pub fn one_instance_pool(
+    runtime: &Runtime,
+    wasm: &str,
+    transform: Option<&str>,
+    input: &RecordBatch,
+    limits: Limits,
+) -> Pool {
+    let plugin = runtime.load(Path::new(wasm)).unwrap();
+    let options = PoolOptions { limits, max_instances: 1, ..PoolOptions::default() };
+    Pool::new(plugin, transform, Vec::new(), input.schema(), options).unwrap()
 }

@@ -12,12 +12,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{ArrayRef, Int32Array, RecordBatch};
+use arrow::array::RecordBatch;
 use quiver::config::PipelineConfig;
 use quiver::demo::{clickstream, clickstream_schema};
 use quiver::pipeline::{self, Progress};
-use quiver::plugin::{Pool, PoolOptions, Runtime, RuntimeOptions};
-use quiver_tests::plugins;
+use quiver::plugin::{Limits, Pool, Runtime, RuntimeOptions};
+use quiver_tests::{int_pairs, one_instance_pool, plugins};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -32,14 +32,6 @@ fn main() {
     gcd(&runtime);
     enrich(&runtime);
     pipeline_ratio();
-}
-
-fn ints(seed: i32, rows: usize) -> RecordBatch {
-    let a = Int32Array::from_iter_values((0..rows as i32).map(|i| i.wrapping_mul(7919).wrapping_add(seed) % 1_000_000));
-    let b = Int32Array::from_iter_values(
-        (0..rows as i32).map(|i| i.wrapping_mul(104_729).wrapping_add(seed * 31) % 999_983),
-    );
-    RecordBatch::try_from_iter([("a", Arc::new(a) as ArrayRef), ("b", Arc::new(b) as ArrayRef)]).unwrap()
 }
 
 /// Median time per call of `f` over `rounds` rounds of `calls` calls.
@@ -58,13 +50,11 @@ fn per_call(rounds: usize, calls: usize, mut f: impl FnMut(usize)) -> Duration {
 }
 
 fn pool(runtime: &Runtime, wasm: &str, input: &RecordBatch) -> Pool {
-    let plugin = runtime.load(Path::new(wasm)).unwrap();
-    Pool::new(plugin, None, Vec::new(), input.schema(), PoolOptions { max_instances: 1, ..PoolOptions::default() })
-        .unwrap()
+    one_instance_pool(runtime, wasm, None, input, Limits::default())
 }
 
 fn call_overhead(runtime: &Runtime) {
-    let one = ints(1, 1);
+    let one = int_pairs(1, 1);
     let empty = one.slice(0, 0);
     let pool = pool(runtime, plugins::GCD, &one);
     let mut instance = pool.get().unwrap();
@@ -83,7 +73,7 @@ fn gcd(runtime: &Runtime) {
     for rows in [1_024usize, 65_536] {
         // Fresh batches: every call sees data it has not seen before.
         let count = if rows > 10_000 { 48 } else { 512 };
-        let batches: Vec<RecordBatch> = (0..count).map(|i| ints(i as i32 * 7 + 3, rows)).collect();
+        let batches: Vec<RecordBatch> = (0..count).map(|i| int_pairs(i as i32 * 7 + 3, rows)).collect();
         let pool = pool(runtime, plugins::GCD, &batches[0]);
         let mut instance = pool.get().unwrap();
         let native_plugin = quiver_plugin_gcd::plugin();

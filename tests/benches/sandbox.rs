@@ -10,19 +10,19 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch};
+use arrow::array::{ArrayRef, Int64Array, RecordBatch};
 use quiver::config::PipelineConfig;
 use quiver::demo::clickstream;
 use quiver::pipeline::{FlowBatch, Provenance, Stage};
-use quiver::plugin::{Limits, Pool, PoolOptions, Runtime, RuntimeOptions};
-use quiver_tests::plugins;
+use quiver::plugin::{Limits, Runtime, RuntimeOptions};
+use quiver_tests::{int_pairs, one_instance_pool, plugins};
 
 fn main() {
     let enforced = Runtime::new(RuntimeOptions::default()).unwrap();
     let unlimited = Runtime::new(RuntimeOptions { unlimited: true, ..RuntimeOptions::default() }).unwrap();
     println!("quiver sandbox benchmark (medians)\n");
     let rows = 65_536;
-    let ints: Vec<RecordBatch> = (0..32).map(|i| gcd_input(i, rows)).collect();
+    let ints: Vec<RecordBatch> = (0..32).map(|i| int_pairs(i, rows)).collect();
     limits_overhead("gcd", plugins::GCD, &ints, &enforced, &unlimited);
     let clicks: Vec<RecordBatch> = (0..16).map(|i| clickstream(i * rows as u64, rows)).collect();
     limits_overhead("enrich", plugins::ENRICH, &clicks, &enforced, &unlimited);
@@ -32,18 +32,6 @@ fn main() {
     poison_row(&enforced);
 }
 
-fn gcd_input(seed: i32, rows: usize) -> RecordBatch {
-    let a = Int32Array::from_iter_values((0..rows as i32).map(|i| i.wrapping_mul(7919).wrapping_add(seed) % 1_000_000));
-    let b = Int32Array::from_iter_values((0..rows as i32).map(|i| i.wrapping_mul(104_729) % 999_983 + 1));
-    RecordBatch::try_from_iter([("a", Arc::new(a) as ArrayRef), ("b", Arc::new(b) as ArrayRef)]).unwrap()
-}
-
-fn pool(runtime: &Runtime, wasm: &str, transform: Option<&str>, input: &RecordBatch, limits: Limits) -> Pool {
-    let plugin = runtime.load(Path::new(wasm)).unwrap();
-    let options = PoolOptions { limits, max_instances: 1, ..PoolOptions::default() };
-    Pool::new(plugin, transform, Vec::new(), input.schema(), options).unwrap()
-}
-
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
@@ -51,8 +39,8 @@ fn median(mut times: Vec<Duration>) -> Duration {
 
 /// Rounds alternate between the two runtimes so drift hits both alike.
 fn limits_overhead(name: &str, wasm: &str, batches: &[RecordBatch], enforced: &Runtime, unlimited: &Runtime) {
-    let with = pool(enforced, wasm, None, &batches[0], Limits::default());
-    let without = pool(unlimited, wasm, None, &batches[0], Limits::default());
+    let with = one_instance_pool(enforced, wasm, None, &batches[0], Limits::default());
+    let without = one_instance_pool(unlimited, wasm, None, &batches[0], Limits::default());
     let (mut a, mut b) = (with.get().unwrap(), without.get().unwrap());
     let (mut t_with, mut t_without) = (Vec::new(), Vec::new());
     for round in 0..9 {
@@ -79,7 +67,7 @@ fn deadline(runtime: &Runtime) {
     let batch = hostile_input(1_000, None);
     for timeout_ms in [10u64, 100] {
         let limits = Limits { call_timeout: Duration::from_millis(timeout_ms), ..Limits::default() };
-        let pool = pool(runtime, plugins::HOSTILE, Some("spin"), &batch, limits);
+        let pool = one_instance_pool(runtime, plugins::HOSTILE, Some("spin"), &batch, limits);
         let mut overshoot: Vec<Duration> = (0..15)
             .map(|_| {
                 let mut instance = pool.get().unwrap();

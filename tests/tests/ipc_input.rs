@@ -2,22 +2,17 @@
 //! reaches the plugin untouched through `process-ipc`, with the same result
 //! as the buffer path.
 
-use std::path::Path;
-
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
 use quiver::demo::clickstream;
-use quiver::plugin::{Pool, PoolOptions, Runtime, RuntimeOptions};
-use quiver_tests::plugins;
+use quiver::plugin::{Limits, Runtime, RuntimeOptions};
+use quiver_tests::{one_instance_pool, plugins};
 
 #[test]
 fn an_ipc_stream_gives_the_same_output_and_rejections_as_buffers() {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
-    let plugin = runtime.load(Path::new(plugins::ENRICH)).unwrap();
     let input = clickstream(0, 5_000);
-    let pool =
-        Pool::new(plugin, None, Vec::new(), input.schema(), PoolOptions { max_instances: 1, ..PoolOptions::default() })
-            .unwrap();
+    let pool = one_instance_pool(&runtime, plugins::ENRICH, None, &input, Limits::default());
 
     let mut writer = arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &input.schema()).unwrap();
     // Two record batches in one stream: rejection rows count across them.
