@@ -7,6 +7,7 @@
 //! - [`source`] and [`sink`]: files in Parquet, Arrow IPC, CSV and JSON Lines
 //!   through `object_store`;
 //! - [`pipeline`]: stages, bounded channels, ordering and dead letters;
+//! - [`server`]: `quiver serve`, the sidecar (Arrow Flight and HTTP);
 //! - [`demo`]: the sample clickstream data set.
 
 pub mod config;
@@ -14,6 +15,7 @@ pub mod demo;
 pub mod format;
 pub mod pipeline;
 pub mod plugin;
+pub mod server;
 pub mod sink;
 pub mod source;
 pub mod store;

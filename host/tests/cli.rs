@@ -42,5 +42,5 @@ fn a_missing_pipeline_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let out = quiver(&["run", "missing.toml"], dir.path());
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read pipeline file missing.toml"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read missing.toml"));
 }

@@ -3,6 +3,7 @@
 mod demo;
 mod plugin;
 mod run;
+mod serve;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,6 +52,8 @@ enum Command {
     /// Build, inspect and try plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Serve plugins over Arrow Flight and HTTP: the sidecar.
+    Serve(serve::ServeArgs),
     /// Generate the sample clickstream and run the validate and enrich plugins over it.
     Demo(demo::DemoArgs),
 }
@@ -61,6 +64,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run::run(args, &cli.cache),
         Command::Plugin(command) => plugin::run(command, &cli.cache),
         Command::Demo(args) => demo::run(args, &cli.cache),
+        Command::Serve(args) => serve::run(args, &cli.cache),
     }
 }
 

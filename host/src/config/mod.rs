@@ -2,12 +2,14 @@
 //! and a dead-letter sink. Every table refuses unknown keys, naming the key
 //! and its line.
 
+mod server;
 mod transform;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use server::{PluginSettings, ServerConfig};
 pub use transform::{BreakerConfig, ConfigValue, DirConfig, GrantsConfig, LimitsConfig, OnError, TransformConfig};
 
 use crate::sink::SinkConfig;
@@ -57,14 +59,14 @@ fn default_true() -> bool {
     true
 }
 
-/// Why a pipeline file cannot be used.
+/// Why a pipeline or server file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read pipeline file {path}: {source}")]
+    #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("pipeline file {path}: {message}")]
+    #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("pipeline file {path}: {key}: {message}")]
+    #[error("{path}: {key}: {message}")]
     Invalid { path: PathBuf, key: String, message: String },
 }
 

@@ -35,6 +35,11 @@ impl Provenance {
         Self { file, rows: SourceRows::Listed(Int64Array::new_null(rows)) }
     }
 
+    /// Rows `first..` of `file`, in order.
+    pub fn contiguous(file: Option<Arc<str>>, first: u64) -> Self {
+        Self { file, rows: SourceRows::Contiguous { first } }
+    }
+
     /// Source row indexes of the given batch rows.
     pub fn rows_of(&self, indices: &[u32]) -> Int64Array {
         match &self.rows {
@@ -159,7 +164,7 @@ impl From<SourceBatch> for FlowBatch {
         Self {
             source_rows: b.batch.num_rows(),
             batch: b.batch,
-            provenance: Provenance { file: Some(b.file), rows: SourceRows::Contiguous { first: b.first_row } },
+            provenance: Provenance::contiguous(Some(b.file), b.first_row),
             dead: Vec::new(),
         }
     }

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 pub use flow::{DEAD_LETTER_COLUMNS, FlowBatch, Provenance};
 pub use progress::Progress;
-pub use stage::{Stage, StageSummary};
+pub use stage::{Stage, StageOptions, StageSummary};
 
 use crate::config::PipelineConfig;
 use crate::plugin::{PluginError, Runtime};

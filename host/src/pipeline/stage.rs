@@ -14,8 +14,8 @@ use arrow::datatypes::SchemaRef;
 use super::PipelineError;
 use super::breaker::CircuitBreaker;
 use super::flow::{DeadRows, FlowBatch, Provenance, dead_letter_rows, dead_letter_schema};
-use crate::config::{OnError, TransformConfig};
-use crate::plugin::{Output, PluginError, Pool, PoolOptions, Rejection, Runtime, TransformKind};
+use crate::config::{BreakerConfig, OnError, TransformConfig};
+use crate::plugin::{Gauges, Output, Plugin, PluginError, Pool, PoolOptions, Rejection, Runtime, TransformKind};
 
 /// A transform of the pipeline with its instances.
 pub struct Stage {
@@ -26,6 +26,17 @@ pub struct Stage {
     dead_letter_schema: SchemaRef,
     failed_calls: AtomicU64,
     quarantined_rows: AtomicU64,
+}
+
+/// How a stage runs its plugin.
+#[derive(Debug, Clone, Default)]
+pub struct StageOptions {
+    /// The pool's limits, grants and instances.
+    pub pool: PoolOptions,
+    /// What a batch the plugin fails on does.
+    pub on_error: OnError,
+    /// When repeated failures stop the stage.
+    pub breaker: BreakerConfig,
 }
 
 /// What a stage's failures came to over a run.
@@ -57,16 +68,34 @@ impl Stage {
         let grants = config.grants.to_grants(base).map_err(|(key, message)| {
             at(PluginError::Config { plugin: plugin.label(), message: format!("[transform.{key}]: {message}") })
         })?;
-        let options = PoolOptions {
-            limits: config.limits.to_limits(),
-            grants,
-            max_instances: config
-                .instances
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        let options = StageOptions {
+            pool: PoolOptions {
+                limits: config.limits.to_limits(),
+                grants,
+                max_instances: config
+                    .instances
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            },
+            on_error: config.on_error,
+            breaker: config.circuit_breaker.clone(),
         };
-        let pool = Pool::new(plugin, config.transform.as_deref(), config.config_pairs(), input.clone(), options)
-            .map_err(at)?;
-        if config.on_error == OnError::DeadLetter && pool.transform().kind == TransformKind::Aggregate {
+        Self::new(index, plugin, config.transform.as_deref(), config.config_pairs(), input, options)
+    }
+
+    /// A stage of a plugin already loaded: opens `transform` with `config`
+    /// and binds `input`. The sidecar server builds its stages this way.
+    pub fn new(
+        index: usize,
+        plugin: Arc<Plugin>,
+        transform: Option<&str>,
+        config: Vec<(String, String)>,
+        input: SchemaRef,
+        options: StageOptions,
+    ) -> Result<Self, PipelineError> {
+        let label = plugin.label();
+        let at = |error| PipelineError::Stage { stage: index + 1, plugin: label.clone(), error: Box::new(error) };
+        let pool = Pool::new(plugin, transform, config, input.clone(), options.pool).map_err(at)?;
+        if options.on_error == OnError::DeadLetter && pool.transform().kind == TransformKind::Aggregate {
             return Err(at(PluginError::Config {
                 plugin: pool.plugin().label(),
                 message: format!(
@@ -76,14 +105,11 @@ impl Stage {
                 ),
             }));
         }
-        let breaker = CircuitBreaker::new(
-            config.circuit_breaker.failures,
-            Duration::from_secs(config.circuit_breaker.window_secs),
-        );
+        let breaker = CircuitBreaker::new(options.breaker.failures, Duration::from_secs(options.breaker.window_secs));
         Ok(Self {
             index,
             pool,
-            on_error: config.on_error,
+            on_error: options.on_error,
             breaker,
             dead_letter_schema: dead_letter_schema(&input),
             failed_calls: AtomicU64::new(0),
@@ -114,6 +140,11 @@ impl Stage {
     /// The schema of the rows it refuses, as written to the dead-letter output.
     pub fn dead_letter_schema(&self) -> &SchemaRef {
         &self.dead_letter_schema
+    }
+
+    /// Live instances and their memory.
+    pub fn gauges(&self) -> &Gauges {
+        self.pool.gauges()
     }
 
     /// Calls at once.

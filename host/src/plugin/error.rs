@@ -34,3 +34,24 @@ pub enum PluginError {
     #[error("plugin `{plugin}` returned malformed output from `{call}`: {reason}")]
     Malformed { plugin: String, call: &'static str, reason: String },
 }
+
+impl PluginError {
+    /// A short, stable name for what kind of failure this is, for metrics:
+    /// `timeout`, `fuel`, `memory`, `output_limit`, `trap`, `failed`,
+    /// `malformed`, `config`, `schema`, `instantiate` or `load`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Trap { cause, .. } => super::instance::trap_kind(cause),
+            Self::Failed { .. } => "failed",
+            Self::Malformed { .. } => "malformed",
+            Self::Config { .. } => "config",
+            Self::Schema { .. } => "schema",
+            Self::Instantiate { .. } => "instantiate",
+            Self::Read { .. }
+            | Self::NotAComponent { .. }
+            | Self::NotAPlugin { .. }
+            | Self::ContractVersion { .. }
+            | Self::Compile { .. } => "load",
+        }
+    }
+}

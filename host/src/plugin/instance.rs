@@ -11,6 +11,7 @@ use wasmtime::component::{Func, TypedFunc};
 use wasmtime::{Store, Trap};
 
 use super::bindings::{self, TRANSFORM_INTERFACE, wit};
+use super::gauges::Gauges;
 use super::grants::Grants;
 use super::limits::Limits;
 use super::runtime::EPOCH_TICK;
@@ -61,10 +62,16 @@ pub struct Instance {
 }
 
 impl Instance {
-    pub(super) fn new(plugin: &Plugin, label: Arc<str>, limits: Limits, grants: &Grants) -> Result<Self, PluginError> {
+    pub(super) fn new(
+        plugin: &Plugin,
+        label: Arc<str>,
+        limits: Limits,
+        grants: &Grants,
+        gauges: Arc<Gauges>,
+    ) -> Result<Self, PluginError> {
         let failed =
             |e: wasmtime::Error| PluginError::Instantiate { plugin: label.to_string(), reason: format!("{e:#}") };
-        let mut store = Store::new(&plugin.engine, HostState::new(label.clone(), limits.clone(), grants)?);
+        let mut store = Store::new(&plugin.engine, HostState::new(label.clone(), limits.clone(), grants, gauges)?);
         if plugin.enforced {
             store.limiter(|state| state);
         }
@@ -104,6 +111,11 @@ impl Instance {
     /// True once a call trapped or timed out: the instance must not be used again.
     pub fn is_poisoned(&self) -> bool {
         self.poisoned
+    }
+
+    /// Linear memory the instance holds, in bytes (0 when limits are not enforced).
+    pub fn memory_bytes(&self) -> usize {
+        self.store.data().memory_bytes
     }
 
     /// The bound output schema.
@@ -308,6 +320,19 @@ fn trap_cause(store: &Store<HostState>, limits: &Limits, error: wasmtime::Error,
         cause.push_str(&printed);
     }
     cause
+}
+
+/// The kind of a cause written by [`trap_cause`], for metrics.
+pub(super) fn trap_kind(cause: &str) -> &'static str {
+    [
+        ("timed out:", "timeout"),
+        ("out of fuel:", "fuel"),
+        ("out of memory:", "memory"),
+        ("it returned more than its output limit", "output_limit"),
+    ]
+    .into_iter()
+    .find_map(|(prefix, kind)| cause.starts_with(prefix).then_some(kind))
+    .unwrap_or("trap")
 }
 
 /// The trap's message, then the plugin's backtrace when wasmtime recorded one

@@ -3,6 +3,7 @@
 
 mod bindings;
 mod error;
+mod gauges;
 mod grants;
 mod instance;
 mod limits;
@@ -19,6 +20,7 @@ use wasmtime::Engine;
 
 pub use bindings::CONTRACT_VERSION;
 pub use error::PluginError;
+pub use gauges::Gauges;
 pub use grants::{DirGrant, Grants};
 pub use instance::{Instance, Output, Rejection};
 pub use limits::Limits;
@@ -90,7 +92,7 @@ impl Plugin {
             info: placeholder_info(),
         };
         let limits = Limits { call_timeout: DESCRIBE_TIMEOUT, ..Limits::default() };
-        let mut instance = Instance::new(&plugin, label, limits, &Grants::default())?;
+        let mut instance = Instance::new(&plugin, label, limits, &Grants::default(), Arc::default())?;
         plugin.info = instance.describe()?;
         Ok(Arc::new(plugin))
     }

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use arrow::datatypes::SchemaRef;
 
+use super::gauges::Gauges;
 use super::{Grants, Instance, Limits, Output, Plugin, PluginError, TransformInfo, TransformKind};
 
 /// How a pool runs its instances.
@@ -31,6 +32,7 @@ pub struct Pool {
     grants: Grants,
     max_instances: usize,
     idle: Mutex<Vec<Instance>>,
+    gauges: Arc<Gauges>,
 }
 
 impl Pool {
@@ -62,6 +64,7 @@ impl Pool {
             grants: options.grants,
             max_instances,
             idle: Mutex::new(Vec::new()),
+            gauges: Arc::default(),
         };
         let (first, output_schema) = pool.start()?;
         pool.output_schema = output_schema;
@@ -71,7 +74,8 @@ impl Pool {
 
     /// A new instance, opened and bound, with the output schema it answered.
     fn start(&self) -> Result<(Instance, SchemaRef), PluginError> {
-        let mut instance = Instance::new(&self.plugin, self.label().into(), self.limits.clone(), &self.grants)?;
+        let mut instance =
+            Instance::new(&self.plugin, self.label().into(), self.limits.clone(), &self.grants, self.gauges.clone())?;
         instance.open(&self.transform.name, self.transform.kind, &self.config)?;
         let output = instance.bind(&self.input_schema)?;
         Ok((instance, output))
@@ -95,6 +99,11 @@ impl Pool {
     /// The output schema all instances agreed on.
     pub fn output_schema(&self) -> &SchemaRef {
         &self.output_schema
+    }
+
+    /// Live instances and their memory.
+    pub fn gauges(&self) -> &Gauges {
+        &self.gauges
     }
 
     /// How many calls may run at once.

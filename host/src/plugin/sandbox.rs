@@ -10,6 +10,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::PluginError;
 use super::bindings::quiver::transform::host::{self, Level};
+use super::gauges::Gauges;
 use super::grants::{Grants, HttpAllowList};
 use super::limits::Limits;
 use super::stderr::StderrTail;
@@ -26,6 +27,9 @@ pub struct HostState {
     pub(crate) stderr: StderrTail,
     /// Set when the plugin asked for more memory than its limit.
     pub(crate) denied_memory: Option<usize>,
+    /// Linear memory granted so far, in bytes.
+    pub(crate) memory_bytes: usize,
+    pub(crate) gauges: Arc<Gauges>,
     log: LogBucket,
 }
 
@@ -33,7 +37,7 @@ impl HostState {
     /// A state granting only `grants`. Without grants: no files, sockets,
     /// HTTP, environment or arguments, stdin empty, output discarded, and
     /// clocks frozen at the epoch.
-    pub fn new(plugin: Arc<str>, limits: Limits, grants: &Grants) -> Result<Self, PluginError> {
+    pub fn new(plugin: Arc<str>, limits: Limits, grants: &Grants, gauges: Arc<Gauges>) -> Result<Self, PluginError> {
         let stderr = StderrTail::default();
         let mut wasi = WasiCtxBuilder::new();
         wasi.stderr(stderr.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
@@ -50,6 +54,7 @@ impl HostState {
             })?;
         }
         let log = LogBucket::new(limits.log_per_second);
+        gauges.started();
         Ok(Self {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
@@ -59,8 +64,16 @@ impl HostState {
             limits,
             stderr,
             denied_memory: None,
+            memory_bytes: 0,
+            gauges,
             log,
         })
+    }
+}
+
+impl Drop for HostState {
+    fn drop(&mut self) {
+        self.gauges.ended(self.memory_bytes);
     }
 }
 
@@ -77,11 +90,13 @@ impl WasiHttpView for HostState {
 }
 
 impl wasmtime::ResourceLimiter for HostState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.limits.memory_bytes {
             self.denied_memory = Some(desired);
             return Ok(false);
         }
+        self.gauges.grew(desired.saturating_sub(current));
+        self.memory_bytes += desired.saturating_sub(current);
         Ok(true)
     }
 

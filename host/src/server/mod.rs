@@ -1,0 +1,163 @@
+//! `quiver serve`: the sidecar. An Arrow Flight service and an HTTP API
+//! stream batches through served plugins, using the pipeline's own stages
+//! and pools; an admin API loads, deploys, pins, rolls back and unloads
+//! plugins at runtime; a watcher picks up changed components; SIGTERM drains.
+//!
+//! - [`registry`]: plugins, versions, aliases, canaries and pins;
+//! - [`service`]: what both APIs share: sessions, admission, calls, metrics;
+//! - [`flight`] and [`http`] (with [`admin`]): the two front ends;
+//! - [`auth`], [`metrics`] and [`watch`].
+
+pub mod admin;
+pub mod auth;
+pub mod flight;
+pub mod http;
+pub mod metrics;
+pub mod registry;
+pub mod service;
+pub mod watch;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+
+use crate::config::ServerConfig;
+use crate::plugin::Runtime;
+use auth::Tokens;
+use registry::{Registry, RegistryError};
+use service::Service;
+
+/// Why a request or the server failed. Each maps to one HTTP status and
+/// one gRPC code, and its message names what is at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(
+        "plugin `{plugin}` is busy: {running} calls running and {queued} waiting; retry later \
+         (or raise max_concurrent_calls / max_queued_calls)"
+    )]
+    Busy { plugin: String, running: usize, queued: usize },
+    #[error("request too large: {0}")]
+    TooLarge(String),
+    #[error("{plugin}: {message}")]
+    Plugin { plugin: String, cause: &'static str, message: String },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the server is shutting down; send the request to another instance")]
+    Draining,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Addresses the server listens on.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub flight: SocketAddr,
+    pub http: SocketAddr,
+}
+
+/// What the running server's front ends share.
+pub struct Shared {
+    pub service: Arc<Service>,
+    pub tokens: Tokens,
+    pub config: Arc<ServerConfig>,
+    ready: AtomicBool,
+}
+
+impl Shared {
+    /// Whether the start-up load finished and the server is not draining.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed) && !self.service.is_draining()
+    }
+
+    /// Largest request body or Flight message, in bytes.
+    pub fn max_request_bytes(&self) -> usize {
+        usize::try_from(self.config.max_request_mb).ok().and_then(|mb| mb.checked_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
+}
+
+/// Runs the server until `shutdown` resolves, then drains: new calls are
+/// refused, running ones get `drain_secs` to finish. `on_bound` is told
+/// the addresses once both listeners are open.
+pub async fn serve(
+    config: ServerConfig,
+    runtime: Arc<Runtime>,
+    shutdown: impl Future<Output = ()>,
+    on_bound: impl FnOnce(Bound),
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let config = Arc::new(config);
+    let tokens = Tokens::load(&config)?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let registry = Registry::new(runtime, config.clone());
+    let service =
+        Arc::new(Service::new(registry, config.max_concurrent_calls.unwrap_or(cores), config.max_queued_calls));
+    let shared =
+        Arc::new(Shared { service: service.clone(), tokens, config: config.clone(), ready: AtomicBool::new(false) });
+
+    let http_listener =
+        TcpListener::bind(&config.http_addr).await.with_context(|| format!("http_addr {}", config.http_addr))?;
+    let flight_listener =
+        TcpListener::bind(&config.flight_addr).await.with_context(|| format!("flight_addr {}", config.flight_addr))?;
+    let bound = Bound { flight: flight_listener.local_addr()?, http: http_listener.local_addr()? };
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let http = tokio::spawn(http::serve(shared.clone(), http_listener, stopped(stop_rx.clone())));
+    let flight = tokio::spawn(flight::serve(shared.clone(), flight_listener, stopped(stop_rx.clone())));
+    on_bound(bound);
+
+    if let Some(dir) = &config.plugins_dir {
+        let started = Instant::now();
+        let loaded = watch::load_dir(&service, dir).await;
+        tracing::info!(plugins = loaded, elapsed_ms = started.elapsed().as_millis() as u64, "plugins loaded");
+        if config.watch_interval_ms > 0 {
+            tokio::spawn(watch::watch(
+                service.clone(),
+                dir.clone(),
+                Duration::from_millis(config.watch_interval_ms),
+                stopped(stop_rx.clone()),
+            ));
+        }
+    }
+    shared.ready.store(true, Ordering::Relaxed);
+    tracing::info!(flight = %bound.flight, http = %bound.http, "ready");
+
+    shutdown.await;
+    tracing::info!(drain_secs = config.drain_secs, in_flight = service.in_flight(), "draining");
+    service.start_draining();
+    let _ = stop_tx.send(true);
+    let grace = Duration::from_secs(config.drain_secs);
+    let deadline = Instant::now() + grace;
+    let servers = async {
+        let _ = http.await;
+        let _ = flight.await;
+    };
+    // Connections may stay open after their calls ended (idle keep-alive);
+    // what must finish is the calls.
+    let calls_done = async {
+        while service.in_flight() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let _ = tokio::time::timeout_at(deadline.into(), calls_done).await;
+    let _ = tokio::time::timeout(Duration::from_millis(200), servers).await;
+    match service.in_flight() {
+        0 => {
+            tracing::info!("drained");
+            Ok(())
+        }
+        n => anyhow::bail!("{n} calls were still running after the {} s drain period", grace.as_secs()),
+    }
+}
