@@ -12,6 +12,9 @@ use std::process::Command;
 
 const PLUGINS: &[&str] = &["gcd", "enrich", "validate", "misbehave", "count", "hostile"];
 
+/// The versions the `stamp` plugin is built as.
+const STAMP_VERSIONS: &[&str] = &["1.0.0", "2.0.0"];
+
 /// Python plugins: (name, directory, module).
 const PYTHON_PLUGINS: &[(&str, &str, &str)] = &[("hostile-py", "plugins/hostile/python", "hostile_py")];
 
@@ -77,16 +80,57 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .current_dir(&root)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin", "--locked"])
-        .arg("--target-dir")
-        .arg(&target_dir);
+    let mut build = nested_build(&root, &target_dir);
     for plugin in PLUGINS {
         build.args(["-p", &format!("quiver-plugin-{plugin}")]);
     }
+    let status = build.status().expect("running the nested cargo build of the plugins");
+    assert!(
+        status.success(),
+        "building the plugins failed; is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)"
+    );
+
+    let mut constants = String::new();
+    for plugin in PLUGINS {
+        let file = plugin_file(&target_dir, plugin);
+        assert!(file.is_file(), "expected {} after the build", file.display());
+        constant(&mut constants, plugin, &format!("The `{plugin}` plugin, built for wasm32-wasip2."), &file);
+    }
+    for (name, dir, module) in PYTHON_PLUGINS {
+        let file = build_python(&root, &target_dir, dir, module);
+        constant(&mut constants, name, &format!("The `{name}` plugin (Python), built with componentize-py."), &file);
+    }
+    // The `stamp` plugin, once per version, to swap versions in the sidecar tests.
+    for version in STAMP_VERSIONS {
+        let status = nested_build(&root, &target_dir)
+            .args(["-p", "quiver-plugin-stamp"])
+            .env("QUIVER_STAMP_VERSION", version)
+            .status()
+            .expect("running the nested cargo build of the stamp plugin");
+        assert!(status.success(), "building the stamp plugin {version} failed");
+        let file = target_dir.join(format!("stamp-{version}.wasm"));
+        std::fs::copy(plugin_file(&target_dir, "stamp"), &file).expect("copying the stamp plugin");
+        let name = format!("stamp-v{}", version.split('.').next().expect("a major number"));
+        constant(&mut constants, &name, &format!("The `stamp` plugin, version {version}."), &file);
+    }
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("plugins.rs");
+    std::fs::write(out, constants).expect("writing plugins.rs");
+}
+
+/// Where the nested build leaves `quiver-plugin-NAME`.
+fn plugin_file(target_dir: &Path, plugin: &str) -> PathBuf {
+    target_dir.join("wasm32-wasip2").join("plugin").join(format!("quiver_plugin_{}.wasm", plugin.replace('-', "_")))
+}
+
+/// A `cargo build` of plugins for `wasm32-wasip2` into `target_dir`.
+fn nested_build(root: &Path, target_dir: &Path) -> Command {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(root)
+        .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin", "--locked"])
+        .arg("--target-dir")
+        .arg(target_dir);
     // The outer build's settings are for the host target (and for clippy): keep them out.
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",
@@ -101,25 +145,5 @@ fn main() {
     ] {
         build.env_remove(var);
     }
-    let status = build.status().expect("running the nested cargo build of the plugins");
-    assert!(
-        status.success(),
-        "building the plugins failed; is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)"
-    );
-
-    let mut constants = String::new();
-    for plugin in PLUGINS {
-        let file = target_dir
-            .join("wasm32-wasip2")
-            .join("plugin")
-            .join(format!("quiver_plugin_{}.wasm", plugin.replace('-', "_")));
-        assert!(file.is_file(), "expected {} after the build", file.display());
-        constant(&mut constants, plugin, &format!("The `{plugin}` plugin, built for wasm32-wasip2."), &file);
-    }
-    for (name, dir, module) in PYTHON_PLUGINS {
-        let file = build_python(&root, &target_dir, dir, module);
-        constant(&mut constants, name, &format!("The `{name}` plugin (Python), built with componentize-py."), &file);
-    }
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("plugins.rs");
-    std::fs::write(out, constants).expect("writing plugins.rs");
+    build
 }

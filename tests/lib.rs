@@ -143,3 +143,129 @@ pub fn one_instance_pool(
     let options = PoolOptions { limits, max_instances: 1, ..PoolOptions::default() };
     Pool::new(plugin, transform, Vec::new(), input.schema(), options).unwrap()
 }
+
+/// A `quiver serve` process on loopback with free ports, killed when dropped.
+pub struct Sidecar {
+    child: std::process::Child,
+    /// `grpc://127.0.0.1:PORT`
+    pub flight: String,
+    /// `http://127.0.0.1:PORT`
+    pub http: String,
+    stderr: PathBuf,
+}
+
+impl Sidecar {
+    /// Starts `quiver serve ARGS` in `dir`, with a compile cache shared by
+    /// the tests, and waits until it is ready.
+    pub fn start(dir: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(dir, args, &[])
+    }
+
+    /// [`Sidecar::start`] with extra environment variables.
+    pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let stderr = dir.join("quiver-serve.log");
+        let cache = std::env::temp_dir().join("quiver-tests-serve-cache");
+        let mut command = Command::new(quiver_bin());
+        command
+            .arg("serve")
+            .args(["--flight-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(dir)
+            .env("QUIVER_CACHE_DIR", cache)
+            .env("QUIVER_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).expect("creating the server log"));
+        let mut child = command.spawn().expect("starting quiver serve");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("reading stdout");
+        let address = |scheme: &str| {
+            line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{scheme}="))).map(str::to_owned)
+        };
+        let (Some(flight), Some(http)) = (address("flight"), address("http")) else {
+            let _ = child.kill();
+            panic!("quiver serve did not start: {line:?}\n{}", std::fs::read_to_string(&stderr).unwrap_or_default());
+        };
+        let sidecar = Self { child, flight, http, stderr };
+        sidecar.wait_ready();
+        sidecar
+    }
+
+    fn wait_ready(&self) {
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_secs(120) {
+            if self
+                .python(
+                    &[
+                        "-c",
+                        &format!(
+                            "import requests,sys; sys.exit(requests.get('{}/readyz').status_code != 200)",
+                            self.http
+                        ),
+                    ],
+                    &[],
+                )
+                .status
+                .success()
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("quiver serve was not ready within 120 s:\n{}", self.log());
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Runs `tests/clients/sidecar.py SCENARIO ARGS` against this server; the
+    /// script asserts and exits non-zero on failure. Returns its stdout.
+    pub fn client(&self, scenario: &str, args: &[&str]) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients").join("sidecar.py");
+        let script = script.to_str().expect("utf-8 path");
+        let mut all = vec![script, scenario, &self.flight, &self.http];
+        all.extend_from_slice(args);
+        let output = self.python(&all, &[]);
+        assert!(
+            output.status.success(),
+            "client scenario `{scenario}` failed:\n{}\n--- server log\n{}",
+            describe(&output),
+            self.log()
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Runs the clients' Python with `args`.
+    pub fn python(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(client_python())
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("running the client's python")
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().expect("running kill");
+        assert!(status.success(), "kill -TERM {pid} failed");
+        self.child.wait().expect("waiting for quiver serve")
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Python of the test clients, installed by `tests/install-clients.sh`.
+pub fn client_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/toolchains/clients/bin/python");
+    assert!(python.is_file(), "{} is missing: run `bash tests/install-clients.sh`", python.display());
+    python
+}

@@ -12,6 +12,8 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
 fi
 # Guest toolchains for the plugins in other languages (pinned in sdk/toolchains.env).
 bash sdk/install-toolchains.sh
+# Python clients of the sidecar tests (pyarrow, pandas, requests).
+bash tests/install-clients.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -452,9 +452,8 @@ fn move_alias(entry: &mut Entry, version: &str, deploy: Deploy) -> bool {
     if entry.current != version {
         entry.history.push(std::mem::replace(&mut entry.current, version.into()));
     }
-    if entry.canary.as_ref().is_some_and(|c| c.version == version) {
-        entry.canary = None;
-    }
+    // A full deploy sends every call to one version: a canary ends.
+    entry.canary = None;
     if deploy == Deploy::Always {
         entry.pinned = false;
     }

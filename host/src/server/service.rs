@@ -4,7 +4,7 @@
 //! threads, and counting them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -61,6 +61,7 @@ pub struct Session {
     stage: Arc<Stage>,
     labels: CallLabels,
     admission: Arc<Admission>,
+    batches: AtomicU64,
     _open: InFlight,
 }
 
@@ -127,7 +128,14 @@ impl Service {
         let labels =
             CallLabels { plugin: version.name().into(), version: version.key().into(), transform: stage.name().into() };
         let admission = self.admission(&request.plugin);
-        Ok(Session { version, stage, labels, admission, _open: InFlight::enter(&self.sessions) })
+        Ok(Session {
+            version,
+            stage,
+            labels,
+            admission,
+            batches: AtomicU64::new(0),
+            _open: InFlight::enter(&self.sessions),
+        })
     }
 
     fn admission(&self, plugin: &str) -> Arc<Admission> {
@@ -172,8 +180,10 @@ impl Service {
         let rows = batch.num_rows();
         let started = Instant::now();
         let stage = session.stage.clone();
-        let flow =
-            FlowBatch { provenance: Provenance::contiguous(None, 0), batch, dead: Vec::new(), source_rows: rows };
+        // Errors then say which batch of the client's stream failed.
+        let index = session.batches.fetch_add(1, Ordering::Relaxed);
+        let position = Provenance::contiguous(Some(format!("batch #{index} of the request").into()), 0);
+        let flow = FlowBatch { provenance: position, batch, dead: Vec::new(), source_rows: rows };
         let result = tokio::task::spawn_blocking(move || {
             let result = stage.run(flow);
             drop(permit);

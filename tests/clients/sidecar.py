@@ -1,0 +1,432 @@
+"""Real clients of `quiver serve` for the end-to-end tests: pyarrow's Flight
+client and requests. Each scenario asserts what a client must see and exits
+non-zero, with the reason, when it does not.
+
+    python sidecar.py SCENARIO FLIGHT_URL HTTP_URL [ARGS...]
+"""
+
+import json
+import os
+import random
+import sys
+import threading
+import time
+
+import pyarrow as pa
+import pyarrow.flight as fl
+import requests
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+# --- the two APIs ------------------------------------------------------------
+
+def descriptor(plugin, **extra):
+    return fl.FlightDescriptor.for_command(json.dumps({"plugin": plugin, **extra}))
+
+
+def exchange(flight, plugin, batches, schema=None, token=None, **extra):
+    """Streams batches through a plugin over Flight, one answer per batch.
+    Returns [(result batch, app metadata dict)]."""
+    client = fl.connect(flight)
+    options = fl.FlightCallOptions(headers=[(b"authorization", f"Bearer {token}".encode())] if token else [])
+    writer, reader = client.do_exchange(descriptor(plugin, **extra), options=options)
+    writer.begin(schema or batches[0].schema)
+    results = []
+    for batch in batches:
+        writer.write_batch(batch)
+        chunk = reader.read_chunk()
+        results.append((chunk.data, json.loads(chunk.app_metadata.to_pybytes())))
+    writer.done_writing()
+    # The server ends its side once ours is done.
+    for _ in reader:
+        raise AssertionError("the server sent more batches than it received")
+    client.close()
+    return results
+
+
+def ipc_bytes(batches, schema=None):
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema or batches[0].schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    return sink.getvalue().to_pybytes()
+
+
+def http_transform(http, plugin, batches, schema=None, token=None, params=None):
+    """POSTs an IPC stream; returns (response, table or None, rejections)."""
+    headers = {"Content-Type": ARROW_STREAM}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    response = requests.post(f"{http}/v1/transform/{plugin}", data=ipc_bytes(batches, schema),
+                             headers=headers, params=params or {}, timeout=120)
+    if response.status_code != 200:
+        return response, None, None
+    reader = pa.ipc.open_stream(response.content)
+    rejections = json.loads(reader.schema.metadata[b"quiver.rejections"])
+    return response, reader.read_all(), rejections
+
+
+def admin(http, token, method, path, **kwargs):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.request(method, f"{http}{path}", headers=headers, timeout=120, **kwargs)
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+# --- gcd and enrich, as the Rust plugins define them -----------------------
+
+def trunc_rem(a, b):
+    q = abs(a) // abs(b)
+    return a - b * (q if (a >= 0) == (b >= 0) else -q)
+
+
+def gcd(a, b):
+    while b != 0:
+        a, b = b, trunc_rem(a, b)
+    return a
+
+
+def gcd_batch(rows, seed):
+    rng = random.Random(seed)
+    a = [None if rng.random() < 0.1 else rng.randint(-10**6, 10**6) for _ in range(rows)]
+    b = [None if rng.random() < 0.1 else rng.randint(-10**6, 10**6) for _ in range(rows)]
+    return pa.record_batch({"a": pa.array(a, pa.int32()), "b": pa.array(b, pa.int32())})
+
+
+def expected_gcd(batch):
+    a, b = batch.column("a").to_pylist(), batch.column("b").to_pylist()
+    return [None if x is None or y is None else gcd(x, y) for x, y in zip(a, b)]
+
+
+URLS = ["https://example.com/a/b?q=1", "http://münchen.de/straße/ü", "ftp://日本.jp/路径/", None, "no-scheme",
+        "https://x.org", "https://" + "long" * 5000 + ".com/" + "/seg" * 300, "https://emoji.io/🎉/🎈#x"]
+
+
+def clicks_batch(rows, seed):
+    rng = random.Random(seed)
+    return pa.record_batch({
+        "event_id": pa.array(range(seed * 100_000, seed * 100_000 + rows), pa.int64()),
+        "user_id": pa.array([rng.randint(1, 50) for _ in range(rows)], pa.int64()),
+        "ts": pa.array([None if rng.random() < 0.05 else rng.randint(-10**11, 2 * 10**12) for _ in range(rows)],
+                       pa.timestamp("ms")),
+        "url": pa.array([rng.choice(URLS) for _ in range(rows)], pa.string()),
+        "duration_ms": pa.array([None if rng.random() < 0.05 else rng.randint(-50, 5000) for _ in range(rows)],
+                                pa.int32()),
+        "country": pa.array([rng.choice(["FR", "日本", None, "Ελλάδα"]) for _ in range(rows)], pa.string()),
+    })
+
+
+def split_url(url):
+    if url is None or "://" not in url:
+        return None, None
+    after = url[url.index("://") + 3:]
+    ends = [i for i in (after.find(c) for c in "/?#") if i >= 0]
+    host_end = min(ends) if ends else len(after)
+    rest = after[host_end:]
+    ends = [i for i in (rest.find(c) for c in "?#") if i >= 0]
+    path = rest[:min(ends)] if ends else rest
+    return after[:host_end], len([s for s in path.split("/") if s])
+
+
+def expected_enrich(batch):
+    """(kept rows as dicts, rejected row indexes)."""
+    rows, rejected = [], []
+    cols = batch.to_pydict()
+    ts = batch.column("ts").cast(pa.int64()).to_pylist()
+    for i in range(batch.num_rows):
+        d = cols["duration_ms"][i]
+        if d is not None and d < 0:
+            rejected.append(i)
+            continue
+        domain, depth = split_url(cols["url"][i])
+        rows.append({"event_id": cols["event_id"][i], "user_id": cols["user_id"][i], "domain": domain,
+                     "path_depth": depth, "hour": None if ts[i] is None else (ts[i] // 3_600_000) % 24,
+                     "country": cols["country"][i]})
+    return rows, rejected
+
+
+# --- scenarios ------------------------------------------------------------------
+
+def scenario_transform(flight, http):
+    """gcd and enrich over both APIs: nulls, an empty batch, a one-row batch,
+    unicode and 20 KB strings, many batches, refused rows."""
+    sizes = [1000, 0, 1, 5000] + [200] * 20
+    gcd_batches = [gcd_batch(n, seed) for seed, n in enumerate(sizes)]
+    results = exchange(flight, "gcd", gcd_batches)
+    check(len(results) == len(gcd_batches), "one Flight answer per batch")
+    for batch, (out, meta) in zip(gcd_batches, results):
+        check(out.column("c").to_pylist() == expected_gcd(batch), "gcd over Flight")
+        check(meta == {"rows_in": batch.num_rows, "rejections": []}, f"gcd metadata {meta}")
+    response, table, rejections = http_transform(http, "gcd", gcd_batches)
+    check(response.status_code == 200, response.text)
+    check(table.column("c").to_pylist() == sum((expected_gcd(b) for b in gcd_batches), []), "gcd over HTTP")
+    check(rejections == [] and response.headers["Quiver-Rows-In"] == str(sum(sizes)), "gcd HTTP headers")
+    check(response.headers["Quiver-Plugin"] == "gcd@0.1.0", response.headers["Quiver-Plugin"])
+
+    click_batches = [clicks_batch(n, seed + 1) for seed, n in enumerate([3000, 0, 1, 700, 700])]
+    results = exchange(flight, "enrich", click_batches)
+    offset, all_rejected = 0, []
+    for batch, (out, meta) in zip(click_batches, results):
+        rows, rejected = expected_enrich(batch)
+        check(out.to_pylist() == rows, "enrich over Flight")
+        check([r["row"] for r in meta["rejections"]] == rejected, "enrich rejections over Flight")
+        check(all(r["reason"] == "negative duration_ms" for r in meta["rejections"]), "rejection reasons")
+        all_rejected += [offset + r for r in rejected]
+        offset += batch.num_rows
+    check(len(all_rejected) > 0, "the data has refused rows")
+    response, table, rejections = http_transform(http, "enrich", click_batches)
+    check(response.status_code == 200, response.text)
+    check(table.to_pylist() == sum((expected_enrich(b)[0] for b in click_batches), []), "enrich over HTTP")
+    check([r["row"] for r in rejections] == all_rejected, "enrich rejections over HTTP count rows of the request")
+    check(response.headers["Quiver-Rows-Rejected"] == str(len(all_rejected)), "rejected header")
+
+    # A stream with a schema and no batch gets the output schema and nothing else.
+    response, table, rejections = http_transform(http, "gcd", [], schema=gcd_batches[0].schema)
+    check(response.status_code == 200 and table.num_rows == 0 and table.schema.names == ["a", "b", "c"],
+          "an empty stream")
+    listed = {json.loads(info.descriptor.command)["plugin"] for info in fl.connect(flight).list_flights()}
+    check({"gcd", "enrich"} <= listed, f"ListFlights lists the plugins: {listed}")
+    print("transform ok")
+
+
+def scenario_concurrent(flight, http, clients):
+    """Many clients at once, each checking its own results."""
+    failures = []
+
+    def one(i):
+        try:
+            batches = [gcd_batch(2000, 1000 * i + k) for k in range(10)]
+            if i % 2:
+                for batch, (out, _) in zip(batches, exchange(flight, "gcd", batches)):
+                    check(out.column("c").to_pylist() == expected_gcd(batch), f"client {i}")
+            else:
+                response, table, _ = http_transform(http, "gcd", batches)
+                check(response.status_code == 200, response.text)
+                check(table.column("c").to_pylist() == sum((expected_gcd(b) for b in batches), []), f"client {i}")
+        except Exception as e:  # noqa: BLE001 - reported below
+            failures.append(f"client {i}: {e!r}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(int(clients))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not failures, "\n".join(failures))
+    print(f"{clients} concurrent clients ok")
+
+
+def stamp_of(out, x):
+    """The major version that produced `out` from input x, or None if mixed."""
+    majors = {(y - v) // 1_000_000_000 for y, v in zip(out.column("y").to_pylist(), x)}
+    return majors.pop() if len(majors) == 1 else None
+
+
+def scenario_load(flight, http, stop_file, report_file):
+    """Calls the `stamp` plugin in a loop from four clients until `stop_file`
+    exists, and reports every call: which version answered, and failures."""
+    lock, calls, failures = threading.Lock(), [], []
+
+    def loop(i):
+        k = 0
+        while not os.path.exists(stop_file):
+            k += 1
+            x = list(range(k * 1000, k * 1000 + 500))
+            batches = [pa.record_batch({"x": pa.array(x, pa.int64())}) for _ in range(5)]
+            try:
+                if i % 2:
+                    results = exchange(flight, "stamp", batches)
+                    majors = {stamp_of(out, x) for out, _ in results}
+                else:
+                    response, table, _ = http_transform(http, "stamp", batches)
+                    check(response.status_code == 200, f"HTTP {response.status_code}: {response.text}")
+                    majors = {stamp_of(b, x) for b in table.to_batches(max_chunksize=500)}
+                    header = int(response.headers["Quiver-Plugin"].split("@")[1].split(".")[0])
+                    check(majors == {header}, f"the Quiver-Plugin header {header} names another version than {majors}")
+                with lock:
+                    calls.append(majors.pop() if len(majors) == 1 else "mixed")
+            except Exception as e:  # noqa: BLE001 - reported below
+                with lock:
+                    failures.append(f"client {i}: {e!r}")
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    report = {"calls": len(calls), "failures": failures, "mixed": calls.count("mixed"),
+              "versions": sorted({c for c in calls if c != "mixed"}), "sequence": calls}
+    with open(report_file, "w") as f:
+        json.dump(report, f)
+
+
+def scenario_version(flight, http, expected):
+    """New calls get version `expected` (major number), over both APIs."""
+    x = list(range(10))
+    batch = pa.record_batch({"x": pa.array(x, pa.int64())})
+    out, _ = exchange(flight, "stamp", [batch])[0]
+    check(stamp_of(out, x) == int(expected), f"Flight got {stamp_of(out, x)}, expected {expected}")
+    response, table, _ = http_transform(http, "stamp", [batch])
+    check(stamp_of(table, x) == int(expected), f"HTTP got {stamp_of(table, x)}, expected {expected}")
+    out, _ = exchange(flight, "stamp", [batch], version="1.0.0")[0]
+    check(stamp_of(out, x) == 1, "an explicit version is honoured")
+    print(f"version {expected} ok")
+
+
+def scenario_concurrent_stamp(flight, http, calls):
+    """Calls `stamp` from several threads; every answer comes from one version."""
+    seen, failures = [], []
+
+    def one(i):
+        try:
+            x = list(range(i, i + 100))
+            batch = pa.record_batch({"x": pa.array(x, pa.int64())})
+            out, _ = exchange(flight, "stamp", [batch, batch])[1]
+            major = stamp_of(out, x)
+            check(major in (1, 2), f"call {i} got {major}")
+            seen.append(major)
+        except Exception as e:  # noqa: BLE001 - reported below
+            failures.append(f"call {i}: {e!r}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(int(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not failures, "\n".join(failures))
+    check(set(seen) == {1, 2}, f"a 50% canary gets some of {calls} calls: {sorted(seen)}")
+    print(f"canary: {seen.count(2)} of {calls} calls went to 2.0.0")
+
+
+def scenario_admin(flight, http, token, method, path, body=None, expect_status="200"):
+    """One admin call; prints the JSON answer."""
+    kwargs = {}
+    if body and body.startswith("@"):
+        with open(body[1:], "rb") as f:
+            kwargs["data"] = f.read()
+        kwargs["headers"] = {"Content-Type": "application/wasm"}
+    elif body:
+        kwargs["json"] = json.loads(body)
+    headers = kwargs.pop("headers", {})
+    if token != "-":
+        headers["Authorization"] = f"Bearer {token}"
+    response = requests.request(method, f"{http}{path}", headers=headers, timeout=120, **kwargs)
+    check(str(response.status_code) == expect_status,
+          f"{method} {path}: expected {expect_status}, got {response.status_code}: {response.text}")
+    print(response.text)
+
+
+def expect_flight_error(fn, code, needle):
+    """Runs fn, which must raise `code` (pyarrow's class for the gRPC status)
+    with a message containing `needle`."""
+    try:
+        fn()
+    except code as e:
+        check(needle in str(e), f"the error should mention {needle!r}: {e}")
+        return str(e)
+    raise AssertionError(f"expected {code.__name__} mentioning {needle!r}")
+
+
+def scenario_faults(flight, http, data_token, max_request_mb):
+    """Traps, bad tokens, oversized requests, busy plugins and a client that
+    goes away: each gets a clear answer and the server keeps serving."""
+    ok = lambda: exchange(flight, "gcd", [gcd_batch(100, 1)], token=data_token)  # noqa: E731
+    x = pa.record_batch({"x": pa.array([1, 2, 3], pa.int64())})
+
+    # A plugin that traps: the client's error names it; the server serves on.
+    message = expect_flight_error(lambda: exchange(flight, "hostile", [x], token=data_token, transform="panic"),
+                                  fl.FlightInternalError, "hostile")
+    check("panic" in message or "unreachable" in message, f"the trap is described: {message}")
+    response, _, _ = http_transform(http, "hostile", [x], token=data_token, params={"transform": "panic"})
+    check(response.status_code == 500 and "hostile" in response.json()["error"], response.text)
+    check(response.json()["cause"] == "trap", response.text)
+    ok()
+
+    # Tokens.
+    expect_flight_error(lambda: exchange(flight, "gcd", [gcd_batch(10, 1)]), fl.FlightUnauthenticatedError,
+                        "Bearer")
+    expect_flight_error(lambda: exchange(flight, "gcd", [gcd_batch(10, 1)], token="wrong"),
+                        fl.FlightUnauthenticatedError, "wrong bearer token")
+    response, _, _ = http_transform(http, "gcd", [gcd_batch(10, 1)], token="wrong")
+    check(response.status_code == 401, response.text)
+    check(admin(http, "wrong", "GET", "/v1/plugins").status_code == 401, "a bad admin token is refused")
+    check(admin(http, None, "GET", "/v1/plugins").status_code == 401, "no admin token is refused")
+
+    # Unknown plugin and bad descriptors.
+    expect_flight_error(lambda: exchange(flight, "nope", [x], token=data_token), Exception, "no plugin `nope`")
+    response, _, _ = http_transform(http, "gcd", [x], token=data_token)
+    check(response.status_code == 400 and "column" in response.text, f"a wrong schema: {response.text}")
+
+    # Oversized requests.
+    big = pa.record_batch({"a": pa.array(range((int(max_request_mb) << 20) // 4 + 1000), pa.int32()),
+                           "b": pa.array(range((int(max_request_mb) << 20) // 4 + 1000), pa.int32())})
+    response, _, _ = http_transform(http, "gcd", [big], token=data_token)
+    check(response.status_code == 413 and "max_request_mb" in response.text, f"{response.status_code} {response.text}")
+    expect_flight_error(lambda: exchange(flight, "gcd", [big], token=data_token), Exception, "max_request_mb")
+    ok()
+
+    # Busy: one call at a time and none waiting; a spinning call holds the slot.
+    spin = pa.record_batch({"x": pa.array([7], pa.int64())})
+    holder = threading.Thread(target=lambda: http_transform(http, "hostile", [spin], token=data_token,
+                                                            params={"transform": "spin"}))
+    holder.start()
+    time.sleep(0.5)
+    response, _, _ = http_transform(http, "hostile", [x], token=data_token, params={"transform": "panic"})
+    check(response.status_code == 429 and "busy" in response.text, f"{response.status_code} {response.text}")
+    check(response.headers.get("Retry-After") == "1", "busy answers say when to retry")
+    expect_flight_error(lambda: exchange(flight, "hostile", [x], token=data_token, transform="panic"),
+                        Exception, "busy")
+    holder.join()
+
+    # A client that goes away in the middle of a stream.
+    client = fl.connect(flight)
+    options = fl.FlightCallOptions(headers=[(b"authorization", f"Bearer {data_token}".encode())])
+    writer, reader = client.do_exchange(descriptor("gcd"), options=options)
+    writer.begin(gcd_batch(1, 1).schema)
+    writer.write_batch(gcd_batch(50_000, 2))
+    reader.read_chunk()
+    writer.write_batch(gcd_batch(50_000, 3))
+    client.close()
+    # The server may still be finishing the abandoned batch, holding the
+    # only slot: retry on busy, as a client told Retry-After would.
+    deadline = time.time() + 10
+    while True:
+        try:
+            ok()
+            break
+        except Exception as e:  # noqa: BLE001 - only busy is retried
+            check("busy" in str(e) and time.time() < deadline, f"after a client went away: {e}")
+            time.sleep(0.1)
+    print("faults ok")
+
+
+def scenario_drain(flight, http, batches, ready_file):
+    """A long stream that keeps going while the server is told to stop."""
+    client = fl.connect(flight)
+    writer, reader = client.do_exchange(descriptor("gcd"))
+    first = gcd_batch(20_000, 0)
+    writer.begin(first.schema)
+    for k in range(int(batches)):
+        batch = gcd_batch(20_000, k)
+        writer.write_batch(batch)
+        out = reader.read_chunk().data
+        check(out.column("c").to_pylist() == expected_gcd(batch), f"batch {k} during the drain")
+        if k == 2:
+            open(ready_file, "w").close()
+            time.sleep(1.0)
+    writer.done_writing()
+    for _ in reader:
+        pass
+    print(f"{batches} batches ok through the drain")
+
+
+def main():
+    scenario, flight, http, *args = sys.argv[1:]
+    globals()[f"scenario_{scenario.replace('-', '_')}"](flight, http, *args)
+
+
+if __name__ == "__main__":
+    main()
