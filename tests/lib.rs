@@ -238,6 +238,19 @@ impl Sidecar {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Starts `tests/clients/sidecar.py SCENARIO ARGS` against this server
+    /// in the background, for scenarios that run while the test acts.
+    pub fn spawn_client(&self, scenario: &str, args: &[&str]) -> std::process::Child {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients").join("sidecar.py");
+        Command::new(client_python())
+            .arg(script)
+            .args([scenario, &self.flight, &self.http])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting a client")
+    }
+
     /// Runs the clients' Python with `args`.
     pub fn python(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(client_python())

@@ -18,7 +18,7 @@ use arrow::array::RecordBatch;
 use arrow::ipc::writer::StreamWriter;
 use quiver::demo::clickstream;
 use quiver::plugin::{PoolOptions, Runtime, RuntimeOptions};
-use quiver_tests::{Sidecar, client_python, plugins};
+use quiver_tests::{Sidecar, plugins};
 
 const SECONDS: f64 = 5.0;
 
@@ -124,18 +124,16 @@ fn distinct(wasm: &str, tag: &str, out: &Path) -> PathBuf {
 /// long the upload took to be deployed, and that no call failed.
 fn swap_under_load(server: &Sidecar, dir: &Path) {
     let (stop, report) = (dir.join("stop"), dir.join("load.json"));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/sidecar.py");
-    let mut load = std::process::Command::new(client_python())
-        .arg(&script)
-        .args(["load", &server.flight, &server.http, stop.to_str().unwrap(), report.to_str().unwrap()])
-        .spawn()
-        .unwrap();
+    let mut load = server.spawn_client("load", &[stop.to_str().unwrap(), report.to_str().unwrap()]);
     std::thread::sleep(Duration::from_secs(1));
     let fresh = distinct(plugins::STAMP_V2, "bench-swap", &dir.join("stamp-fresh.wasm"));
     for (what, file) in [("compiling afresh", fresh.to_str().unwrap()), ("from the cache", plugins::STAMP_V1)] {
         let start = Instant::now();
         server.client("admin", &["bench", "PUT", "/v1/plugins/stamp", &format!("@{file}")]);
-        println!("swap under load, {what:<16}: {:>7.1} ms from upload to deployed", start.elapsed().as_secs_f64() * 1e3);
+        println!(
+            "swap under load, {what:<16}: {:>7.1} ms from upload to deployed",
+            start.elapsed().as_secs_f64() * 1e3
+        );
         std::thread::sleep(Duration::from_secs(1));
     }
     std::fs::write(&stop, b"").unwrap();

@@ -149,6 +149,24 @@ def expected_enrich(batch):
     return rows, rejected
 
 
+def run_threads(fn, count):
+    """Runs fn(i) for i in range(count) on as many threads; raises with every failure."""
+    failures = []
+
+    def guarded(i):
+        try:
+            fn(i)
+        except Exception as e:  # noqa: BLE001 - reported below
+            failures.append(f"#{i}: {e!r}")
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not failures, "\n".join(failures))
+
+
 # --- scenarios ------------------------------------------------------------------
 
 def scenario_transform(flight, http):
@@ -195,27 +213,17 @@ def scenario_transform(flight, http):
 
 def scenario_concurrent(flight, http, clients):
     """Many clients at once, each checking its own results."""
-    failures = []
-
     def one(i):
-        try:
-            batches = [gcd_batch(2000, 1000 * i + k) for k in range(10)]
-            if i % 2:
-                for batch, (out, _) in zip(batches, exchange(flight, "gcd", batches)):
-                    check(out.column("c").to_pylist() == expected_gcd(batch), f"client {i}")
-            else:
-                response, table, _ = http_transform(http, "gcd", batches)
-                check(response.status_code == 200, response.text)
-                check(table.column("c").to_pylist() == sum((expected_gcd(b) for b in batches), []), f"client {i}")
-        except Exception as e:  # noqa: BLE001 - reported below
-            failures.append(f"client {i}: {e!r}")
+        batches = [gcd_batch(2000, 1000 * i + k) for k in range(10)]
+        if i % 2:
+            for batch, (out, _) in zip(batches, exchange(flight, "gcd", batches)):
+                check(out.column("c").to_pylist() == expected_gcd(batch), f"client {i}")
+        else:
+            response, table, _ = http_transform(http, "gcd", batches)
+            check(response.status_code == 200, response.text)
+            check(table.column("c").to_pylist() == sum((expected_gcd(b) for b in batches), []), f"client {i}")
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(int(clients))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    check(not failures, "\n".join(failures))
+    run_threads(one, int(clients))
     print(f"{clients} concurrent clients ok")
 
 
@@ -278,25 +286,17 @@ def scenario_version(flight, http, expected):
 
 def scenario_concurrent_stamp(flight, http, calls):
     """Calls `stamp` from several threads; every answer comes from one version."""
-    seen, failures = [], []
+    seen = []
 
     def one(i):
-        try:
-            x = list(range(i, i + 100))
-            batch = pa.record_batch({"x": pa.array(x, pa.int64())})
-            out, _ = exchange(flight, "stamp", [batch, batch])[1]
-            major = stamp_of(out, x)
-            check(major in (1, 2), f"call {i} got {major}")
-            seen.append(major)
-        except Exception as e:  # noqa: BLE001 - reported below
-            failures.append(f"call {i}: {e!r}")
+        x = list(range(i, i + 100))
+        batch = pa.record_batch({"x": pa.array(x, pa.int64())})
+        out, _ = exchange(flight, "stamp", [batch, batch])[1]
+        major = stamp_of(out, x)
+        check(major in (1, 2), f"call {i} got {major}")
+        seen.append(major)
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(int(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    check(not failures, "\n".join(failures))
+    run_threads(one, int(calls))
     check(set(seen) == {1, 2}, f"a 50% canary gets some of {calls} calls: {sorted(seen)}")
     print(f"canary: {seen.count(2)} of {calls} calls went to 2.0.0")
 

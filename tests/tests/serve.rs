@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use quiver_tests::{Sidecar, client_python, plugins};
+use quiver_tests::{Sidecar, plugins};
 
 fn plugins_dir(dir: &Path, plugins: &[(&str, &str)]) -> String {
     let plugins_dir = dir.join("plugins");
@@ -57,18 +57,15 @@ fn hot_swap_under_load_rollback_and_pinned_uploads() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = plugins_dir(dir.path(), &[("stamp", plugins::STAMP_V1)]);
     let admin = token_file(dir.path(), "admin.token", "s3cret-admin");
-    let server =
-        Sidecar::start(dir.path(), &["--plugins", &plugins, "--admin-token-file", &admin, "--watch-interval-ms", "100"]);
+    let server = Sidecar::start(
+        dir.path(),
+        &["--plugins", &plugins, "--admin-token-file", &admin, "--watch-interval-ms", "100"],
+    );
     server.client("version", &["1"]);
 
     // Four clients call in a loop while the component is swapped under them.
     let (stop, report) = (dir.path().join("stop"), dir.path().join("report.json"));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/sidecar.py");
-    let mut load = std::process::Command::new(client_python())
-        .arg(&script)
-        .args(["load", &server.flight, &server.http, stop.to_str().unwrap(), report.to_str().unwrap()])
-        .spawn()
-        .unwrap();
+    let mut load = server.spawn_client("load", &[stop.to_str().unwrap(), report.to_str().unwrap()]);
     std::thread::sleep(Duration::from_secs(2));
     let swapped = Instant::now();
     // Write aside and rename, as a deploy tool would, so the watcher never sees half a file.
@@ -120,7 +117,10 @@ fn hot_swap_under_load_rollback_and_pinned_uploads() {
     server.client("version", &["1"]);
     // Canary: a share of calls to 2.0.0, visible per version in the metrics.
     server.client("admin", &["s3cret-admin", "DELETE", "/v1/plugins/stamp/pin"]);
-    server.client("admin", &["s3cret-admin", "POST", "/v1/plugins/stamp/deploy", r#"{"version":"2.0.0","canary_percent":50}"#]);
+    server.client(
+        "admin",
+        &["s3cret-admin", "POST", "/v1/plugins/stamp/deploy", r#"{"version":"2.0.0","canary_percent":50}"#],
+    );
     server.client("concurrent-stamp", &["40"]);
     let metrics = server.client("admin", &["-", "GET", "/metrics"]);
     for version in ["1.0.0", "2.0.0"] {
@@ -170,13 +170,7 @@ fn sigterm_lets_the_stream_in_flight_finish_then_exits_0() {
     let plugins = plugins_dir(dir.path(), &[("gcd", plugins::GCD)]);
     let server = Sidecar::start(dir.path(), &["--plugins", &plugins, "--drain-secs", "30"]);
     let ready = dir.path().join("streaming");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/sidecar.py");
-    let stream = std::process::Command::new(client_python())
-        .arg(&script)
-        .args(["drain", &server.flight, &server.http, "12", ready.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let stream = server.spawn_client("drain", &["12", ready.to_str().unwrap()]);
     wait_until("the stream to start", &server, || ready.exists());
     let http = server.http.clone();
     let log = dir.path().join("quiver-serve.log");
