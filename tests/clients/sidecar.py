@@ -206,6 +206,15 @@ def scenario_transform(flight, http):
     response, table, rejections = http_transform(http, "gcd", [], schema=gcd_batches[0].schema)
     check(response.status_code == 200 and table.num_rows == 0 and table.schema.names == ["a", "b", "c"],
           "an empty stream")
+    # Every route and method the OpenAPI description lists is served: the
+    # router answers an unknown route 404 with an empty body, and 405 to a wrong method.
+    spec = requests.get(f"{http}/openapi.json", timeout=10).json()
+    for path, item in spec["paths"].items():
+        url = http + path.replace("{plugin}", "gcd").replace("{name}", "gcd").replace("{version}", "0.1.0")
+        for method in [m for m in item if m in ("get", "post", "put", "delete")]:
+            response = requests.request(method, url, timeout=10)
+            check(response.status_code != 405 and (response.status_code != 404 or response.content),
+                  f"{method.upper()} {path} is documented but not served: {response.status_code}")
     listed = {json.loads(info.descriptor.command)["plugin"] for info in fl.connect(flight).list_flights()}
     check({"gcd", "enrich"} <= listed, f"ListFlights lists the plugins: {listed}")
     print("transform ok")

@@ -26,7 +26,7 @@ pub use instance::{Instance, Output, Rejection};
 pub use limits::Limits;
 pub use pool::{Pool, PoolOptions, PooledInstance};
 pub use quiver_abi::TransformKind;
-pub use runtime::{Runtime, RuntimeOptions};
+pub use runtime::{Runtime, RuntimeOptions, sha256_hex};
 
 use bindings::wit;
 use sandbox::HostState;

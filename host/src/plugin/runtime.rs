@@ -131,8 +131,7 @@ impl Runtime {
     /// Like [`Runtime::load`], for a component already in memory; `path` names it in errors.
     pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Arc<Plugin>, PluginError> {
         check_component_header(path, bytes)?;
-        let digest = Sha256::digest(bytes);
-        let sha256: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = sha256_hex(bytes);
         let started = Instant::now();
         let (component, cached) = self.compile_cached(path, bytes, &sha256)?;
         tracing::debug!(plugin = %path.display(), cached, elapsed_ms = started.elapsed().as_millis() as u64, "compiled");
@@ -225,4 +224,10 @@ fn check_contract(path: &Path, engine: &Engine, component: &Component) -> Result
         expected: TRANSFORM_INTERFACE.to_string(),
         found: if exports.is_empty() { "nothing".into() } else { exports.join(", ") },
     })
+}
+
+/// The SHA-256 of `bytes`, in lowercase hex: how plugins are identified in
+/// the compile cache, `quiver plugin inspect` and the sidecar's pins.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

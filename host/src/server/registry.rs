@@ -14,11 +14,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow::datatypes::SchemaRef;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::config::{PluginSettings, ServerConfig};
 use crate::pipeline::{PipelineError, Stage, StageOptions};
-use crate::plugin::{Plugin, PluginError, PoolOptions, Runtime};
+use crate::plugin::{Plugin, PluginError, PoolOptions, Runtime, sha256_hex};
 
 /// Distinct (transform, configuration, input schema) stages kept warm per version.
 const STAGES_PER_VERSION: usize = 16;
@@ -221,7 +220,7 @@ impl Registry {
         deploy: Deploy,
     ) -> Result<Loaded, RegistryError> {
         check_name(name)?;
-        let sha256 = hex_sha256(bytes);
+        let sha256 = sha256_hex(bytes);
         let settings = self.settings(name);
         for required in [settings.sha256.as_deref(), expected].into_iter().flatten() {
             if !required.eq_ignore_ascii_case(&sha256) {
@@ -521,9 +520,4 @@ fn stage_options(settings: &PluginSettings, name: &str) -> Result<StageOptions, 
         on_error: settings.on_error.unwrap_or_default(),
         breaker: settings.circuit_breaker.clone().unwrap_or_default(),
     })
-}
-
-/// The SHA-256 of `bytes`, in lowercase hex.
-pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
