@@ -147,6 +147,8 @@ pub fn one_instance_pool(
 /// A `quiver serve` process on loopback with free ports, killed when dropped.
 pub struct Sidecar {
     child: std::process::Child,
+    /// Environment of the Python clients: with TLS, requests trusts the server's certificate.
+    client_env: Vec<(String, String)>,
     /// `grpc://127.0.0.1:PORT`
     pub flight: String,
     /// `http://127.0.0.1:PORT`
@@ -161,7 +163,8 @@ impl Sidecar {
         Self::start_with_env(dir, args, &[])
     }
 
-    /// [`Sidecar::start`] with extra environment variables.
+    /// [`Sidecar::start`] with extra environment variables. With
+    /// `--tls-cert-file CERT` in `args`, the clients trust CERT.
     pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         let stderr = dir.join("quiver-serve.log");
@@ -187,7 +190,12 @@ impl Sidecar {
             let _ = child.kill();
             panic!("quiver serve did not start: {line:?}\n{}", std::fs::read_to_string(&stderr).unwrap_or_default());
         };
-        let sidecar = Self { child, flight, http, stderr };
+        let client_env = args
+            .windows(2)
+            .find(|pair| pair[0] == "--tls-cert-file")
+            .map(|pair| vec![("REQUESTS_CA_BUNDLE".to_string(), pair[1].to_string())])
+            .unwrap_or_default();
+        let sidecar = Self { child, client_env, flight, http, stderr };
         sidecar.wait_ready();
         sidecar
     }
@@ -246,6 +254,7 @@ impl Sidecar {
             .arg(script)
             .args([scenario, &self.flight, &self.http])
             .args(args)
+            .envs(self.client_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("starting a client")
@@ -255,6 +264,7 @@ impl Sidecar {
     pub fn python(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(client_python())
             .args(args)
+            .envs(self.client_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(env.iter().copied())
             .output()
             .expect("running the client's python")

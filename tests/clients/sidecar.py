@@ -432,6 +432,30 @@ def scenario_drain(flight, http, batches, ready_file):
     print(f"{batches} batches ok through the drain")
 
 
+def scenario_tls(flight, http, cert):
+    """Both APIs over TLS, trusting the server's certificate; plain text is refused."""
+    with open(cert, "rb") as f:
+        roots = f.read()
+    check(flight.startswith("grpc+tls://") and http.startswith("https://"), f"TLS addresses: {flight} {http}")
+    batch = gcd_batch(1000, 5)
+    client = fl.connect(flight, tls_root_certs=roots)
+    writer, reader = client.do_exchange(descriptor("gcd"))
+    writer.begin(batch.schema)
+    writer.write_batch(batch)
+    check(reader.read_chunk().data.column("c").to_pylist() == expected_gcd(batch), "gcd over Flight with TLS")
+    writer.done_writing()
+    client.close()
+    response, table, _ = http_transform(http, "gcd", [batch])
+    check(response.status_code == 200 and table.column("c").to_pylist() == expected_gcd(batch), "gcd over HTTPS")
+    try:
+        requests.get(http.replace("https://", "http://") + "/healthz", timeout=5)
+        raise AssertionError("plain HTTP was answered on the TLS port")
+    except requests.exceptions.ConnectionError:
+        pass
+    expect_flight_error(lambda: exchange(flight.replace("grpc+tls://", "grpc://"), "gcd", [batch]), Exception, "")
+    print("tls ok")
+
+
 def main():
     scenario, flight, http, *args = sys.argv[1:]
     globals()[f"scenario_{scenario.replace('-', '_')}"](flight, http, *args)

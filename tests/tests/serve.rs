@@ -182,3 +182,47 @@ fn sigterm_lets_the_stream_in_flight_finish_then_exits_0() {
     assert!(log.contains("draining") && log.contains("drained"), "{log}");
     assert!(std::net::TcpStream::connect(http.trim_start_matches("http://")).is_err(), "no longer accepting");
 }
+
+#[test]
+fn tls_on_both_apis_with_a_certificate_from_the_server_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugins_dir(dir.path(), &[("gcd", plugins::GCD)]);
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let status = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl makes the test certificate");
+    assert!(status.success());
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let server = Sidecar::start(dir.path(), &["--plugins", &plugins, "--tls-cert-file", cert, "--tls-key-file", key]);
+    server.client("tls", &[cert]);
+
+    // A key that is not one stops the start, naming the keys.
+    std::fs::write(dir.path().join("bad.pem"), "not a key").unwrap();
+    let out = quiver_tests::quiver(
+        dir.path(),
+        &[
+            "serve",
+            "--plugins",
+            &plugins,
+            "--tls-cert-file",
+            cert,
+            "--tls-key-file",
+            "bad.pem",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--flight-addr",
+            "127.0.0.1:0",
+        ],
+    );
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("tls_key_file"),
+        "{}",
+        quiver_tests::describe(&out)
+    );
+}

@@ -34,6 +34,12 @@ pub struct ServeArgs {
     /// File holding the data endpoints' bearer token (else $QUIVER_DATA_TOKEN).
     #[arg(long, value_name = "FILE")]
     data_token_file: Option<PathBuf>,
+    /// PEM certificate chain; with --tls-key-file, Flight and HTTP use TLS.
+    #[arg(long, value_name = "FILE")]
+    tls_cert_file: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, value_name = "FILE")]
+    tls_key_file: Option<PathBuf>,
     /// Largest request body or Flight message, in MiB.
     #[arg(long, value_name = "MIB")]
     max_request_mb: Option<u64>,
@@ -61,7 +67,7 @@ impl ServeArgs {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { config.$field = Some(v); } )* };
         }
         set!(flight_addr, http_addr, watch_interval_ms, max_request_mb, max_queued_calls, drain_secs);
-        set_some!(admin_token_file, data_token_file, max_concurrent_calls);
+        set_some!(admin_token_file, data_token_file, tls_cert_file, tls_key_file, max_concurrent_calls);
         if let Some(dir) = self.plugins {
             config.plugins_dir = Some(dir);
         }
@@ -84,7 +90,8 @@ pub fn run(args: ServeArgs, cache: &CacheArgs) -> anyhow::Result<()> {
     super::tokio_runtime()?
         .block_on(server::serve(config, runtime, shutdown_signal(), |bound| {
             // Scripts and tests read the addresses from this line.
-            println!("quiver serve: flight=grpc://{} http=http://{}", bound.flight, bound.http);
+            let (grpc, http) = if bound.tls { ("grpc+tls", "https") } else { ("grpc", "http") };
+            println!("quiver serve: flight={grpc}://{} http={http}://{}", bound.flight, bound.http);
             let _ = std::io::stdout().flush();
         }))
         .context("quiver serve")

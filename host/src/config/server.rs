@@ -29,6 +29,11 @@ pub struct ServerConfig {
     /// File holding the bearer token the data endpoints require; else the
     /// variable `QUIVER_DATA_TOKEN`. Without either, they are open.
     pub data_token_file: Option<PathBuf>,
+    /// PEM certificate chain: with `tls_key_file`, both Flight and HTTP
+    /// use TLS (rustls). Relative to the server file.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
     /// Largest request body (HTTP) or message (Flight), in MiB.
     pub max_request_mb: u64,
     /// Calls running at once per plugin; default: the number of cores.
@@ -53,6 +58,8 @@ impl Default for ServerConfig {
             http_addr: "127.0.0.1:8080".into(),
             admin_token_file: None,
             data_token_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
             max_request_mb: 256,
             max_concurrent_calls: None,
             max_queued_calls: 64,
@@ -122,6 +129,9 @@ impl ServerConfig {
             |key: String, message: &str| ConfigError::Invalid { path: path.to_owned(), key, message: message.into() };
         if self.max_request_mb == 0 {
             return Err(invalid("max_request_mb".into(), "must be at least 1"));
+        }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(invalid("tls_cert_file".into(), "TLS needs both tls_cert_file and tls_key_file"));
         }
         if self.max_concurrent_calls == Some(0) {
             return Err(invalid("max_concurrent_calls".into(), "must be at least 1"));

@@ -26,21 +26,36 @@ use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::service::{Processed, TransformRequest};
-use super::{ServeError, Shared};
+use super::{ServeError, Shared, TlsFiles};
+use tonic::transport::{Identity, ServerTlsConfig};
 
 type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 /// Room for the IPC header around a batch's body in one Flight message.
 const MESSAGE_OVERHEAD: usize = 1 << 20;
 
-/// Serves Flight on `listener` until `shutdown` resolves.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) {
+/// Serves Flight on `listener` (with TLS when given) until `shutdown` resolves.
+pub async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<TlsFiles>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let limit = shared.max_request_bytes().saturating_add(MESSAGE_OVERHEAD);
     let service = FlightServiceServer::new(Flight { shared }).max_decoding_message_size(limit);
-    let result = tonic::transport::Server::builder()
-        .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await;
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        let config = ServerTlsConfig::new().identity(Identity::from_pem(tls.cert, tls.key));
+        builder = match builder.tls_config(config) {
+            Ok(builder) => builder,
+            Err(e) => {
+                tracing::error!("Flight server: TLS: {e}");
+                return;
+            }
+        };
+    }
+    let result =
+        builder.add_service(service).serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await;
     if let Err(e) = result {
         tracing::error!("Flight server: {e}");
     }

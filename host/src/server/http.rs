@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 
 use super::service::{RowRejection, TransformRequest};
 use super::{ServeError, Shared};
+use axum_server::tls_rustls::RustlsConfig;
 
 /// The media type of Arrow IPC streams.
 pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
@@ -29,8 +30,14 @@ pub const REJECTIONS_KEY: &str = "quiver.rejections";
 /// The OpenAPI description, kept in the repository.
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 
-/// Serves the HTTP API on `listener` until `shutdown` resolves.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) {
+/// Serves the HTTP API on `listener` (with TLS when given) until
+/// `shutdown` resolves; connections then close once their requests end.
+pub async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<RustlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let limit = shared.max_request_bytes();
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -41,7 +48,21 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, shutdown: impl Fu
         .merge(super::admin::routes())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(shared);
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+    let handle = axum_server::Handle::new();
+    let stopping = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopping.graceful_shutdown(None);
+    });
+    let result = async {
+        let listener = listener.into_std()?;
+        let app = app.into_make_service();
+        match tls {
+            Some(config) => axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(app).await,
+            None => axum_server::from_tcp(listener)?.handle(handle).serve(app).await,
+        }
+    };
+    if let Err(e) = result.await {
         tracing::error!("HTTP server: {e}");
     }
 }

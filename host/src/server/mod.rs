@@ -63,6 +63,26 @@ pub enum ServeError {
 pub struct Bound {
     pub flight: SocketAddr,
     pub http: SocketAddr,
+    /// Whether both speak TLS.
+    pub tls: bool,
+}
+
+/// A PEM certificate chain and its key, for both listeners.
+#[derive(Clone)]
+pub struct TlsFiles {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+}
+
+impl TlsFiles {
+    fn load(config: &ServerConfig) -> anyhow::Result<Option<Self>> {
+        use anyhow::Context;
+        let (Some(cert), Some(key)) = (&config.tls_cert_file, &config.tls_key_file) else { return Ok(None) };
+        let read = |key_name: &str, path: &std::path::Path| {
+            std::fs::read(path).with_context(|| format!("{key_name}: cannot read {}", path.display()))
+        };
+        Ok(Some(Self { cert: read("tls_cert_file", cert)?, key: read("tls_key_file", key)? }))
+    }
 }
 
 /// What the running server's front ends share.
@@ -97,6 +117,11 @@ pub async fn serve(
     use anyhow::Context;
     let config = Arc::new(config);
     let tokens = Tokens::load(&config)?;
+    let tls = TlsFiles::load(&config)?;
+    if tls.is_some() {
+        // One process-wide crypto provider for tonic and the HTTP server; ring builds without C tools.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let registry = Registry::new(runtime, config.clone());
     let service =
@@ -108,14 +133,23 @@ pub async fn serve(
         TcpListener::bind(&config.http_addr).await.with_context(|| format!("http_addr {}", config.http_addr))?;
     let flight_listener =
         TcpListener::bind(&config.flight_addr).await.with_context(|| format!("flight_addr {}", config.flight_addr))?;
-    let bound = Bound { flight: flight_listener.local_addr()?, http: http_listener.local_addr()? };
+    let bound = Bound { flight: flight_listener.local_addr()?, http: http_listener.local_addr()?, tls: tls.is_some() };
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let http = tokio::spawn(http::serve(shared.clone(), http_listener, stopped(stop_rx.clone())));
-    let flight = tokio::spawn(flight::serve(shared.clone(), flight_listener, stopped(stop_rx.clone())));
+    // Checked here, so a bad certificate or key stops the start with its key named.
+    let http_tls = match &tls {
+        Some(tls) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem(tls.cert.clone(), tls.key.clone())
+                .await
+                .context("tls_cert_file / tls_key_file: not a usable PEM certificate chain and private key")?,
+        ),
+        None => None,
+    };
+    let http = tokio::spawn(http::serve(shared.clone(), http_listener, http_tls, stopped(stop_rx.clone())));
+    let flight = tokio::spawn(flight::serve(shared.clone(), flight_listener, tls, stopped(stop_rx.clone())));
     on_bound(bound);
 
     if let Some(dir) = &config.plugins_dir {
