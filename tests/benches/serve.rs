@@ -61,7 +61,17 @@ fn main() {
     println!("  in-process, {} threads: {:>12.0}", cores(), in_process);
     for clients in ["1", "4", "16"] {
         let rate = report["throughput"][clients].as_f64().unwrap();
-        println!("  Flight, {clients:>2} clients:    {rate:>12.0}   ({:.0}% of in-process)", 100.0 * rate / in_process);
+        println!(
+            "  Flight, {clients:>2} pyarrow clients: {rate:>12.0}   ({:.0}% of in-process)",
+            100.0 * rate / in_process
+        );
+    }
+    for clients in [1, 4, 16] {
+        let rate = rust_flight_rows_per_second(&server.flight, &large, clients);
+        println!(
+            "  Flight, {clients:>2} Rust clients:    {rate:>12.0}   ({:.0}% of in-process)",
+            100.0 * rate / in_process
+        );
     }
 
     println!();
@@ -107,6 +117,43 @@ fn in_process_rows_per_second(batch: &RecordBatch) -> f64 {
     rows as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Rows per second through `enrich` from `clients` arrow-flight clients,
+/// each streaming the same batch over one exchange for [`SECONDS`]: a client
+/// far lighter than pyarrow from Python, to show what the server itself does.
+fn rust_flight_rows_per_second(url: &str, batch: &RecordBatch, clients: usize) -> f64 {
+    use arrow_flight::encode::FlightDataEncoderBuilder;
+    use arrow_flight::{FlightClient, FlightDescriptor};
+    use futures::{StreamExt, TryStreamExt};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                let (url, batch) = (url.replace("grpc://", "http://"), batch.clone());
+                tokio::spawn(async move {
+                    let channel = tonic::transport::Endpoint::new(url).unwrap().connect().await.unwrap();
+                    let mut client = FlightClient::new(channel);
+                    let deadline = start + Duration::from_secs_f64(SECONDS);
+                    let input = futures::stream::repeat(batch)
+                        .take_while(move |_| futures::future::ready(Instant::now() < deadline))
+                        .map(Ok);
+                    let data = FlightDataEncoderBuilder::new()
+                        .with_flight_descriptor(Some(FlightDescriptor::new_cmd(r#"{"plugin":"enrich"}"#)))
+                        .build(input);
+                    let results = client.do_exchange(data).await.unwrap();
+                    results.try_fold(0usize, |rows, b| futures::future::ready(Ok(rows + b.num_rows()))).await.unwrap()
+                })
+            })
+            .collect();
+        let mut rows = 0;
+        for task in tasks {
+            rows += task.await.unwrap();
+        }
+        rows as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
 /// A copy of a component made distinct by a custom section, so that it has
 /// its own hash and is compiled afresh.
 fn distinct(wasm: &str, tag: &str, out: &Path) -> PathBuf {
@@ -126,7 +173,9 @@ fn swap_under_load(server: &Sidecar, dir: &Path) {
     let (stop, report) = (dir.join("stop"), dir.join("load.json"));
     let mut load = server.spawn_client("load", &[stop.to_str().unwrap(), report.to_str().unwrap()]);
     std::thread::sleep(Duration::from_secs(1));
-    let fresh = distinct(plugins::STAMP_V2, "bench-swap", &dir.join("stamp-fresh.wasm"));
+    // A tag of this run, so the compile cache of an earlier run cannot have it.
+    let tag = format!("swap-{:?}", std::time::SystemTime::now());
+    let fresh = distinct(plugins::STAMP_V2, &tag, &dir.join("stamp-fresh.wasm"));
     for (what, file) in [("compiling afresh", fresh.to_str().unwrap()), ("from the cache", plugins::STAMP_V1)] {
         let start = Instant::now();
         server.client("admin", &["bench", "PUT", "/v1/plugins/stamp", &format!("@{file}")]);
