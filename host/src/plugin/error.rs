@@ -30,7 +30,13 @@ pub enum PluginError {
     #[error("plugin `{plugin}` failed in `{call}`: {message}")]
     Failed { plugin: String, call: &'static str, message: String },
     #[error("plugin `{plugin}` trapped in `{call}`: {cause}")]
-    Trap { plugin: String, call: &'static str, cause: String },
+    Trap {
+        plugin: String,
+        call: &'static str,
+        /// `timeout`, `fuel`, `memory`, `output_limit`, or `trap` for anything else.
+        kind: &'static str,
+        cause: String,
+    },
     #[error("plugin `{plugin}` returned malformed output from `{call}`: {reason}")]
     Malformed { plugin: String, call: &'static str, reason: String },
 }
@@ -41,7 +47,7 @@ impl PluginError {
     /// `malformed`, `config`, `schema`, `instantiate` or `load`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Trap { cause, .. } => super::instance::trap_kind(cause),
+            Self::Trap { kind, .. } => kind,
             Self::Failed { .. } => "failed",
             Self::Malformed { .. } => "malformed",
             Self::Config { .. } => "config",

@@ -83,7 +83,7 @@ impl Instance {
         let started = Instant::now();
         let instance = plugin.pre.instance_pre().instantiate(&mut store).map_err(|e| PluginError::Instantiate {
             plugin: label.to_string(),
-            reason: trap_cause(&store, &limits, e, started),
+            reason: trap_cause(&store, &limits, e, started).1,
         })?;
         let bindings = bindings::Plugin::new(&mut store, &instance).map_err(failed)?;
         let interface = instance
@@ -192,6 +192,7 @@ impl Instance {
             return Err(PluginError::Trap {
                 plugin: self.label.to_string(),
                 call,
+                kind: "trap",
                 cause: "instance already failed".into(),
             });
         }
@@ -201,11 +202,8 @@ impl Instance {
         let started = Instant::now();
         f(&mut self.store, &self.bindings).map_err(|e| {
             self.poisoned = true;
-            PluginError::Trap {
-                plugin: self.label.to_string(),
-                call,
-                cause: trap_cause(&self.store, &self.limits, e, started),
-            }
+            let (kind, cause) = trap_cause(&self.store, &self.limits, e, started);
+            PluginError::Trap { plugin: self.label.to_string(), call, kind, cause }
         })
     }
 
@@ -288,30 +286,41 @@ impl Instance {
     }
 }
 
-/// Says why a call failed, in the words of the limit it hit when it hit one.
-fn trap_cause(store: &Store<HostState>, limits: &Limits, error: wasmtime::Error, started: Instant) -> String {
+/// Says why a call failed, in the words of the limit it hit when it hit one,
+/// with the kind of failure (see [`PluginError::kind`]).
+fn trap_cause(
+    store: &Store<HostState>,
+    limits: &Limits,
+    error: wasmtime::Error,
+    started: Instant,
+) -> (&'static str, String) {
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => {
-            return format!(
+            let cause = format!(
                 "timed out: the call ran past its {} ms limit and was stopped after {} ms",
                 limits.call_timeout.as_millis(),
                 started.elapsed().as_millis()
             );
+            return ("timeout", cause);
         }
         Some(Trap::OutOfFuel) => {
-            return format!("out of fuel: the call burned its {} units", limits.fuel.unwrap_or(u64::MAX));
+            return ("fuel", format!("out of fuel: the call burned its {} units", limits.fuel.unwrap_or(u64::MAX)));
         }
         _ => {}
     }
     if error.to_string().contains(HOSTCALL_FUEL_EXHAUSTED) {
-        return format!("it returned more than its output limit of {} MiB", limits.output_bytes >> 20);
+        return (
+            "output_limit",
+            format!("it returned more than its output limit of {} MiB", limits.output_bytes >> 20),
+        );
     }
     if let Some(asked) = store.data().denied_memory {
-        return format!(
+        let cause = format!(
             "out of memory: it asked for {:.1} MiB of linear memory, its limit is {} MiB ({error})",
             asked as f64 / (1 << 20) as f64,
             limits.memory_bytes >> 20
         );
+        return ("memory", cause);
     }
     let mut cause = describe_trap(&error);
     let printed = store.data().stderr.text();
@@ -319,20 +328,7 @@ fn trap_cause(store: &Store<HostState>, limits: &Limits, error: wasmtime::Error,
         cause.push_str("\nthe plugin's standard error ended with:\n");
         cause.push_str(&printed);
     }
-    cause
-}
-
-/// The kind of a cause written by [`trap_cause`], for metrics.
-pub(super) fn trap_kind(cause: &str) -> &'static str {
-    [
-        ("timed out:", "timeout"),
-        ("out of fuel:", "fuel"),
-        ("out of memory:", "memory"),
-        ("it returned more than its output limit", "output_limit"),
-    ]
-    .into_iter()
-    .find_map(|(prefix, kind)| cause.starts_with(prefix).then_some(kind))
-    .unwrap_or("trap")
+    ("trap", cause)
 }
 
 /// The trap's message, then the plugin's backtrace when wasmtime recorded one
