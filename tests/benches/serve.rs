@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use arrow::ipc::writer::StreamWriter;
 use quiver::demo::clickstream;
-use quiver::plugin::{PoolOptions, Runtime, RuntimeOptions};
+use quiver::plugin::{PoolOptions, Runtime, RuntimeOptions, cores};
 use quiver_tests::{Sidecar, plugins};
 
 const SECONDS: f64 = 5.0;
@@ -79,10 +79,6 @@ fn main() {
     drop(server);
     println!();
     fifty_plugins(dir.path());
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 fn write_ipc(path: &Path, batch: &RecordBatch) {

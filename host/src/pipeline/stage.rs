@@ -72,9 +72,7 @@ impl Stage {
             pool: PoolOptions {
                 limits: config.limits.to_limits(),
                 grants,
-                max_instances: config
-                    .instances
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+                max_instances: config.instances.unwrap_or_else(crate::plugin::cores),
             },
             on_error: config.on_error,
             breaker: config.circuit_breaker.clone(),

@@ -71,6 +71,12 @@ pub struct Plugin {
     info: PluginInfo,
 }
 
+/// The number of cores: the default number of instances of a transform,
+/// and of calls and loads run at once.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// Longest `describe` may take when a plugin loads.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 

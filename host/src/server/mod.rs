@@ -122,10 +122,12 @@ pub async fn serve(
         // One process-wide crypto provider for tonic and the HTTP server; ring builds without C tools.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let registry = Registry::new(runtime, config.clone());
-    let service =
-        Arc::new(Service::new(registry, config.max_concurrent_calls.unwrap_or(cores), config.max_queued_calls));
+    let service = Arc::new(Service::new(
+        registry,
+        config.max_concurrent_calls.unwrap_or_else(crate::plugin::cores),
+        config.max_queued_calls,
+    ));
     let shared =
         Arc::new(Shared { service: service.clone(), tokens, config: config.clone(), ready: AtomicBool::new(false) });
 
@@ -154,12 +156,13 @@ pub async fn serve(
 
     if let Some(dir) = &config.plugins_dir {
         let started = Instant::now();
-        let loaded = watch::load_dir(&service, dir).await;
+        let (loaded, seen) = watch::load_dir(&service, dir).await;
         tracing::info!(plugins = loaded, elapsed_ms = started.elapsed().as_millis() as u64, "plugins loaded");
         if config.watch_interval_ms > 0 {
             tokio::spawn(watch::watch(
                 service.clone(),
                 dir.clone(),
+                seen,
                 Duration::from_millis(config.watch_interval_ms),
                 stopped(stop_rx.clone()),
             ));

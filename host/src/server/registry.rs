@@ -513,9 +513,7 @@ fn stage_options(settings: &PluginSettings, name: &str) -> Result<StageOptions, 
         pool: PoolOptions {
             limits: settings.limits.clone().unwrap_or_default().to_limits(),
             grants,
-            max_instances: settings
-                .instances
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            max_instances: settings.instances.unwrap_or_else(crate::plugin::cores),
         },
         on_error: settings.on_error.unwrap_or_default(),
         breaker: settings.circuit_breaker.clone().unwrap_or_default(),

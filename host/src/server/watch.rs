@@ -20,21 +20,32 @@ use super::service::Service;
 /// What identifies one state of a file without reading it.
 type Stamp = (SystemTime, u64);
 
-/// Loads every component of `dir`; returns how many loaded.
-pub async fn load_dir(service: &Arc<Service>, dir: &Path) -> usize {
+/// The state of each component file when it was last loaded.
+pub type Seen = HashMap<PathBuf, Stamp>;
+
+/// Loads every component of `dir`; returns how many loaded, and the files
+/// as they were when read, for [`watch`] to start from.
+pub async fn load_dir(service: &Arc<Service>, dir: &Path) -> (usize, Seen) {
     let files = components(dir);
-    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
-    futures::stream::iter(files)
+    let seen = files.iter().map(|(_, path, stamp)| (path.clone(), *stamp)).collect();
+    let loaded = futures::stream::iter(files)
         .map(|(name, path, _)| load(service.clone(), name, path))
-        .buffer_unordered(parallel)
+        .buffer_unordered(crate::plugin::cores())
         .filter(|loaded| futures::future::ready(*loaded))
         .count()
-        .await
+        .await;
+    (loaded, seen)
 }
 
-/// Watches `dir` every `interval` until `stop` resolves.
-pub async fn watch(service: Arc<Service>, dir: PathBuf, interval: Duration, stop: impl Future<Output = ()>) {
-    let mut seen: HashMap<PathBuf, Stamp> = components(&dir).into_iter().map(|(_, p, s)| (p, s)).collect();
+/// Watches `dir` every `interval` until `stop` resolves, starting from the
+/// files as [`load_dir`] saw them, so a change made while they loaded is not missed.
+pub async fn watch(
+    service: Arc<Service>,
+    dir: PathBuf,
+    mut seen: Seen,
+    interval: Duration,
+    stop: impl Future<Output = ()>,
+) {
     let mut ticker = tokio::time::interval(interval);
     tokio::pin!(stop);
     loop {
