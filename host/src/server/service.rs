@@ -77,12 +77,11 @@ impl Session {
     }
 }
 
-/// Calls of one plugin: at most `permits` running and `max_queued` waiting.
+/// Calls of one plugin: the service's `max_concurrent` permits, and how
+/// many calls wait for one.
 struct Admission {
     permits: Arc<Semaphore>,
-    running: usize,
     queued: AtomicUsize,
-    max_queued: usize,
 }
 
 /// The shared service behind both APIs.
@@ -114,7 +113,7 @@ impl Service {
     }
 
     /// Resolves the version and builds (or reuses) the stage for `schema`.
-    pub async fn open(self: &Arc<Self>, request: &TransformRequest, schema: SchemaRef) -> Result<Session, ServeError> {
+    pub async fn open(&self, request: &TransformRequest, schema: SchemaRef) -> Result<Session, ServeError> {
         if self.draining.load(Ordering::Relaxed) {
             return Err(ServeError::Draining);
         }
@@ -145,9 +144,7 @@ impl Service {
             .or_insert_with(|| {
                 Arc::new(Admission {
                     permits: Arc::new(Semaphore::new(self.max_concurrent)),
-                    running: self.max_concurrent,
                     queued: AtomicUsize::new(0),
-                    max_queued: self.max_queued,
                 })
             })
             .clone()
@@ -160,13 +157,13 @@ impl Service {
             return Ok(permit);
         }
         let waiting = admission.queued.fetch_add(1, Ordering::SeqCst);
-        if waiting >= admission.max_queued {
+        if waiting >= self.max_queued {
             admission.queued.fetch_sub(1, Ordering::SeqCst);
             self.metrics.busy(session.version.name());
             return Err(ServeError::Busy {
                 plugin: session.version.name().into(),
-                running: admission.running,
-                queued: admission.max_queued,
+                running: self.max_concurrent,
+                queued: self.max_queued,
             });
         }
         let permit = admission.permits.clone().acquire_owned().await;
