@@ -109,6 +109,10 @@ impl Version {
             self.options.clone(),
         )?);
         let mut stages = self.stages.lock().expect("stages lock");
+        // Another call may have built the same stage meanwhile: keep one.
+        if let Some((_, first)) = stages.iter().find(|(k, _)| *k == key) {
+            return Ok(first.clone());
+        }
         if stages.len() >= STAGES_PER_VERSION {
             // Calls holding the evicted stage keep it alive until they end.
             stages.remove(0);
@@ -359,11 +363,17 @@ impl Registry {
 
     /// Deploys `version` and keeps the directory watcher from moving the alias.
     pub fn pin(&self, name: &str, version: &str) -> Result<(), RegistryError> {
-        self.deploy(name, version, None)?;
+        // One lock: the watcher must not move the alias between the deploy and the pin.
         self.with_entry(name, |entry| {
+            if !entry.versions.contains_key(version) {
+                return Err(unknown_version(name, version, entry));
+            }
+            move_alias(entry, version, Deploy::Always);
             entry.pinned = true;
             Ok(())
-        })
+        })?;
+        tracing::info!(plugin = name, version, "plugin pinned");
+        Ok(())
     }
 
     /// Lets the directory watcher move the alias again.
