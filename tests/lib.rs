@@ -203,20 +203,9 @@ impl Sidecar {
     fn wait_ready(&self) {
         let started = std::time::Instant::now();
         while started.elapsed() < std::time::Duration::from_secs(120) {
-            if self
-                .python(
-                    &[
-                        "-c",
-                        &format!(
-                            "import requests,sys; sys.exit(requests.get('{}/readyz').status_code != 200)",
-                            self.http
-                        ),
-                    ],
-                    &[],
-                )
-                .status
-                .success()
-            {
+            let check =
+                format!("import requests,sys; sys.exit(requests.get('{}/readyz').status_code != 200)", self.http);
+            if self.python(&["-c", &check]).status.success() {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
@@ -232,11 +221,7 @@ impl Sidecar {
     /// Runs `tests/clients/sidecar.py SCENARIO ARGS` against this server; the
     /// script asserts and exits non-zero on failure. Returns its stdout.
     pub fn client(&self, scenario: &str, args: &[&str]) -> String {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients").join("sidecar.py");
-        let script = script.to_str().expect("utf-8 path");
-        let mut all = vec![script, scenario, &self.flight, &self.http];
-        all.extend_from_slice(args);
-        let output = self.python(&all, &[]);
+        let output = self.scenario(scenario, args).output().expect("running a client");
         assert!(
             output.status.success(),
             "client scenario `{scenario}` failed:\n{}\n--- server log\n{}",
@@ -249,25 +234,25 @@ impl Sidecar {
     /// Starts `tests/clients/sidecar.py SCENARIO ARGS` against this server
     /// in the background, for scenarios that run while the test acts.
     pub fn spawn_client(&self, scenario: &str, args: &[&str]) -> std::process::Child {
+        self.scenario(scenario, args).stdout(std::process::Stdio::piped()).spawn().expect("starting a client")
+    }
+
+    fn scenario(&self, scenario: &str, args: &[&str]) -> Command {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients").join("sidecar.py");
-        Command::new(client_python())
-            .arg(script)
-            .args([scenario, &self.flight, &self.http])
-            .args(args)
-            .envs(self.client_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("starting a client")
+        let mut command = self.python_command();
+        command.arg(script).args([scenario, &self.flight, &self.http]).args(args);
+        command
     }
 
     /// Runs the clients' Python with `args`.
-    pub fn python(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::new(client_python())
-            .args(args)
-            .envs(self.client_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .envs(env.iter().copied())
-            .output()
-            .expect("running the client's python")
+    pub fn python(&self, args: &[&str]) -> Output {
+        self.python_command().args(args).output().expect("running the client's python")
+    }
+
+    fn python_command(&self) -> Command {
+        let mut command = Command::new(client_python());
+        command.envs(self.client_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        command
     }
 
     /// Sends SIGTERM and waits for the exit.

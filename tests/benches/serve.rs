@@ -45,7 +45,7 @@ fn main() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/bench.py");
     let args = [script.to_str().unwrap(), &server.flight, &server.http];
     let files = [small_file.to_str().unwrap(), large_file.to_str().unwrap(), &SECONDS.to_string()];
-    let output = server.python(&[&args[..], &files[..]].concat(), &[]);
+    let output = server.python(&[&args[..], &files[..]].concat());
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     for (name, key) in [("Flight", "flight_1k"), ("HTTP", "http_1k")] {
