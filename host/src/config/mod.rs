@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use server::{PluginSettings, ServerConfig};
-pub use transform::{BreakerConfig, ConfigValue, DirConfig, GrantsConfig, LimitsConfig, OnError, TransformConfig};
+pub use transform::{
+    BreakerConfig, ConfigValue, DirConfig, GrantsConfig, LimitsConfig, OnError, TransformConfig, mib_to_bytes,
+};
 
 use crate::sink::SinkConfig;
 use crate::source::SourceConfig;

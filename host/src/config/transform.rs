@@ -115,13 +115,12 @@ impl Default for LimitsConfig {
 impl LimitsConfig {
     /// The runtime's limits.
     pub fn to_limits(&self) -> Limits {
-        let mib = |n: u64| usize::try_from(n).ok().and_then(|n| n.checked_mul(1 << 20)).unwrap_or(usize::MAX);
         Limits {
             call_timeout: Duration::from_millis(self.timeout_ms),
             fuel: self.fuel,
-            memory_bytes: mib(self.memory_mb),
+            memory_bytes: mib_to_bytes(self.memory_mb),
             table_elements: self.table_elements,
-            output_bytes: mib(self.output_mb),
+            output_bytes: mib_to_bytes(self.output_mb),
             output_rows: self.output_rows,
             log_per_second: self.log_per_second,
             log_message_bytes: self.log_message_bytes,
@@ -141,6 +140,11 @@ impl LimitsConfig {
         .into_iter()
         .find_map(|(key, zero)| zero.then_some(key))
     }
+}
+
+/// `n` MiB in bytes; a size too large for this machine is no limit.
+pub fn mib_to_bytes(n: u64) -> usize {
+    usize::try_from(n).ok().and_then(|n| n.checked_mul(1 << 20)).unwrap_or(usize::MAX)
 }
 
 /// `[transform.grants]`: capabilities, all denied unless listed.

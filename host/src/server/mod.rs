@@ -101,7 +101,7 @@ impl Shared {
 
     /// Largest request body or Flight message, in bytes.
     pub fn max_request_bytes(&self) -> usize {
-        usize::try_from(self.config.max_request_mb).ok().and_then(|mb| mb.checked_mul(1 << 20)).unwrap_or(usize::MAX)
+        crate::config::mib_to_bytes(self.config.max_request_mb)
     }
 }
 
