@@ -47,6 +47,10 @@ pub struct ServerConfig {
     /// Per-plugin settings, by served name (`[plugin.NAME]`).
     #[serde(rename = "plugin")]
     pub plugins: BTreeMap<String, PluginSettings>,
+    /// The server file's directory, against which granted directories are
+    /// resolved; `.` without a file.
+    #[serde(skip)]
+    pub base: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +70,7 @@ impl Default for ServerConfig {
             drain_secs: 30,
             defaults: PluginSettings::default(),
             plugins: BTreeMap::new(),
+            base: PathBuf::from("."),
         }
     }
 }
@@ -113,9 +118,17 @@ impl ServerConfig {
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let mut config: Self =
             toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        for file in
-            [&mut config.plugins_dir, &mut config.admin_token_file, &mut config.data_token_file].into_iter().flatten()
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        config.base = base.to_owned();
+        for file in [
+            &mut config.plugins_dir,
+            &mut config.admin_token_file,
+            &mut config.data_token_file,
+            &mut config.tls_cert_file,
+            &mut config.tls_key_file,
+        ]
+        .into_iter()
+        .flatten()
         {
             *file = base.join(&*file);
         }
@@ -178,6 +191,18 @@ on_error = "dead-letter"
         assert_eq!(gcd.instances, Some(2));
         assert_eq!(gcd.on_error, Some(OnError::DeadLetter));
         assert_eq!(gcd.limits.unwrap().timeout_ms, 500);
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_server_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(&file, "plugins_dir = \"p\"\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\n").unwrap();
+        let config = ServerConfig::load(&file).unwrap();
+        assert_eq!(config.plugins_dir, Some(dir.path().join("p")));
+        assert_eq!(config.tls_cert_file, Some(dir.path().join("c.pem")));
+        assert_eq!(config.tls_key_file, Some(dir.path().join("k.pem")));
+        assert_eq!(config.base, dir.path());
     }
 
     #[test]

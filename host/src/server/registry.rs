@@ -240,7 +240,7 @@ impl Registry {
             return Ok(Loaded { name: name.into(), version, sha256, deployed, unchanged: true });
         }
         let plugin = self.runtime.load_bytes(Path::new(origin), bytes)?;
-        let options = stage_options(&settings, name)?;
+        let options = stage_options(&settings, name, &self.config.base)?;
         let mut plugins = self.plugins.write().expect("registry lock");
         let taken = plugins.get(name).is_some_and(|e| e.versions.contains_key(&plugin.info().version));
         let key = match taken {
@@ -512,10 +512,9 @@ fn check_name(name: &str) -> Result<(), RegistryError> {
     }
 }
 
-fn stage_options(settings: &PluginSettings, name: &str) -> Result<StageOptions, RegistryError> {
+fn stage_options(settings: &PluginSettings, name: &str, base: &Path) -> Result<StageOptions, RegistryError> {
     let grants = settings.grants.clone().unwrap_or_default();
-    // Granted directories in the server file are absolute or relative to the working directory.
-    let grants = grants.to_grants(Path::new(".")).map_err(|(key, message)| RegistryError::Invalid {
+    let grants = grants.to_grants(base).map_err(|(key, message)| RegistryError::Invalid {
         name: name.into(),
         message: format!("[plugin.{name}] {key}: {message}"),
     })?;
