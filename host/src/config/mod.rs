@@ -93,17 +93,9 @@ impl PipelineConfig {
             |key: String, message: &str| ConfigError::Invalid { path: path.to_owned(), key, message: message.into() };
         for (i, t) in config.transforms.iter().enumerate() {
             let key = |k: &str| format!("transform #{} ({}) {k}", i + 1, t.plugin);
-            if t.instances == Some(0) {
-                return Err(invalid(key("instances"), "must be at least 1"));
-            }
-            if let Some(limit) = t.limits.zero_key() {
-                return Err(invalid(key(&format!("limits.{limit}")), "must be at least 1"));
-            }
-            if let Some((grant, message)) = t.grants.invalid() {
-                return Err(invalid(key(&grant), &message));
-            }
-            if t.circuit_breaker.failures == 0 || t.circuit_breaker.window_secs == 0 {
-                return Err(invalid(key("circuit_breaker"), "failures and window_secs must be at least 1"));
+            let (limits, grants, breaker) = (Some(&t.limits), Some(&t.grants), Some(&t.circuit_breaker));
+            if let Some((k, message)) = transform::invalid_run_settings(t.instances, limits, grants, breaker) {
+                return Err(invalid(key(&k), &message));
             }
             if t.on_error == OnError::DeadLetter && config.dead_letter.is_none() {
                 return Err(invalid(

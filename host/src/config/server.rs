@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::transform::invalid_run_settings;
 use super::{BreakerConfig, ConfigError, GrantsConfig, LimitsConfig, OnError};
 
 /// A whole server file.
@@ -152,13 +153,12 @@ impl ServerConfig {
         let tables = std::iter::once(("defaults".to_string(), &self.defaults))
             .chain(self.plugins.iter().map(|(name, s)| (format!("plugin.{name}"), s)));
         for (table, settings) in tables {
-            if settings.instances == Some(0) {
-                return Err(invalid(format!("[{table}] instances"), "must be at least 1"));
-            }
-            if let Some(key) = settings.limits.as_ref().and_then(LimitsConfig::zero_key) {
-                return Err(invalid(format!("[{table}] limits.{key}"), "must be at least 1"));
-            }
-            if let Some((key, message)) = settings.grants.as_ref().and_then(GrantsConfig::invalid) {
+            if let Some((key, message)) = invalid_run_settings(
+                settings.instances,
+                settings.limits.as_ref(),
+                settings.grants.as_ref(),
+                settings.circuit_breaker.as_ref(),
+            ) {
                 return Err(invalid(format!("[{table}] {key}"), &message));
             }
             if let Some(sha) = &settings.sha256
@@ -210,6 +210,9 @@ on_error = "dead-letter"
         let config: ServerConfig = toml::from_str("[plugin.x]\nsha256 = \"abc\"").unwrap();
         let e = config.check(Path::new("s.toml")).unwrap_err().to_string();
         assert!(e.contains("[plugin.x] sha256"), "{e}");
+        let config: ServerConfig = toml::from_str("[defaults]\ncircuit_breaker = { failures = 0 }").unwrap();
+        let e = config.check(Path::new("s.toml")).unwrap_err().to_string();
+        assert!(e.contains("[defaults] circuit_breaker"), "{e}");
         let e = toml::from_str::<ServerConfig>("http_adr = \"x\"").unwrap_err().to_string();
         assert!(e.contains("http_adr"), "{e}");
     }

@@ -128,7 +128,7 @@ impl LimitsConfig {
     }
 
     /// The first key set to zero, which no limit allows.
-    pub(super) fn zero_key(&self) -> Option<&'static str> {
+    fn zero_key(&self) -> Option<&'static str> {
         [
             ("timeout_ms", self.timeout_ms == 0),
             ("fuel", self.fuel == Some(0)),
@@ -140,6 +140,29 @@ impl LimitsConfig {
         .into_iter()
         .find_map(|(key, zero)| zero.then_some(key))
     }
+}
+
+/// The first key of a transform's run settings that no run can use, with
+/// why: shared by `[[transform]]` and the server file's plugin tables.
+pub(super) fn invalid_run_settings(
+    instances: Option<usize>,
+    limits: Option<&LimitsConfig>,
+    grants: Option<&GrantsConfig>,
+    breaker: Option<&BreakerConfig>,
+) -> Option<(String, String)> {
+    if instances == Some(0) {
+        return Some(("instances".into(), "must be at least 1".into()));
+    }
+    if let Some(key) = limits.and_then(LimitsConfig::zero_key) {
+        return Some((format!("limits.{key}"), "must be at least 1".into()));
+    }
+    if let Some(invalid) = grants.and_then(GrantsConfig::invalid) {
+        return Some(invalid);
+    }
+    if breaker.is_some_and(|b| b.failures == 0 || b.window_secs == 0) {
+        return Some(("circuit_breaker".into(), "failures and window_secs must be at least 1".into()));
+    }
+    None
 }
 
 /// `n` MiB in bytes; a size too large for this machine is no limit.
@@ -195,7 +218,7 @@ impl GrantsConfig {
     }
 
     /// A key whose value can never work, with why.
-    pub(super) fn invalid(&self) -> Option<(String, String)> {
+    fn invalid(&self) -> Option<(String, String)> {
         for (i, dir) in self.dirs.iter().enumerate() {
             if !dir.guest.starts_with('/') {
                 return Some((format!("grants.dirs[{i}].guest"), "must be an absolute path such as \"/ref\"".into()));
