@@ -67,8 +67,11 @@ def http_transform(http, plugin, batches, schema=None, token=None, params=None):
     return response, reader.read_all(), rejections
 
 
-def admin(http, token, method, path, **kwargs):
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+def admin(http, token, method, path, headers=None, **kwargs):
+    """An HTTP call with `token` as the bearer token, if any."""
+    headers = dict(headers or {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     return requests.request(method, f"{http}{path}", headers=headers, timeout=120, **kwargs)
 
 
@@ -319,10 +322,7 @@ def scenario_admin(flight, http, token, method, path, body=None, expect_status="
         kwargs["headers"] = {"Content-Type": "application/wasm"}
     elif body:
         kwargs["json"] = json.loads(body)
-    headers = kwargs.pop("headers", {})
-    if token != "-":
-        headers["Authorization"] = f"Bearer {token}"
-    response = requests.request(method, f"{http}{path}", headers=headers, timeout=120, **kwargs)
+    response = admin(http, None if token == "-" else token, method, path, **kwargs)
     check(str(response.status_code) == expect_status,
           f"{method} {path}: expected {expect_status}, got {response.status_code}: {response.text}")
     print(response.text)
