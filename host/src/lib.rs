@@ -5,7 +5,7 @@
 //!   pooling plugin instances;
 //! - [`config`]: the pipeline file;
 //! - [`source`] and [`sink`]: files in Parquet, Arrow IPC, CSV and JSON Lines
-//!   through `object_store`;
+//!   through `object_store`, and Kafka topics ([`kafka`] holds what they share);
 //! - [`pipeline`]: stages, bounded channels, ordering and dead letters;
 //! - [`server`]: `quiver serve`, the sidecar (Arrow Flight and HTTP);
 //! - [`demo`]: the sample clickstream data set.
@@ -13,6 +13,7 @@
 pub mod config;
 pub mod demo;
 pub mod format;
+pub mod kafka;
 pub mod pipeline;
 pub mod plugin;
 pub mod server;

@@ -172,7 +172,11 @@ fn pipeline_child(dir: &Path, with_enrich: bool) {
     }
     let started = Instant::now();
     let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    tokio.block_on(async { pipeline::run(&config, dir, runtime, &mut Progress::new(false)).await }).unwrap();
+    tokio
+        .block_on(async {
+            pipeline::run(&config, dir, runtime, &mut Progress::new(false), tokio::sync::watch::channel(false).1).await
+        })
+        .unwrap();
     let secs = started.elapsed().as_secs_f64();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let peak_kb: f64 = status

@@ -39,7 +39,7 @@ pub fn run(args: DemoArgs, cache: &CacheArgs) -> anyhow::Result<()> {
     let runtime = cache.runtime(false)?;
     let summary = super::tokio_runtime()?.block_on(async {
         let mut progress = Progress::new(true);
-        pipeline::run(&config, &base, runtime, &mut progress).await
+        pipeline::run(&config, &base, runtime, &mut progress, tokio::sync::watch::channel(false).1).await
     })?;
     super::run::print_summary(&summary);
     println!(

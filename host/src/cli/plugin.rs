@@ -11,7 +11,7 @@ use arrow::util::pretty::pretty_format_batches;
 use clap::{Args, Subcommand};
 use quiver::format::Format;
 use quiver::plugin::{CONTRACT_VERSION, Pool, PoolOptions};
-use quiver::source::{FileSource, SourceConfig};
+use quiver::source::{FileSource, FileSourceConfig};
 
 use super::CacheArgs;
 
@@ -205,7 +205,7 @@ fn test(args: TestArgs, cache: &CacheArgs) -> anyhow::Result<()> {
 
 /// Reads the first `limit` rows of a file.
 fn read_input(path: &Path, limit: usize) -> anyhow::Result<RecordBatch> {
-    let config = SourceConfig {
+    let config = FileSourceConfig {
         format: format_of(path)?,
         path: path.to_string_lossy().into_owned(),
         batch_rows: limit.clamp(1, 65_536),

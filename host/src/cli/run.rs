@@ -6,6 +6,8 @@ use anyhow::Context;
 use clap::Args;
 use quiver::config::PipelineConfig;
 use quiver::pipeline::{self, Progress, Summary};
+use quiver::source::SourceConfig;
+use tokio::sync::watch;
 
 use super::{CacheArgs, megabytes, thousands};
 
@@ -21,12 +23,26 @@ pub struct RunArgs {
 pub fn run(args: RunArgs, cache: &CacheArgs) -> anyhow::Result<()> {
     let (config, base) = PipelineConfig::load(&args.pipeline)?;
     let runtime = cache.runtime(config.transforms.iter().any(|t| t.limits.fuel.is_some()))?;
+    let streaming = matches!(config.source, SourceConfig::Kafka(_));
     let summary = super::tokio_runtime()?.block_on(async {
+        let (stop, stopped) = watch::channel(false);
+        if streaming {
+            // A stream ends when asked: what is in flight reaches the sinks and is committed.
+            tokio::spawn(async move {
+                super::shutdown_signal().await;
+                tracing::info!("stopping: finishing the batches in flight and committing");
+                let _ = stop.send(true);
+            });
+        }
         let mut progress = Progress::new(!args.no_progress);
-        pipeline::run(&config, &base, runtime, &mut progress).await
+        pipeline::run(&config, &base, runtime, &mut progress, stopped).await
     });
-    let summary =
-        summary.with_context(|| format!("pipeline {} failed; it wrote no output", args.pipeline.display()))?;
+    let failed = if streaming {
+        "failed; output since its last commit was withdrawn, and a restart resumes from that commit"
+    } else {
+        "failed; it wrote no output"
+    };
+    let summary = summary.with_context(|| format!("pipeline {} {failed}", args.pipeline.display()))?;
     print_summary(&summary);
     Ok(())
 }
@@ -35,13 +51,26 @@ pub fn run(args: RunArgs, cache: &CacheArgs) -> anyhow::Result<()> {
 pub fn print_summary(s: &Summary) {
     let secs = s.elapsed.as_secs_f64();
     println!("pipeline finished in {secs:.2} s");
-    println!("  read      {} rows from {} files ({})", thousands(s.rows_in), s.files_read, megabytes(s.bytes_read));
-    println!(
-        "  wrote     {} rows to {} files ({})",
-        thousands(s.sink.rows),
-        s.sink.files.len(),
-        megabytes(s.sink.bytes)
-    );
+    if s.files_read > 0 {
+        println!("  read      {} rows from {} files ({})", thousands(s.rows_in), s.files_read, megabytes(s.bytes_read));
+    } else {
+        println!("  read      {} messages, {} offset commits", thousands(s.rows_in), thousands(s.commits));
+    }
+    if s.sink.messages > 0 || s.sink.files.is_empty() {
+        println!(
+            "  wrote     {} rows as {} messages ({})",
+            thousands(s.sink.rows),
+            thousands(s.sink.messages),
+            megabytes(s.sink.bytes)
+        );
+    } else {
+        println!(
+            "  wrote     {} rows to {} files ({})",
+            thousands(s.sink.rows),
+            s.sink.files.len(),
+            megabytes(s.sink.bytes)
+        );
+    }
     println!("  rejected  {} rows to {} dead-letter files", thousands(s.dead_letter.rows), s.dead_letter.files.len());
     println!("  speed     {} rows/s", thousands((s.rows_in as f64 / secs.max(1e-9)) as u64));
     for stage in s.stages.iter().filter(|stage| stage.failed_calls > 0) {

@@ -88,27 +88,11 @@ pub fn run(args: ServeArgs, cache: &CacheArgs) -> anyhow::Result<()> {
         .any(|s| s.limits.as_ref().is_some_and(|l| l.fuel.is_some()));
     let runtime = cache.runtime(fuel)?;
     super::tokio_runtime()?
-        .block_on(server::serve(config, runtime, shutdown_signal(), |bound| {
+        .block_on(server::serve(config, runtime, super::shutdown_signal(), |bound| {
             // Scripts and tests read the addresses from this line.
             let (grpc, http) = if bound.tls { ("grpc+tls", "https") } else { ("grpc", "http") };
             println!("quiver serve: flight={grpc}://{} http={http}://{}", bound.flight, bound.http);
             let _ = std::io::stdout().flush();
         }))
         .context("quiver serve")
-}
-
-/// SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

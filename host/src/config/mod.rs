@@ -46,16 +46,64 @@ pub struct FlowConfig {
     /// faster batches overtake slower ones.
     #[serde(default = "default_true")]
     pub ordered: bool,
+    /// Kafka source: `at-least-once` (default) or `exactly-once` (Kafka to
+    /// Kafka only, with a transaction per commit).
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// Kafka source: how often the sinks are made durable and the consumed
+    /// offsets committed, in milliseconds. Each commit completes the file
+    /// sinks' open files, and with exactly-once it is when output becomes visible.
+    #[serde(default = "default_commit_interval_ms")]
+    pub commit_interval_ms: u64,
+}
+
+/// The delivery guarantee of a pipeline reading Kafka.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    /// Offsets are committed once the sinks hold every row before them: a
+    /// crash repeats rows, never loses them.
+    #[default]
+    AtLeastOnce,
+    /// Output and offsets commit together in one Kafka transaction: each
+    /// input message is reflected once, for readers with `isolation.level=read_committed`.
+    ExactlyOnce,
 }
 
 impl Default for FlowConfig {
     fn default() -> Self {
-        Self { channel_batches: default_channel_batches(), ordered: true }
+        Self {
+            channel_batches: default_channel_batches(),
+            ordered: true,
+            delivery: Delivery::default(),
+            commit_interval_ms: default_commit_interval_ms(),
+        }
     }
 }
 
 fn default_channel_batches() -> usize {
     4
+}
+fn default_commit_interval_ms() -> u64 {
+    1000
+}
+
+/// Reads a table whose `type` key names its kind (the first of `kinds`
+/// when absent). Returns the kind and the rest of the table.
+pub(crate) fn typed_table<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    kinds: &[&'static str],
+) -> Result<(&'static str, toml::Value), D::Error> {
+    use serde::de::Error;
+    let mut table = toml::Table::deserialize(d)?;
+    let kind = match table.remove("type") {
+        None => kinds[0],
+        Some(toml::Value::String(name)) => kinds.iter().copied().find(|k| *k == name).ok_or_else(|| {
+            D::Error::custom(format!("type: unknown type `{name}`, expected one of: {}", kinds.join(", ")))
+        })?,
+        Some(other) => return Err(D::Error::custom(format!("type: expected a string, found {}", other.type_str()))),
+    };
+    Ok((kind, toml::Value::Table(table)))
 }
 fn default_true() -> bool {
     true
@@ -107,8 +155,44 @@ impl PipelineConfig {
         if config.pipeline.channel_batches == 0 {
             return Err(invalid("[pipeline] channel_batches".into(), "must be at least 1"));
         }
+        if config.pipeline.commit_interval_ms == 0 {
+            return Err(invalid("[pipeline] commit_interval_ms".into(), "must be at least 1"));
+        }
+        if config.pipeline.delivery == Delivery::ExactlyOnce {
+            if let Some(message) = exactly_once_problem(&config) {
+                return Err(invalid("[pipeline] delivery".into(), &message));
+            }
+        }
         Ok(config)
     }
+}
+
+/// Why a pipeline cannot run exactly-once, if it cannot.
+fn exactly_once_problem(config: &PipelineConfig) -> Option<String> {
+    let SourceConfig::Kafka(source) = &config.source else {
+        return Some("\"exactly-once\" needs a kafka [source]".into());
+    };
+    let SinkConfig::Kafka(sink) = &config.sink else {
+        return Some("\"exactly-once\" needs a kafka [sink]: files cannot join a Kafka transaction".into());
+    };
+    if let Some(SinkConfig::Kafka(dead)) = &config.dead_letter
+        && dead.bootstrap_servers != sink.bootstrap_servers
+    {
+        return Some(
+            "\"exactly-once\" writes dead letters in the sink's transaction: give [dead_letter] the sink's \
+             bootstrap_servers"
+                .into(),
+        );
+    }
+    let strategy = source.properties.get("partition.assignment.strategy").map(|v| v.to_string());
+    if strategy.is_some_and(|s| s.contains("cooperative")) {
+        return Some(
+            "\"exactly-once\" needs an eager partition.assignment.strategy (range or roundrobin): after a \
+             rebalance it re-reads from the committed offsets"
+                .into(),
+        );
+    }
+    None
 }
 
 #[cfg(test)]
@@ -148,8 +232,44 @@ path = "out/dead-letter/"
 
     #[test]
     fn unknown_keys_name_the_key_and_the_line() {
+        let text = GOOD.replace("transform = \"enrich\"", "transform = \"enrich\"\ninstance = 3");
+        let e = PipelineConfig::parse(Path::new("p.toml"), &text).unwrap_err().to_string();
+        assert!(e.contains("instance") && e.contains("line 10"), "{e}");
+        // Sources and sinks pick their keys by `type`: the error points at the table.
         let text = GOOD.replace("batch_rows = 65536", "batch_rows = 65536\nbatch_size = 3");
         let e = PipelineConfig::parse(Path::new("p.toml"), &text).unwrap_err().to_string();
-        assert!(e.contains("batch_size") && e.contains("line 6"), "{e}");
+        assert!(e.contains("batch_size") && e.contains("line 2") && e.contains("[source]"), "{e}");
+    }
+
+    #[test]
+    fn kafka_tables_are_checked_by_type() {
+        let kafka = r#"
+[source]
+type = "kafka"
+bootstrap_servers = "127.0.0.1:9092"
+topics = ["clicks"]
+group_id = "g"
+format = "json"
+
+[sink]
+type = "kafka"
+bootstrap_servers = "127.0.0.1:9092"
+topic = "out"
+
+[pipeline]
+delivery = "exactly-once"
+"#;
+        let c = PipelineConfig::parse(Path::new("p.toml"), kafka).unwrap();
+        assert!(matches!(c.source, SourceConfig::Kafka(_)) && matches!(c.sink, SinkConfig::Kafka(_)));
+        let files_sink = kafka.replace(
+            "type = \"kafka\"\nbootstrap_servers = \"127.0.0.1:9092\"\ntopic = \"out\"",
+            "path = \"out\"\nformat = \"parquet\"",
+        );
+        let e = PipelineConfig::parse(Path::new("p.toml"), &files_sink).unwrap_err().to_string();
+        assert!(e.contains("delivery") && e.contains("kafka [sink]"), "{e}");
+        let e = PipelineConfig::parse(Path::new("p.toml"), &kafka.replace("type = \"kafka\"", "type = \"kafak\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown type `kafak`"), "{e}");
     }
 }

@@ -10,6 +10,7 @@ use arrow::error::ArrowError;
 
 use crate::plugin::{Output, Rejection};
 use crate::source::SourceBatch;
+use crate::source::kafka::Position;
 
 /// Where the rows of a batch came from.
 #[derive(Debug, Clone)]
@@ -124,12 +125,14 @@ fn kept_rows(input_rows: usize, rejections: &[Rejection]) -> Vec<u32> {
     (0..input_rows as u32).filter(|&i| keep[i as usize]).collect()
 }
 
-/// Refused rows of one stage, ready for the dead-letter output.
+/// Refused rows of one stage, or input the source could not decode,
+/// ready for the dead-letter output.
 #[derive(Debug, Clone)]
 pub struct DeadRows {
-    /// Index of the stage that refused them.
-    pub stage: usize,
-    /// The rows as the stage received them, plus the `quiver_*` columns.
+    /// Index of the stage that refused them; `None` for the source.
+    pub stage: Option<usize>,
+    /// The rows as the stage received them, plus the `quiver_*` columns (for
+    /// the source: see [`crate::source::kafka::source_dead_letter_schema`]).
     pub batch: RecordBatch,
 }
 
@@ -144,6 +147,8 @@ pub struct FlowBatch {
     pub dead: Vec<DeadRows>,
     /// How many rows the source read for this batch (0 for rows emitted at the end).
     pub source_rows: usize,
+    /// How far the batch takes the source once the sinks hold it (Kafka).
+    pub position: Option<Position>,
 }
 
 impl FlowBatch {
@@ -155,17 +160,24 @@ impl FlowBatch {
             provenance: self.provenance.slice(offset, len),
             dead: Vec::new(),
             source_rows: 0,
+            position: None,
         }
     }
 }
 
 impl From<SourceBatch> for FlowBatch {
     fn from(b: SourceBatch) -> Self {
+        let provenance = match b.rows {
+            Some(rows) => Provenance { file: Some(b.file), rows: SourceRows::Listed(rows) },
+            None => Provenance::contiguous(Some(b.file), b.first_row),
+        };
+        let rejected = b.rejected.map(|batch| DeadRows { stage: None, batch });
         Self {
-            source_rows: b.batch.num_rows(),
+            source_rows: b.batch.num_rows() + rejected.as_ref().map_or(0, |d| d.batch.num_rows()),
             batch: b.batch,
-            provenance: Provenance::contiguous(Some(b.file), b.first_row),
-            dead: Vec::new(),
+            provenance,
+            dead: rejected.into_iter().collect(),
+            position: b.position,
         }
     }
 }

@@ -171,7 +171,7 @@ impl Stage {
             return Err(self.failed(&flow, error));
         }
         let whole = flow.slice(0, flow.batch.num_rows());
-        let FlowBatch { provenance, mut dead, source_rows, .. } = flow;
+        let FlowBatch { provenance, mut dead, source_rows, position, .. } = flow;
         let mut parts = Vec::new();
         self.isolate(whole, error, &mut parts)?;
         let batch = concat_batches(self.output_schema(), parts.iter().map(|p| &p.batch))
@@ -181,7 +181,7 @@ impl Stage {
             &parts.iter().map(|p| (&p.provenance, p.batch.num_rows())).collect::<Vec<_>>(),
         );
         dead.extend(parts.into_iter().flat_map(|p| p.dead));
-        Ok(FlowBatch { batch, provenance, dead, source_rows })
+        Ok(FlowBatch { batch, provenance, dead, source_rows, position })
     }
 
     /// Splits a failing part in two and runs each half, down to single rows:
@@ -223,8 +223,9 @@ impl Stage {
         Ok(FlowBatch {
             batch: RecordBatch::new_empty(self.output_schema().clone()),
             provenance: part.provenance.slice(0, 0),
-            dead: vec![DeadRows { stage: self.index, batch: rows }],
+            dead: vec![DeadRows { stage: Some(self.index), batch: rows }],
             source_rows: 0,
+            position: None,
         })
     }
 
@@ -272,18 +273,19 @@ impl Stage {
                 batch: output.batch,
                 dead: Vec::new(),
                 source_rows: 0,
+                position: None,
             })
             .collect())
     }
 
     fn absorb(&self, flow: FlowBatch, output: Output) -> Result<FlowBatch, PipelineError> {
-        let FlowBatch { batch, provenance, mut dead, source_rows } = flow;
+        let FlowBatch { batch, provenance, mut dead, source_rows, position } = flow;
         if !output.rejections.is_empty() {
             let rows = self.dead_rows(&batch, &provenance, &output.rejections)?;
-            dead.push(DeadRows { stage: self.index, batch: rows });
+            dead.push(DeadRows { stage: Some(self.index), batch: rows });
         }
         let provenance = provenance.after(&output, batch.num_rows());
-        Ok(FlowBatch { batch: output.batch, provenance, dead, source_rows })
+        Ok(FlowBatch { batch: output.batch, provenance, dead, source_rows, position })
     }
 
     fn dead_rows(

@@ -180,7 +180,7 @@ impl Service {
         // Errors then say which batch of the client's stream failed.
         let index = session.batches.fetch_add(1, Ordering::Relaxed);
         let position = Provenance::contiguous(Some(format!("batch #{index} of the request").into()), 0);
-        let flow = FlowBatch { provenance: position, batch, dead: Vec::new(), source_rows: rows };
+        let flow = FlowBatch { provenance: position, batch, dead: Vec::new(), source_rows: rows, position: None };
         let result = tokio::task::spawn_blocking(move || {
             let result = stage.run(flow);
             drop(permit);

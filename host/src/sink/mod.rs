@@ -1,9 +1,11 @@
 //! Sinks: files in Parquet, Arrow IPC, CSV or JSON Lines written through
 //! `object_store`, rolled past a target size, optionally partitioned
 //! Hive-style. A file becomes visible only when complete, and a run marks
-//! its output complete with `_SUCCESS`; a failed run removes what it wrote.
+//! its output complete with `_SUCCESS`; a failed run removes what it wrote
+//! (but for files a streaming run has checkpointed). Or Kafka topics ([`kafka`]).
 
 mod encode;
+pub mod kafka;
 mod partition;
 
 use std::collections::BTreeMap;
@@ -39,10 +41,30 @@ pub enum WriteMode {
     Append,
 }
 
-/// A `[sink]` or `[dead_letter]` table of a pipeline file.
+/// A `[sink]` or `[dead_letter]` table of a pipeline file: its `type` key
+/// picks the kind, `files` when absent.
+#[derive(Debug, Clone)]
+pub enum SinkConfig {
+    /// Files on a local disk or an object store.
+    Files(FileSinkConfig),
+    /// A Kafka topic.
+    Kafka(kafka::KafkaSinkConfig),
+}
+
+impl<'de> Deserialize<'de> for SinkConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match crate::config::typed_table(d, &["files", "kafka"])? {
+            ("files", table) => FileSinkConfig::deserialize(table).map(Self::Files),
+            (_, table) => kafka::KafkaSinkConfig::deserialize(table).map(Self::Kafka),
+        }
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[sink]` or `[dead_letter]` with `type = "files"` (the default).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SinkConfig {
+pub struct FileSinkConfig {
     /// `parquet`, `ipc`, `csv` or `jsonl`.
     pub format: Format,
     /// The directory files are written in, relative to the pipeline file.
@@ -93,6 +115,10 @@ pub enum SinkError {
     Write { file: String, reason: String },
     #[error("[{table}] cannot list {path}: {reason}")]
     List { table: &'static str, path: String, reason: String },
+    #[error("[{table}] kafka: {reason}")]
+    Kafka { table: &'static str, reason: String },
+    #[error("[{table}] {key} names column `{column}`, which the output does not have (it has: {columns})")]
+    Column { table: &'static str, key: &'static str, column: String, columns: String },
 }
 
 /// What a sink wrote.
@@ -104,6 +130,8 @@ pub struct SinkSummary {
     pub rows: u64,
     /// Bytes written.
     pub bytes: u64,
+    /// Kafka messages produced.
+    pub messages: u64,
 }
 
 struct OpenFile {
@@ -118,7 +146,7 @@ struct OpenFile {
 /// A directory of output files.
 pub struct FileSink {
     table: &'static str,
-    config: SinkConfig,
+    config: FileSinkConfig,
     location: Location,
     /// The schema of the files: the input schema without partition columns.
     file_schema: SchemaRef,
@@ -127,6 +155,8 @@ pub struct FileSink {
     next_file: usize,
     open: BTreeMap<String, OpenFile>,
     written: Vec<(ObjectPath, u64)>,
+    /// `written[..kept]` were checkpointed: an abort leaves them.
+    kept: usize,
     replaced: Vec<ObjectPath>,
     rows: u64,
 }
@@ -134,14 +164,14 @@ pub struct FileSink {
 impl FileSink {
     /// Checks the location, the sizes and the directory's contents against
     /// `mode`, before any data moves. `table` names the pipeline file's table.
-    pub async fn check(table: &'static str, config: &SinkConfig, base: &Path) -> Result<(), SinkError> {
+    pub async fn check(table: &'static str, config: &FileSinkConfig, base: &Path) -> Result<(), SinkError> {
         Self::prepare(table, config, base).await.map(drop)
     }
 
     /// The location, and the files an `overwrite` run replaces.
     async fn prepare(
         table: &'static str,
-        config: &SinkConfig,
+        config: &FileSinkConfig,
         base: &Path,
     ) -> Result<(Location, Vec<ObjectPath>), SinkError> {
         let location = store::resolve(base, &config.path).map_err(|source| SinkError::Location { table, source })?;
@@ -170,7 +200,7 @@ impl FileSink {
     /// `table` names the pipeline file's table in errors.
     pub async fn open(
         table: &'static str,
-        config: &SinkConfig,
+        config: &FileSinkConfig,
         base: &Path,
         schema: &SchemaRef,
     ) -> Result<Self, SinkError> {
@@ -207,6 +237,7 @@ impl FileSink {
             next_file: 0,
             open: BTreeMap::new(),
             written: Vec::new(),
+            kept: 0,
             replaced,
             rows: 0,
         })
@@ -303,6 +334,7 @@ impl FileSink {
                 files: self.written.iter().map(|(p, _)| display_path(p)).collect(),
                 rows: self.rows,
                 bytes: self.written.iter().map(|(_, b)| b).sum(),
+                messages: 0,
             }),
             Err(e) => {
                 self.abort().await;
@@ -330,15 +362,25 @@ impl FileSink {
         Ok(())
     }
 
-    /// Abandons the run: open uploads are aborted and files already completed
-    /// by this run are deleted, so nothing partial remains.
+    /// Completes every open file: all rows written so far are durable, and
+    /// an abort will leave them (a streaming source has committed past them).
+    pub async fn checkpoint(&mut self) -> Result<(), SinkError> {
+        while let Some((_, file)) = self.open.pop_first() {
+            self.close(file).await?;
+        }
+        self.kept = self.written.len();
+        Ok(())
+    }
+
+    /// Abandons the run: open uploads are aborted and files this run
+    /// completed since its last checkpoint are deleted, so nothing partial remains.
     pub async fn abort(mut self) {
         for (_, mut file) in std::mem::take(&mut self.open) {
             if let Err(e) = file.upload.abort().await {
                 tracing::warn!(file = %display_path(&file.path), "cannot abort upload: {e}");
             }
         }
-        for (path, _) in &self.written {
+        for (path, _) in &self.written[self.kept..] {
             if let Err(e) = self.location.store.delete(path).await {
                 tracing::warn!(file = %display_path(path), "cannot remove file of the failed run: {e}");
             }
@@ -372,5 +414,53 @@ async fn existing_files(table: &'static str, location: &Location) -> Result<Vec<
         Ok(files) => Ok(files),
         Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
         Err(e) => Err(SinkError::List { table, path: location.display.clone(), reason: e.to_string() }),
+    }
+}
+
+/// An output of the pipeline: a directory of files or a Kafka topic.
+pub enum Sink {
+    /// Files.
+    Files(FileSink),
+    /// Kafka messages.
+    Kafka(kafka::KafkaSink),
+}
+
+impl Sink {
+    /// Writes a batch; it is durable after the next [`Sink::checkpoint`].
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        match self {
+            Self::Files(s) => s.write(batch).await,
+            Self::Kafka(s) => s.write(batch).await,
+        }
+    }
+
+    /// Makes everything written so far durable: files completed, delivery reports in.
+    pub async fn checkpoint(&mut self) -> Result<(), SinkError> {
+        match self {
+            Self::Files(s) => s.checkpoint().await,
+            Self::Kafka(s) => s.flush().await,
+        }
+    }
+
+    /// Ends the run's output successfully.
+    pub async fn finish(self) -> Result<SinkSummary, SinkError> {
+        match self {
+            Self::Files(s) => s.finish().await,
+            Self::Kafka(mut s) => {
+                s.flush().await?;
+                let (rows, messages, bytes) = s.counts();
+                Ok(SinkSummary { files: Vec::new(), rows, bytes, messages })
+            }
+        }
+    }
+
+    /// Abandons what is not durable yet. Kafka messages already delivered
+    /// outside a transaction stay: the source was not committed past them,
+    /// so a restart writes them again (at-least-once).
+    pub async fn abort(self) {
+        match self {
+            Self::Files(s) => s.abort().await,
+            Self::Kafka(_) => {}
+        }
     }
 }

@@ -16,7 +16,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 
 use super::parquet_reader::ObjectReader;
-use super::{BatchStream, SourceConfig, SourceError, display_path};
+use super::{BatchStream, FileSourceConfig, SourceError, display_path};
 use crate::format::Format;
 use crate::store::Location;
 
@@ -30,7 +30,7 @@ fn file_error(meta: &ObjectMeta, reason: impl std::fmt::Display) -> SourceError 
 
 /// The schema of `meta`: stored in Parquet and IPC files, inferred for CSV and JSON Lines.
 pub(super) async fn read_schema(
-    config: &SourceConfig,
+    config: &FileSourceConfig,
     location: &Location,
     meta: &ObjectMeta,
 ) -> Result<SchemaRef, SourceError> {
@@ -80,7 +80,7 @@ pub(super) async fn read_schema(
 
 /// Opens one file as a stream of batches of `schema`.
 pub(super) async fn read_file(
-    config: &SourceConfig,
+    config: &FileSourceConfig,
     location: &Location,
     meta: &ObjectMeta,
     schema: &SchemaRef,

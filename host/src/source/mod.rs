@@ -1,14 +1,16 @@
 //! Sources: files in Parquet, Arrow IPC, CSV or JSON Lines, found through
-//! `object_store`, decoded into record batches in file order.
+//! `object_store` and decoded into record batches in file order; or Kafka
+//! topics read into micro-batches ([`kafka`]).
 
 mod decode;
+pub mod kafka;
 mod parquet_reader;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::TryStreamExt;
 use object_store::{ObjectMeta, ObjectStoreExt};
@@ -18,10 +20,30 @@ use tokio::sync::mpsc;
 use crate::format::Format;
 use crate::store::{self, Location, LocationError};
 
-/// The `[source]` table of a pipeline file.
+/// The `[source]` table of a pipeline file: its `type` key picks the kind,
+/// `files` when absent.
+#[derive(Debug, Clone)]
+pub enum SourceConfig {
+    /// Files on a local disk or an object store.
+    Files(FileSourceConfig),
+    /// Kafka topics.
+    Kafka(kafka::KafkaSourceConfig),
+}
+
+impl<'de> Deserialize<'de> for SourceConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match crate::config::typed_table(d, &["files", "kafka"])? {
+            ("files", table) => FileSourceConfig::deserialize(table).map(Self::Files),
+            (_, table) => kafka::KafkaSourceConfig::deserialize(table).map(Self::Kafka),
+        }
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[source]` with `type = "files"` (the default).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SourceConfig {
+pub struct FileSourceConfig {
     /// `parquet`, `ipc`, `csv` or `jsonl`.
     pub format: Format,
     /// A file, a directory (every file in it, recursively, but `_*` and `.*`)
@@ -88,6 +110,8 @@ pub enum SourceError {
     File { file: String, reason: String },
     #[error("{file} has a different schema than {first}, the first file: {reason}")]
     SchemaMismatch { file: String, first: String, reason: String },
+    #[error("[source] kafka: {reason}")]
+    Kafka { reason: String },
 }
 
 /// A batch read from a source, with where it came from.
@@ -95,15 +119,22 @@ pub enum SourceError {
 pub struct SourceBatch {
     /// The rows.
     pub batch: RecordBatch,
-    /// The file they were read from.
+    /// The file they were read from, or `topic/partition`.
     pub file: Arc<str>,
-    /// The index, in that file, of the batch's first row.
+    /// The index, in that file, of the batch's first row (when `rows` is `None`).
     pub first_row: u64,
+    /// Each row's position (a Kafka offset) when they are not consecutive.
+    pub rows: Option<Int64Array>,
+    /// Input the source could not decode, for the dead-letter output
+    /// (see [`kafka::source_dead_letter_schema`]).
+    pub rejected: Option<RecordBatch>,
+    /// How far the batch takes its source, once the sinks hold it.
+    pub position: Option<kafka::Position>,
 }
 
 /// A file source with its files listed and its schema known.
 pub struct FileSource {
-    config: SourceConfig,
+    config: FileSourceConfig,
     location: Location,
     files: Vec<ObjectMeta>,
     schema: SchemaRef,
@@ -111,7 +142,7 @@ pub struct FileSource {
 
 impl FileSource {
     /// Lists the files and settles the schema, before any data moves.
-    pub async fn open(config: &SourceConfig, base: &Path) -> Result<Self, SourceError> {
+    pub async fn open(config: &FileSourceConfig, base: &Path) -> Result<Self, SourceError> {
         if config.batch_rows == 0 {
             return Err(SourceError::Config { key: "batch_rows", reason: "must be at least 1".into() });
         }
@@ -177,7 +208,14 @@ impl FileSource {
                 let mut offset = 0;
                 while offset < batch.num_rows() {
                     let len = self.config.batch_rows.min(batch.num_rows() - offset);
-                    let piece = SourceBatch { batch: batch.slice(offset, len), file: file.clone(), first_row };
+                    let piece = SourceBatch {
+                        batch: batch.slice(offset, len),
+                        file: file.clone(),
+                        first_row,
+                        rows: None,
+                        rejected: None,
+                        position: None,
+                    };
                     if tx.send(Ok(piece)).await.is_err() {
                         return;
                     }
@@ -226,18 +264,22 @@ async fn list(location: &Location) -> Result<Vec<ObjectMeta>, SourceError> {
     Ok(files)
 }
 
-fn declared_schema(config: &SourceConfig) -> Result<Option<SchemaRef>, SourceError> {
-    if config.schema.is_empty() {
-        return Ok(None);
-    }
-    if matches!(config.format, Format::Parquet | Format::Ipc) {
+fn declared_schema(config: &FileSourceConfig) -> Result<Option<SchemaRef>, SourceError> {
+    if !config.schema.is_empty() && matches!(config.format, Format::Parquet | Format::Ipc) {
         return Err(SourceError::Config {
             key: "schema",
             reason: "Parquet and IPC files carry their own schema; declare one for csv and jsonl only".into(),
         });
     }
-    let fields = config
-        .schema
+    declared_columns(&config.schema)
+}
+
+/// The schema of declared `[[source.schema]]` columns; `None` when none are.
+pub(crate) fn declared_columns(columns: &[ColumnConfig]) -> Result<Option<SchemaRef>, SourceError> {
+    if columns.is_empty() {
+        return Ok(None);
+    }
+    let fields = columns
         .iter()
         .map(|c| {
             DataType::from_str(&c.data_type)

@@ -1,0 +1,396 @@
+//! The Kafka sink: rows as messages (a JSON object each, or one Arrow IPC
+//! stream per batch) through an idempotent producer; the topic and the key
+//! may come from columns, headers from columns. A batch is durable once
+//! every delivery report is in, or, with exactly-once delivery, once the
+//! producer's transaction commits.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use rdkafka::consumer::ConsumerGroupMetadata;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::topic_partition_list::TopicPartitionList;
+use serde::Deserialize;
+
+use super::SinkError;
+use crate::config::ConfigValue;
+use crate::kafka::{BytesColumn, client_config, set_default};
+
+/// How rows become message values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueFormat {
+    /// One message per row, its value a JSON object (nulls written as `null`).
+    #[default]
+    Json,
+    /// One message per batch, its value an Arrow IPC stream.
+    Ipc,
+}
+
+/// Compression of produced message batches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaCompression {
+    /// None.
+    None,
+    /// gzip.
+    Gzip,
+    /// Snappy.
+    Snappy,
+    /// LZ4 (default): cheap on CPU, a good ratio on JSON.
+    #[default]
+    Lz4,
+    /// Zstandard.
+    Zstd,
+}
+
+impl KafkaCompression {
+    fn codec(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Gzip => "gzip",
+            Self::Snappy => "snappy",
+            Self::Lz4 => "lz4",
+            Self::Zstd => "zstd",
+        }
+    }
+}
+
+/// `[sink]` or `[dead_letter]` with `type = "kafka"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSinkConfig {
+    /// Brokers to bootstrap from: `host:port[,host:port...]`.
+    pub bootstrap_servers: String,
+    /// The topic messages go to...
+    pub topic: Option<String>,
+    /// ...or a text column naming each row's topic (`topic` is then used for nulls).
+    pub topic_column: Option<String>,
+    /// The column whose value keys each message (its text form for non-text
+    /// columns); rows with the same key land in the same partition.
+    pub key_column: Option<String>,
+    /// Columns sent as headers of the same name, as text.
+    #[serde(default)]
+    pub header_columns: Vec<String>,
+    /// `json` (default): a message per row; `ipc`: a message per batch.
+    #[serde(default)]
+    pub format: ValueFormat,
+    /// The columns in a JSON value; all of them by default.
+    #[serde(default)]
+    pub value_columns: Vec<String>,
+    /// Or a binary or text column sent as the value, as it is (for rows a
+    /// plugin has already serialised).
+    pub value_column: Option<String>,
+    /// `none`, `gzip`, `snappy`, `lz4` (default) or `zstd`.
+    #[serde(default)]
+    pub compression: KafkaCompression,
+    /// With `[pipeline] delivery = "exactly-once"`: the producer's
+    /// transactional id, stable across restarts and different for each
+    /// process of a group. Default: `quiver-` and the consumer group.
+    pub transactional_id: Option<String>,
+    /// librdkafka producer properties passed through: security settings,
+    /// `linger.ms`, `batch.size`, ...
+    #[serde(default)]
+    pub properties: BTreeMap<String, ConfigValue>,
+}
+
+enum Topic {
+    Fixed(String),
+    Column { index: usize, default: Option<String> },
+}
+
+enum Value {
+    Json(Vec<usize>),
+    Ipc,
+    Column(usize),
+}
+
+/// A producer writing one schema's rows.
+pub struct KafkaSink {
+    table: &'static str,
+    producer: Arc<FutureProducer>,
+    transactional: bool,
+    topic: Topic,
+    key: Option<usize>,
+    value: Value,
+    value_schema: SchemaRef,
+    headers: Vec<(String, usize)>,
+    pending: FuturesUnordered<DeliveryFuture>,
+    rows: u64,
+    messages: u64,
+    bytes: u64,
+}
+
+/// How long a producer waits on the brokers for transactional operations.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl KafkaSink {
+    /// A producer for the settings of `config`.
+    pub fn producer(
+        table: &'static str,
+        config: &KafkaSinkConfig,
+        transactional_id: Option<&str>,
+    ) -> Result<Arc<FutureProducer>, SinkError> {
+        let kafka = |reason: String| SinkError::Kafka { table, reason };
+        let mut client = client_config(table, &config.bootstrap_servers, &config.properties).map_err(kafka)?;
+        client.set("enable.idempotence", "true");
+        set_default(&mut client, "compression.codec", config.compression.codec());
+        set_default(&mut client, "linger.ms", "5");
+        if let Some(id) = transactional_id {
+            client.set("transactional.id", id);
+        }
+        let producer: FutureProducer =
+            client.create().map_err(|e| kafka(format!("cannot create the producer: {e}")))?;
+        if transactional_id.is_some() {
+            tokio::task::block_in_place(|| producer.init_transactions(TRANSACTION_TIMEOUT))
+                .and_then(|()| producer.begin_transaction())
+                .map_err(|e| kafka(format!("cannot start a transaction: {e}")))?;
+        }
+        Ok(Arc::new(producer))
+    }
+
+    /// Checks `config` against `schema` and writes through `producer`
+    /// (transactional when `transactional`).
+    pub fn open(
+        table: &'static str,
+        config: &KafkaSinkConfig,
+        schema: &SchemaRef,
+        producer: Arc<FutureProducer>,
+        transactional: bool,
+    ) -> Result<Self, SinkError> {
+        let column = |key: &'static str, name: &str| {
+            schema.index_of(name).map_err(|_| SinkError::Column {
+                table,
+                key,
+                column: name.to_string(),
+                columns: schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+            })
+        };
+        let topic = match (&config.topic, &config.topic_column) {
+            (_, Some(name)) => Topic::Column { index: column("topic_column", name)?, default: config.topic.clone() },
+            (Some(topic), None) => Topic::Fixed(topic.clone()),
+            (None, None) => {
+                return Err(SinkError::Kafka { table, reason: "give topic or topic_column".into() });
+            }
+        };
+        let key = config.key_column.as_deref().map(|k| column("key_column", k)).transpose()?;
+        let headers = config
+            .header_columns
+            .iter()
+            .map(|h| column("header_columns", h).map(|i| (h.clone(), i)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let value = match (&config.value_column, config.format) {
+            (Some(name), _) => Value::Column(column("value_column", name)?),
+            (None, ValueFormat::Ipc) => Value::Ipc,
+            (None, ValueFormat::Json) if config.value_columns.is_empty() => {
+                Value::Json((0..schema.fields().len()).collect())
+            }
+            (None, ValueFormat::Json) => Value::Json(
+                config.value_columns.iter().map(|c| column("value_columns", c)).collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        let value_schema = match &value {
+            Value::Json(columns) => Arc::new(schema.project(columns).expect("indexes from the schema")),
+            _ => schema.clone(),
+        };
+        Ok(Self {
+            table,
+            producer,
+            transactional,
+            topic,
+            key,
+            value,
+            value_schema,
+            headers,
+            pending: FuturesUnordered::new(),
+            rows: 0,
+            messages: 0,
+            bytes: 0,
+        })
+    }
+
+    /// The producer, to share with the dead-letter output.
+    pub fn shared_producer(&self) -> Arc<FutureProducer> {
+        self.producer.clone()
+    }
+
+    /// Rows, messages and value bytes produced so far.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (self.rows, self.messages, self.bytes)
+    }
+
+    /// Produces a batch's messages; they are durable after [`KafkaSink::flush`].
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let table = self.table;
+        let fail = |reason: String| SinkError::Kafka { table, reason };
+        let values: Vec<Vec<u8>> = match &self.value {
+            Value::Ipc => vec![ipc_value(batch).map_err(|e| fail(format!("cannot encode the batch: {e}")))?],
+            Value::Json(columns) => {
+                let projected = batch.project(columns).expect("indexes from the schema");
+                let projected = projected.with_schema(self.value_schema.clone()).map_err(|e| fail(e.to_string()))?;
+                tokio::task::block_in_place(|| json_values(&projected))
+                    .map_err(|e| fail(format!("cannot encode rows as JSON: {e}")))?
+            }
+            Value::Column(index) => {
+                let column = BytesColumn::new(batch.column(*index)).map_err(fail)?;
+                (0..batch.num_rows()).map(|i| column.get(i).unwrap_or_default().to_vec()).collect()
+            }
+        };
+        let per_row = !matches!(self.value, Value::Ipc);
+        let key = self.key.map(|k| BytesColumn::new(batch.column(k))).transpose().map_err(fail)?;
+        let headers: Vec<(&str, BytesColumn)> = self
+            .headers
+            .iter()
+            .map(|(name, i)| BytesColumn::new(batch.column(*i)).map(|c| (name.as_str(), c)))
+            .collect::<Result<_, _>>()
+            .map_err(fail)?;
+        let topics = match &self.topic {
+            Topic::Column { index, .. } => Some(BytesColumn::new(batch.column(*index)).map_err(fail)?),
+            Topic::Fixed(_) => None,
+        };
+        for (i, value) in values.iter().enumerate() {
+            let topic = match (&self.topic, &topics) {
+                (Topic::Fixed(t), _) => t.as_str(),
+                (Topic::Column { default, .. }, Some(column)) => match column.get(i) {
+                    Some(t) => std::str::from_utf8(t).map_err(|_| fail(format!("row {i}: the topic is not text")))?,
+                    None => default
+                        .as_deref()
+                        .ok_or_else(|| fail(format!("row {i}: topic_column is null and no default topic is set")))?,
+                },
+                (Topic::Column { .. }, None) => unreachable!("topic column read above"),
+            };
+            let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(value.as_slice());
+            if per_row {
+                if let Some(k) = key.as_ref().and_then(|k| k.get(i)) {
+                    record = record.key(k);
+                }
+                if !headers.is_empty() {
+                    let mut list = OwnedHeaders::new_with_capacity(headers.len());
+                    for (name, column) in &headers {
+                        list = list.insert(Header { key: name, value: column.get(i) });
+                    }
+                    record = record.headers(list);
+                }
+            }
+            enqueue(&self.producer, &mut self.pending, table, record).await?;
+            self.bytes += value.len() as u64;
+        }
+        self.messages += values.len() as u64;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Waits for every delivery report: afterwards everything written is durable
+    /// (or, in a transaction, will be once it commits).
+    pub async fn flush(&mut self) -> Result<(), SinkError> {
+        while let Some(report) = self.pending.next().await {
+            check(self.table, report)?;
+        }
+        Ok(())
+    }
+
+    /// Commits the transaction with the consumer's offsets in it, and starts
+    /// the next. Blocks; call [`KafkaSink::flush`] first to see delivery errors.
+    pub fn commit_transaction(
+        &self,
+        offsets: &TopicPartitionList,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), SinkError> {
+        debug_assert!(self.transactional);
+        let fail = |step: &str, e: KafkaError| SinkError::Kafka {
+            table: self.table,
+            reason: format!(
+                "{step} failed: {e}; the transaction is abandoned and a restart resumes from the last commit"
+            ),
+        };
+        if offsets.count() > 0 {
+            self.producer
+                .send_offsets_to_transaction(offsets, group, TRANSACTION_TIMEOUT)
+                .map_err(|e| fail("sending the offsets to the transaction", e))?;
+        }
+        self.producer.commit_transaction(TRANSACTION_TIMEOUT).map_err(|e| fail("committing the transaction", e))?;
+        self.producer.begin_transaction().map_err(|e| fail("starting the next transaction", e))
+    }
+
+    /// Aborts the open transaction and starts the next: nothing produced since the last commit is visible.
+    pub fn abort_transaction(&mut self) -> Result<(), SinkError> {
+        self.pending.clear();
+        let producer = self.producer.clone();
+        tokio::task::block_in_place(|| {
+            producer.abort_transaction(TRANSACTION_TIMEOUT).and_then(|()| producer.begin_transaction())
+        })
+        .map_err(|e| SinkError::Kafka { table: self.table, reason: format!("cannot abort the transaction: {e}") })
+    }
+}
+
+/// Hands a message to the producer, waiting for room when its queue is full.
+async fn enqueue(
+    producer: &FutureProducer,
+    pending: &mut FuturesUnordered<DeliveryFuture>,
+    table: &'static str,
+    mut record: FutureRecord<'_, [u8], [u8]>,
+) -> Result<(), SinkError> {
+    loop {
+        match producer.send_result(record) {
+            Ok(delivery) => {
+                pending.push(delivery);
+                // Collect what is already in, so errors show early and memory stays flat.
+                while let Some(Some(report)) = pending.next().now_or_never() {
+                    check(table, report)?;
+                }
+                return Ok(());
+            }
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                match tokio::time::timeout(Duration::from_millis(100), pending.next()).await {
+                    Ok(Some(report)) => check(table, report)?,
+                    Ok(None) | Err(_) => {}
+                }
+            }
+            Err((e, _)) => return Err(SinkError::Kafka { table, reason: format!("cannot produce: {e}") }),
+        }
+    }
+}
+
+fn check(table: &'static str, report: <DeliveryFuture as std::future::Future>::Output) -> Result<(), SinkError> {
+    match report {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err((e, message))) => Err(SinkError::Kafka {
+            table,
+            reason: format!("a message to {} was not delivered: {e}", rdkafka::Message::topic(&message)),
+        }),
+        Err(_) => Err(SinkError::Kafka { table, reason: "the producer was closed".into() }),
+    }
+}
+
+/// One JSON object per row.
+fn json_values(batch: &RecordBatch) -> Result<Vec<Vec<u8>>, arrow::error::ArrowError> {
+    let mut buffer = Vec::with_capacity(batch.get_array_memory_size());
+    let mut writer = arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, arrow::json::writer::LineDelimited>(&mut buffer);
+    writer.write(batch)?;
+    writer.finish()?;
+    drop(writer);
+    // JSON escapes newlines inside strings, so each line is one row.
+    Ok(buffer.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect())
+}
+
+fn ipc_value(batch: &RecordBatch) -> Result<Vec<u8>, arrow::error::ArrowError> {
+    let mut out = Vec::new();
+    let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut out, &batch.schema())?;
+    writer.write(batch)?;
+    writer.finish()?;
+    drop(writer);
+    Ok(out)
+}

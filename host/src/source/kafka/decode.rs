@@ -1,0 +1,408 @@
+//! Kafka messages into record batches: JSON values against a schema,
+//! Debezium change events, an Arrow IPC stream per message, or the raw
+//! message. A message that cannot be decoded is set aside with its reason,
+//! never dropped and never fatal.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryBuilder, Int32Array, Int64Array, Int64Builder, MapBuilder, MapFieldNames, RecordBatch, StringArray,
+    StringBuilder, TimestampMillisecondBuilder,
+};
+use arrow::compute::concat_batches;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use arrow::ipc::reader::StreamReader;
+use arrow::json::ReaderBuilder;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// How message values are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageFormat {
+    /// One JSON object per message, read against the declared (or inferred) schema.
+    Json,
+    /// A Debezium change event: the row image (`after`, or `before` for a
+    /// delete) as columns, plus `__op` and `__ts_ms`.
+    Debezium,
+    /// An Arrow IPC stream per message; every batch must have the schema of the first.
+    Ipc,
+    /// The message itself: key, value, headers, topic, partition, offset, timestamp.
+    Raw,
+}
+
+/// One consumed message, detached from the consumer.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The key, if any.
+    pub key: Option<Vec<u8>>,
+    /// The value; `None` for a tombstone.
+    pub value: Option<Vec<u8>>,
+    /// Headers in order; a header may have no value.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// The offset in its partition.
+    pub offset: i64,
+    /// The message timestamp in milliseconds since the epoch.
+    pub timestamp: Option<i64>,
+}
+
+/// The columns Debezium events add to the row image.
+pub const DEBEZIUM_COLUMNS: [&str; 2] = ["__op", "__ts_ms"];
+
+/// Rows decoded from the messages of one partition.
+pub struct Decoded {
+    /// The rows, in message order.
+    pub batch: RecordBatch,
+    /// The offset of the message each row came from.
+    pub offsets: Vec<i64>,
+    /// Messages that could not be decoded: index into the input and why.
+    pub failed: Vec<(usize, String)>,
+}
+
+/// Turns the messages of one topic-partition into a batch of `schema`.
+pub struct MessageDecoder {
+    format: MessageFormat,
+    /// The batch schema.
+    schema: SchemaRef,
+    /// JSON and Debezium: the row image's columns.
+    rows: SchemaRef,
+}
+
+impl MessageDecoder {
+    /// A decoder for `format`. `declared` is the row schema for JSON and
+    /// Debezium and the stream schema for IPC; raw messages have a fixed schema.
+    pub fn new(format: MessageFormat, declared: SchemaRef) -> Self {
+        let schema = match format {
+            MessageFormat::Json | MessageFormat::Ipc => declared.clone(),
+            MessageFormat::Debezium => {
+                let mut fields: Vec<Arc<Field>> = declared.fields().iter().cloned().collect();
+                fields.push(Arc::new(Field::new(DEBEZIUM_COLUMNS[0], DataType::Utf8, false)));
+                fields.push(Arc::new(Field::new(DEBEZIUM_COLUMNS[1], DataType::Int64, true)));
+                Arc::new(Schema::new(fields))
+            }
+            MessageFormat::Raw => raw_schema(),
+        };
+        Self { format, schema, rows: declared }
+    }
+
+    /// The schema of every batch.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Decodes `messages`, all from `topic`/`partition`.
+    pub fn decode(&self, topic: &str, partition: i32, messages: &[Message]) -> Decoded {
+        match self.format {
+            MessageFormat::Json => self.json(messages),
+            MessageFormat::Debezium => self.debezium(messages),
+            MessageFormat::Ipc => self.ipc(messages),
+            MessageFormat::Raw => raw(topic, partition, messages),
+        }
+    }
+
+    fn json(&self, messages: &[Message]) -> Decoded {
+        let mut values = Vec::with_capacity(messages.len());
+        let mut failed = Vec::new();
+        let mut kept = Vec::with_capacity(messages.len());
+        for (i, m) in messages.iter().enumerate() {
+            match &m.value {
+                Some(v) => {
+                    values.push(v.as_slice());
+                    kept.push(i);
+                }
+                None => failed.push((i, "the message has no value (a tombstone)".to_string())),
+            }
+        }
+        let (batch, bad) = json_rows(&self.rows, &values);
+        failed.extend(bad.into_iter().map(|(i, reason)| (kept[i], reason)));
+        finish(batch, messages, failed)
+    }
+
+    fn debezium(&self, messages: &[Message]) -> Decoded {
+        let mut images = Vec::with_capacity(messages.len());
+        let mut events = Vec::with_capacity(messages.len());
+        let mut failed = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            // A tombstone follows each delete so compaction can drop the key: it carries no change.
+            let Some(value) = &m.value else { continue };
+            match change_event(value) {
+                Ok((image, op, ts_ms)) => {
+                    images.push(image);
+                    events.push((i, op, ts_ms));
+                }
+                Err(reason) => failed.push((i, reason)),
+            }
+        }
+        let image_bytes: Vec<&[u8]> = images.iter().map(|s| s.as_bytes()).collect();
+        let (rows, bad) = json_rows(&self.rows, &image_bytes);
+        let mut op = StringBuilder::new();
+        let mut ts = Int64Builder::new();
+        let mut bad = bad.into_iter().peekable();
+        let mut decoded = Vec::with_capacity(events.len());
+        for (j, (i, o, t)) in events.into_iter().enumerate() {
+            if bad.peek().is_some_and(|(b, _)| *b == j) {
+                let (_, reason) = bad.next().expect("peeked");
+                failed.push((i, reason));
+                continue;
+            }
+            op.append_value(o);
+            ts.append_option(t);
+            decoded.push(i);
+        }
+        let mut columns = rows.columns().to_vec();
+        columns.push(Arc::new(op.finish()) as ArrayRef);
+        columns.push(Arc::new(ts.finish()) as ArrayRef);
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).expect("columns match the schema");
+        failed.sort_by_key(|(i, _)| *i);
+        Decoded { offsets: decoded.iter().map(|&i| messages[i].offset).collect(), batch, failed }
+    }
+
+    fn ipc(&self, messages: &[Message]) -> Decoded {
+        let mut batches = Vec::new();
+        let mut offsets = Vec::new();
+        let mut failed = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            match ipc_batches(m.value.as_deref(), &self.schema) {
+                Ok(list) => {
+                    for b in list {
+                        offsets.extend(std::iter::repeat_n(m.offset, b.num_rows()));
+                        batches.push(b);
+                    }
+                }
+                Err(reason) => failed.push((i, reason)),
+            }
+        }
+        let batch = concat_batches(&self.schema, &batches).expect("batches share the schema");
+        Decoded { batch, offsets, failed }
+    }
+}
+
+/// The schema of raw messages.
+pub fn raw_schema() -> SchemaRef {
+    let entries = MapFieldNames { entry: "entries".into(), key: "key".into(), value: "value".into() };
+    let map = DataType::Map(
+        Arc::new(Field::new(
+            entries.entry,
+            DataType::Struct(
+                vec![Field::new(entries.key, DataType::Utf8, false), Field::new(entries.value, DataType::Binary, true)]
+                    .into(),
+            ),
+            false,
+        )),
+        false,
+    );
+    Arc::new(Schema::new(vec![
+        Field::new("key", DataType::Binary, true),
+        Field::new("value", DataType::Binary, true),
+        Field::new("headers", map, false),
+        Field::new("topic", DataType::Utf8, false),
+        Field::new("partition", DataType::Int32, false),
+        Field::new("offset", DataType::Int64, false),
+        Field::new("timestamp", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), true),
+    ]))
+}
+
+fn raw(topic: &str, partition: i32, messages: &[Message]) -> Decoded {
+    let n = messages.len();
+    let mut key = BinaryBuilder::new();
+    let mut value = BinaryBuilder::new();
+    let names = MapFieldNames { entry: "entries".into(), key: "key".into(), value: "value".into() };
+    let mut headers = MapBuilder::new(Some(names), StringBuilder::new(), BinaryBuilder::new())
+        .with_values_field(Field::new("value", DataType::Binary, true));
+    let mut timestamp = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
+    for m in messages {
+        key.append_option(m.key.as_deref());
+        value.append_option(m.value.as_deref());
+        for (k, v) in &m.headers {
+            headers.keys().append_value(k);
+            headers.values().append_option(v.as_deref());
+        }
+        headers.append(true).expect("keys and values stay paired");
+        timestamp.append_option(m.timestamp);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(key.finish()),
+        Arc::new(value.finish()),
+        Arc::new(headers.finish()),
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(topic, n))),
+        Arc::new(Int32Array::from(vec![partition; n])),
+        Arc::new(Int64Array::from_iter_values(messages.iter().map(|m| m.offset))),
+        Arc::new(timestamp.finish()),
+    ];
+    let batch = RecordBatch::try_new(raw_schema(), columns).expect("columns match the raw schema");
+    finish(batch, messages, Vec::new())
+}
+
+/// Rows from the messages that were not set aside, in order.
+fn finish(batch: RecordBatch, messages: &[Message], mut failed: Vec<(usize, String)>) -> Decoded {
+    failed.sort_by_key(|(i, _)| *i);
+    let mut bad = failed.iter().map(|(i, _)| *i).peekable();
+    let mut offsets = Vec::with_capacity(batch.num_rows());
+    for (i, m) in messages.iter().enumerate() {
+        if bad.peek() == Some(&i) {
+            bad.next();
+        } else {
+            offsets.push(m.offset);
+        }
+    }
+    Decoded { batch, offsets, failed }
+}
+
+/// Decodes one JSON object per value. Returns the rows of the values that
+/// decoded, in order, and the index and reason of those that did not.
+fn json_rows(schema: &SchemaRef, values: &[&[u8]]) -> (RecordBatch, Vec<(usize, String)>) {
+    // The whole batch in one go; value by value only when that fails, to find the culprits.
+    if let Ok(batch) = json_batch(schema, values)
+        && batch.num_rows() == values.len()
+    {
+        return (batch, Vec::new());
+    }
+    let mut good = Vec::with_capacity(values.len());
+    let mut failed = Vec::new();
+    for (i, value) in values.iter().enumerate() {
+        match json_batch(schema, &[value]) {
+            Ok(b) if b.num_rows() == 1 => good.push(b),
+            Ok(b) if b.num_rows() == 0 => failed.push((i, "the message holds no JSON object".to_string())),
+            Ok(b) => failed.push((i, format!("the message holds {} JSON values, not one object", b.num_rows()))),
+            Err(e) => failed.push((i, format!("invalid JSON for the declared schema: {e}"))),
+        }
+    }
+    (concat_batches(schema, &good).expect("batches share the schema"), failed)
+}
+
+fn json_batch(schema: &SchemaRef, values: &[&[u8]]) -> Result<RecordBatch, ArrowError> {
+    let mut decoder = ReaderBuilder::new(schema.clone()).with_batch_size(values.len().max(1) * 2).build_decoder()?;
+    for value in values {
+        for part in [*value, b"\n"] {
+            let mut rest = part;
+            while !rest.is_empty() {
+                let read = decoder.decode(rest)?;
+                if read == 0 {
+                    return Err(ArrowError::JsonError("the decoder made no progress".into()));
+                }
+                rest = &rest[read..];
+            }
+        }
+    }
+    Ok(decoder.flush()?.unwrap_or_else(|| RecordBatch::new_empty(schema.clone())))
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    payload: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    before: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    after: Option<&'a RawValue>,
+    #[serde(default)]
+    op: Option<String>,
+    #[serde(default)]
+    ts_ms: Option<i64>,
+}
+
+/// The row image, the operation and its time, from a Debezium change event
+/// (with or without the JSON converter's `schema`/`payload` wrapper).
+fn change_event(value: &[u8]) -> Result<(String, String, Option<i64>), String> {
+    fn parse(bytes: &[u8]) -> Result<Envelope<'_>, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("not a Debezium change event: {e}"))
+    }
+    let outer = parse(value)?;
+    let event = match (outer.payload, &outer.op) {
+        (Some(payload), None) => parse(payload.get().as_bytes())?,
+        _ => outer,
+    };
+    let op = event.op.ok_or("not a Debezium change event: no `op` field")?;
+    let image = match op.as_str() {
+        "c" | "r" | "u" => event.after.ok_or_else(|| format!("a `{op}` event without an `after` image"))?,
+        "d" => event.before.ok_or("a delete event without a `before` image (set the table's REPLICA IDENTITY)")?,
+        other => return Err(format!("unsupported Debezium operation `{other}` (expected c, r, u or d)")),
+    };
+    if image.get() == "null" {
+        return Err(format!("the `{op}` event's row image is null"));
+    }
+    Ok((image.get().to_string(), op, event.ts_ms))
+}
+
+/// The batches of an IPC stream, which must have `schema`.
+fn ipc_batches(value: Option<&[u8]>, schema: &SchemaRef) -> Result<Vec<RecordBatch>, String> {
+    let value = value.ok_or("the message has no value (a tombstone)")?;
+    let reader =
+        StreamReader::try_new(Cursor::new(value), None).map_err(|e| format!("not an Arrow IPC stream: {e}"))?;
+    if reader.schema().fields() != schema.fields() {
+        return Err(format!(
+            "the IPC stream's schema differs from the source's: {:?} instead of {:?}",
+            field_list(&reader.schema()),
+            field_list(schema)
+        ));
+    }
+    reader
+        .map(|b| {
+            b.map_err(|e| format!("broken Arrow IPC stream: {e}"))
+                .and_then(|b| b.with_schema(schema.clone()).map_err(|e| e.to_string()))
+        })
+        .collect()
+}
+
+fn field_list(schema: &Schema) -> Vec<String> {
+    schema.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Int64Type;
+
+    fn message(offset: i64, value: Option<&str>) -> Message {
+        Message { key: None, value: value.map(|v| v.as_bytes().to_vec()), headers: Vec::new(), offset, timestamp: None }
+    }
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("name", DataType::Utf8, true)]))
+    }
+
+    #[test]
+    fn json_sets_aside_what_does_not_fit_and_keeps_the_rest_in_order() {
+        let d = MessageDecoder::new(MessageFormat::Json, schema());
+        let messages = [
+            message(10, Some(r#"{"id": 1, "name": "añb"}"#)),
+            message(11, Some(r#"{"id": "x"}"#)),
+            message(12, Some("not json")),
+            message(13, None),
+            message(14, Some(r#"{"id": 2}{"id": 3}"#)),
+            message(15, Some(r#"{"id": 4, "name": null, "extra": true}"#)),
+        ];
+        let out = d.decode("t", 0, &messages);
+        assert_eq!(out.offsets, vec![10, 15]);
+        let ids: &Int64Array = out.batch.column(0).as_primitive::<Int64Type>();
+        assert_eq!(ids.values().to_vec(), vec![1, 4]);
+        assert_eq!(out.batch.column(1).as_string::<i32>().value(0), "añb");
+        assert!(out.batch.column(1).is_null(1));
+        let failed: Vec<usize> = out.failed.iter().map(|(i, _)| *i).collect();
+        assert_eq!(failed, vec![1, 2, 3, 4]);
+        assert!(out.failed[3].1.contains("2 JSON values"), "{}", out.failed[3].1);
+    }
+
+    #[test]
+    fn debezium_takes_the_after_image_or_the_before_image_of_a_delete() {
+        let d = MessageDecoder::new(MessageFormat::Debezium, schema());
+        let messages = [
+            message(0, Some(r#"{"before":null,"after":{"id":1,"name":"a"},"op":"c","ts_ms":5}"#)),
+            message(
+                1,
+                Some(r#"{"schema":{},"payload":{"before":{"id":1,"name":"a"},"after":null,"op":"d","ts_ms":6}}"#),
+            ),
+            message(2, None),
+            message(3, Some(r#"{"after":{"id":2},"op":"x"}"#)),
+        ];
+        let out = d.decode("t", 0, &messages);
+        assert_eq!(out.offsets, vec![0, 1]);
+        assert_eq!(out.batch.column(2).as_string::<i32>().iter().collect::<Vec<_>>(), vec![Some("c"), Some("d")]);
+        assert_eq!(out.batch.column(3).as_primitive::<Int64Type>().values().to_vec(), vec![5, 6]);
+        assert_eq!(out.failed.len(), 1);
+        assert!(out.failed[0].1.contains("unsupported"), "{:?}", out.failed);
+    }
+}
