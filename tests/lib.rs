@@ -11,6 +11,8 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use quiver::plugin::{Limits, Pool, PoolOptions, Runtime};
 
+pub mod kafka;
+
 /// Paths of the plugins under test.
 pub mod plugins {
     include!(concat!(env!("OUT_DIR"), "/plugins.rs"));

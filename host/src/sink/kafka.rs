@@ -233,17 +233,21 @@ impl KafkaSink {
         }
         let table = self.table;
         let fail = |reason: String| SinkError::Kafka { table, reason };
-        let values: Vec<Vec<u8>> = match &self.value {
-            Value::Ipc => vec![ipc_value(batch).map_err(|e| fail(format!("cannot encode the batch: {e}")))?],
+        // `None` for a null value column: a tombstone.
+        let values: Vec<Option<Vec<u8>>> = match &self.value {
+            Value::Ipc => vec![Some(ipc_value(batch).map_err(|e| fail(format!("cannot encode the batch: {e}")))?)],
             Value::Json(columns) => {
                 let projected = batch.project(columns).expect("indexes from the schema");
                 let projected = projected.with_schema(self.value_schema.clone()).map_err(|e| fail(e.to_string()))?;
                 tokio::task::block_in_place(|| json_values(&projected))
                     .map_err(|e| fail(format!("cannot encode rows as JSON: {e}")))?
+                    .into_iter()
+                    .map(Some)
+                    .collect()
             }
             Value::Column(index) => {
                 let column = BytesColumn::new(batch.column(*index)).map_err(fail)?;
-                (0..batch.num_rows()).map(|i| column.get(i).unwrap_or_default().to_vec()).collect()
+                (0..batch.num_rows()).map(|i| column.get(i).map(<[u8]>::to_vec)).collect()
             }
         };
         let per_row = !matches!(self.value, Value::Ipc);
@@ -269,7 +273,10 @@ impl KafkaSink {
                 },
                 (Topic::Column { .. }, None) => unreachable!("topic column read above"),
             };
-            let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(value.as_slice());
+            let mut record = FutureRecord::<[u8], [u8]>::to(topic);
+            if let Some(value) = value {
+                record = record.payload(value.as_slice());
+            }
             if per_row {
                 if let Some(k) = key.as_ref().and_then(|k| k.get(i)) {
                     record = record.key(k);
@@ -283,7 +290,7 @@ impl KafkaSink {
                 }
             }
             enqueue(&self.producer, &mut self.pending, table, record).await?;
-            self.bytes += value.len() as u64;
+            self.bytes += value.as_ref().map_or(0, Vec::len) as u64;
         }
         self.messages += values.len() as u64;
         self.rows += batch.num_rows() as u64;
