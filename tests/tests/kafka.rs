@@ -287,6 +287,7 @@ path = "out/dead"
     );
     let raw = raw
         .replace("out/cdc", "out/raw")
+        .replace("out/dead", "out/raw-dead")
         .replace("format = \"parquet\"\npath = \"out/raw\"", "format = \"ipc\"\npath = \"out/raw\"");
     let out = quiver(dir.path(), &["run", "--no-progress", write_pipeline(dir.path(), &raw).to_str().unwrap()]);
     assert!(out.status.success(), "{}", describe(&out));

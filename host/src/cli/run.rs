@@ -38,7 +38,7 @@ pub fn run(args: RunArgs, cache: &CacheArgs) -> anyhow::Result<()> {
         pipeline::run(&config, &base, runtime, &mut progress, stopped).await
     });
     let failed = if streaming {
-        "failed; output since its last commit was withdrawn, and a restart resumes from that commit"
+        "failed; a restart resumes from its last committed offsets"
     } else {
         "failed; it wrote no output"
     };
