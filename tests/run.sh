@@ -2,7 +2,8 @@
 # Every check and every test of the repository: formatting, clippy (warnings
 # are errors) and the whole workspace's tests, end-to-end tests included.
 # Needs the wasm32-wasip2 target (`rustup target add wasm32-wasip2`) and
-# python3 with venv; installs the pinned guest toolchains itself.
+# python3 with venv, and java 17+ with mvn for the Kafka broker; installs the
+# pinned guest toolchains, the test clients and the broker's jars itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,8 @@ fi
 bash sdk/install-toolchains.sh
 # Python clients of the sidecar tests (pyarrow, pandas, requests).
 bash tests/install-clients.sh
+# The Apache Kafka broker of the Kafka tests (jars from Maven Central; needs java and mvn).
+bash tests/kafka/install.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

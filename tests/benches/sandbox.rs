@@ -107,6 +107,7 @@ fn poison_row(runtime: &Runtime) {
         provenance: Provenance::unknown(None, batch.num_rows()),
         dead: Vec::new(),
         source_rows: batch.num_rows(),
+        position: None,
     };
     let time = |batch: &RecordBatch| {
         median(

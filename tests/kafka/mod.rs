@@ -130,7 +130,9 @@ impl Broker {
             .stderr(log)
             .spawn()
             .expect("starting the Kafka broker");
-        // The broker must not outlive the tests, even when they are killed.
+        // The broker must not outlive the tests, even when they are killed: the
+        // watchdog outlives this process on purpose, so it is never waited for.
+        #[allow(clippy::zombie_processes)]
         Command::new("sh")
             .args([
                 "-c",

@@ -158,10 +158,10 @@ impl PipelineConfig {
         if config.pipeline.commit_interval_ms == 0 {
             return Err(invalid("[pipeline] commit_interval_ms".into(), "must be at least 1"));
         }
-        if config.pipeline.delivery == Delivery::ExactlyOnce {
-            if let Some(message) = exactly_once_problem(&config) {
-                return Err(invalid("[pipeline] delivery".into(), &message));
-            }
+        if config.pipeline.delivery == Delivery::ExactlyOnce
+            && let Some(message) = exactly_once_problem(&config)
+        {
+            return Err(invalid("[pipeline] delivery".into(), &message));
         }
         Ok(config)
     }

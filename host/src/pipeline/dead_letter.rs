@@ -68,7 +68,7 @@ impl DeadLetters {
             SinkConfig::Files(files) => {
                 let mut sub = files.clone();
                 sub.path = format!("{}/{}", files.path.trim_end_matches('/'), self.directory(stage));
-                Sink::Files(FileSink::open("dead_letter", &sub, &self.base, &schema).await?)
+                Sink::Files(Box::new(FileSink::open("dead_letter", &sub, &self.base, &schema).await?))
             }
             SinkConfig::Kafka(kafka) => {
                 let (producer, transactional) = self.producer.clone().expect("made with the Kafka output");

@@ -140,7 +140,7 @@ pub async fn run(
     }
     let exactly_once = config.pipeline.delivery == Delivery::ExactlyOnce;
     let mut sink = match &config.sink {
-        SinkConfig::Files(files) => Sink::Files(FileSink::open("sink", files, base, &schema).await?),
+        SinkConfig::Files(files) => Sink::Files(Box::new(FileSink::open("sink", files, base, &schema).await?)),
         SinkConfig::Kafka(kafka) => {
             let id = match (&config.source, exactly_once) {
                 (SourceConfig::Kafka(source), true) => {

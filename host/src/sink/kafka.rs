@@ -359,9 +359,8 @@ async fn enqueue(
             }
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                 record = back;
-                match tokio::time::timeout(Duration::from_millis(100), pending.next()).await {
-                    Ok(Some(report)) => check(table, report)?,
-                    Ok(None) | Err(_) => {}
+                if let Ok(Some(report)) = tokio::time::timeout(Duration::from_millis(100), pending.next()).await {
+                    check(table, report)?;
                 }
             }
             Err((e, _)) => return Err(SinkError::Kafka { table, reason: format!("cannot produce: {e}") }),

@@ -420,7 +420,7 @@ async fn existing_files(table: &'static str, location: &Location) -> Result<Vec<
 /// An output of the pipeline: a directory of files or a Kafka topic.
 pub enum Sink {
     /// Files.
-    Files(FileSink),
+    Files(Box<FileSink>),
     /// Kafka messages.
     Kafka(kafka::KafkaSink),
 }
@@ -445,7 +445,7 @@ impl Sink {
     /// Ends the run's output successfully.
     pub async fn finish(self) -> Result<SinkSummary, SinkError> {
         match self {
-            Self::Files(s) => s.finish().await,
+            Self::Files(s) => (*s).finish().await,
             Self::Kafka(mut s) => {
                 s.flush().await?;
                 let (rows, messages, bytes) = s.counts();
@@ -459,7 +459,7 @@ impl Sink {
     /// so a restart writes them again (at-least-once).
     pub async fn abort(self) {
         match self {
-            Self::Files(s) => s.abort().await,
+            Self::Files(s) => (*s).abort().await,
             Self::Kafka(_) => {}
         }
     }

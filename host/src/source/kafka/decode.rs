@@ -316,7 +316,9 @@ fn change_event(value: &[u8]) -> Result<(String, String, Option<i64>), String> {
     };
     let op = event.op.ok_or("not a Debezium change event: no `op` field")?;
     let image = match op.as_str() {
-        "c" | "r" | "u" => event.after.ok_or_else(|| format!("a `{op}` event whose `after` image is null or missing"))?,
+        "c" | "r" | "u" => {
+            event.after.ok_or_else(|| format!("a `{op}` event whose `after` image is null or missing"))?
+        }
         "d" => event.before.ok_or(
             "a delete event whose `before` image is null or missing (set the table's REPLICA IDENTITY to FULL)",
         )?,
