@@ -43,6 +43,9 @@ pub struct Record {
     pub headers: BTreeMap<String, String>,
 }
 
+/// A message to produce: key, value (`None` for a tombstone) and headers.
+pub type Outgoing = (Option<Vec<u8>>, Option<Vec<u8>>, Vec<(&'static str, &'static str)>);
+
 static BROKER: OnceLock<Broker> = OnceLock::new();
 
 /// The shared broker, started on first use.
@@ -222,11 +225,7 @@ impl Broker {
 
     /// Produces `(key, value, headers)` messages to `topic`, spread over its
     /// partitions by key (or round robin without one), and waits for them all.
-    pub fn produce<'a>(
-        &self,
-        topic: &str,
-        messages: impl IntoIterator<Item = (Option<Vec<u8>>, Option<Vec<u8>>, Vec<(&'a str, &'a str)>)>,
-    ) {
+    pub fn produce(&self, topic: &str, messages: impl IntoIterator<Item = Outgoing>) {
         let producer = self.producer();
         for (key, value, headers) in messages {
             let mut record = BaseRecord::<Vec<u8>, Vec<u8>>::to(topic);
