@@ -41,6 +41,8 @@ pub struct Record {
     pub value: Option<Vec<u8>>,
     /// Its headers, as text.
     pub headers: BTreeMap<String, String>,
+    /// Its timestamp (create time, ms since the epoch).
+    pub timestamp: Option<i64>,
 }
 
 /// A message to produce: key, value (`None` for a tombstone) and headers.
@@ -213,11 +215,12 @@ impl Broker {
         }
     }
 
-    /// A producer for test input (idempotent, acks=all).
-    pub fn producer(&self) -> ThreadedProducer<DefaultProducerContext> {
+    /// A producer for test input (idempotent, acks=all) that waits up to
+    /// `linger_ms` to fill a batch.
+    pub fn producer(&self, linger_ms: u32) -> ThreadedProducer<DefaultProducerContext> {
         self.client()
             .set("enable.idempotence", "true")
-            .set("linger.ms", "20")
+            .set("linger.ms", linger_ms.to_string())
             .set("queue.buffering.max.messages", "1000000")
             .create()
             .expect("test producer")
@@ -226,7 +229,7 @@ impl Broker {
     /// Produces `(key, value, headers)` messages to `topic`, spread over its
     /// partitions by key (or round robin without one), and waits for them all.
     pub fn produce(&self, topic: &str, messages: impl IntoIterator<Item = Outgoing>) {
-        let producer = self.producer();
+        let producer = self.producer(20);
         for (key, value, headers) in messages {
             let mut record = BaseRecord::<Vec<u8>, Vec<u8>>::to(topic);
             if let Some(k) = key.as_ref() {
@@ -303,6 +306,7 @@ impl Broker {
                         key: m.key().map(<[u8]>::to_vec),
                         value: m.payload().map(<[u8]>::to_vec),
                         headers,
+                        timestamp: m.timestamp().to_millis(),
                     });
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
