@@ -135,8 +135,10 @@ impl PipelineConfig {
     /// Parses and checks pipeline-file text; `path` names it in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         // toml's messages carry the line, the column and the key at fault.
-        let config: Self =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: unknown_key_line(text, &e).unwrap_or_else(|| e.to_string()),
+        })?;
         let invalid =
             |key: String, message: &str| ConfigError::Invalid { path: path.to_owned(), key, message: message.into() };
         for (i, t) in config.transforms.iter().enumerate() {
@@ -165,6 +167,26 @@ impl PipelineConfig {
         }
         Ok(config)
     }
+}
+
+/// Sources and sinks are read by their `type` key, and toml then places an
+/// unknown key at its table's header: this finds the key's own line.
+fn unknown_key_line(text: &str, error: &toml::de::Error) -> Option<String> {
+    let message = error.message();
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    let mut offset = error.span()?.start;
+    for (i, line) in text[offset..].lines().enumerate() {
+        let trimmed = line.trim_start();
+        if i > 0 && trimmed.starts_with('[') {
+            break;
+        }
+        if trimmed.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')) {
+            let number = text[..offset].matches('\n').count() + 1;
+            return Some(format!("TOML parse error at line {number}: {message}\n  | {}", line.trim_end()));
+        }
+        offset += line.len() + 1;
+    }
+    None
 }
 
 /// Why a pipeline cannot run exactly-once, if it cannot.
@@ -235,10 +257,13 @@ path = "out/dead-letter/"
         let text = GOOD.replace("transform = \"enrich\"", "transform = \"enrich\"\ninstance = 3");
         let e = PipelineConfig::parse(Path::new("p.toml"), &text).unwrap_err().to_string();
         assert!(e.contains("instance") && e.contains("line 10"), "{e}");
-        // Sources and sinks pick their keys by `type`: the error points at the table.
+        // Sources and sinks pick their keys by `type`; the key's own line is still found.
         let text = GOOD.replace("batch_rows = 65536", "batch_rows = 65536\nbatch_size = 3");
         let e = PipelineConfig::parse(Path::new("p.toml"), &text).unwrap_err().to_string();
-        assert!(e.contains("batch_size") && e.contains("line 2") && e.contains("[source]"), "{e}");
+        assert!(e.contains("batch_size") && e.contains("line 6"), "{e}");
+        let text = GOOD.replace("target_file_bytes", "target_file_size");
+        let e = PipelineConfig::parse(Path::new("p.toml"), &text).unwrap_err().to_string();
+        assert!(e.contains("target_file_size") && e.contains("line 16"), "{e}");
     }
 
     #[test]
