@@ -111,6 +111,43 @@ format = "parquet"
 path = "out/dead/"
 "#;
 
+/// The `schema` key of a `[source]` reading the demo clickstream (and the
+/// tests' clicks) from JSON.
+pub const CLICKSTREAM_SCHEMA: &str = r#"schema = [
+  { name = "event_id", type = "Int64", nullable = false },
+  { name = "user_id", type = "Int64", nullable = false },
+  { name = "ts", type = "Timestamp(ms)" },
+  { name = "url", type = "Utf8" },
+  { name = "referrer", type = "Utf8" },
+  { name = "duration_ms", type = "Int32" },
+  { name = "country", type = "Utf8" },
+]"#;
+
+/// `quiver run PIPELINE` in the background, its output in `LOG.out` and `LOG.err` in `dir`.
+pub fn spawn_run(dir: &Path, pipeline: &Path, log: &str) -> std::process::Child {
+    quiver_command(dir, &["run", "--no-progress", pipeline.to_str().expect("a UTF-8 path")])
+        .env("QUIVER_LOG", "info")
+        .stdout(std::fs::File::create(dir.join(format!("{log}.out"))).expect("creating the run's stdout"))
+        .stderr(std::fs::File::create(dir.join(format!("{log}.err"))).expect("creating the run's stderr"))
+        .spawn()
+        .expect("starting quiver run")
+}
+
+/// Sends `signal` (`-TERM`, `-KILL`) to `child`.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let status = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("running kill");
+    assert!(status.success(), "kill {signal} failed");
+}
+
+/// Waits until `done`, checking every 200 ms; fails naming `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// A pipeline file's text, with `{dir}` standing for the test directory.
 pub fn write_pipeline(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("pipeline.toml");

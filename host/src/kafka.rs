@@ -69,6 +69,16 @@ impl BytesColumn {
         Ok(Self(column))
     }
 
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Row `row`'s bytes; `None` when it is null.
     pub fn get(&self, row: usize) -> Option<&[u8]> {
         if self.0.is_null(row) {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,9 @@ pub struct Record {
 pub type Outgoing = (Option<Vec<u8>>, Option<Vec<u8>>, Vec<(&'static str, &'static str)>);
 
 static BROKER: OnceLock<Broker> = OnceLock::new();
+
+/// Numbers the readers' groups: the broker is fresh for every test process.
+static READERS: AtomicU64 = AtomicU64::new(0);
 
 /// The shared broker, started on first use.
 pub fn broker() -> &'static Broker {
@@ -266,7 +270,7 @@ impl Broker {
     pub fn read_all(&self, topic: &str, committed_only: bool) -> Vec<Record> {
         let consumer: BaseConsumer = self
             .client()
-            .set("group.id", format!("quiver-tests-reader-{}", fastrand_u64()))
+            .set("group.id", format!("quiver-tests-reader-{}", READERS.fetch_add(1, Ordering::Relaxed)))
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "true")
             .set("isolation.level", if committed_only { "read_committed" } else { "read_uncommitted" })
@@ -347,11 +351,4 @@ impl Broker {
             })
             .collect()
     }
-}
-
-fn fastrand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    h.finish()
 }

@@ -7,15 +7,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
 use quiver_plugin_enrich::{split_url, utc_hour};
 use quiver_tests::kafka::{Broker, Outgoing, Record, broker};
-use quiver_tests::{data_files, describe, plugins, quiver, quiver_command, write_pipeline};
+use quiver_tests::{
+    CLICKSTREAM_SCHEMA, data_files, describe, plugins, quiver, signal, spawn_run, wait_until, write_pipeline,
+};
 use serde_json::{Value, json};
 
 /// One Kafka test at a time: they share the broker (one restarts it) and two cores.
@@ -61,16 +62,6 @@ fn click_messages(range: std::ops::Range<i64>) -> impl Iterator<Item = Outgoing>
     })
 }
 
-const CLICK_SCHEMA: &str = r#"schema = [
-  { name = "event_id", type = "Int64", nullable = false },
-  { name = "user_id", type = "Int64", nullable = false },
-  { name = "ts", type = "Timestamp(ms)" },
-  { name = "url", type = "Utf8" },
-  { name = "referrer", type = "Utf8" },
-  { name = "duration_ms", type = "Int32" },
-  { name = "country", type = "Utf8" },
-]"#;
-
 /// A Kafka-to-Kafka enrich pipeline; `extra_source` and `extra_pipeline` add keys.
 fn enrich_pipeline(
     kafka: &Broker,
@@ -90,7 +81,7 @@ group_id = "group-{input}"
 format = "json"
 batch_rows = 2000
 linger_ms = 50
-{CLICK_SCHEMA}
+{CLICKSTREAM_SCHEMA}
 {extra_source}
 
 [[transform]]
@@ -118,6 +109,16 @@ commit_interval_ms = 300
     )
 }
 
+/// Creates `PREFIX-in` and `PREFIX-out` with `partitions` partitions each and
+/// a one-partition `PREFIX-dead`; returns the three names.
+fn enrich_topics(kafka: &Broker, prefix: &str, partitions: i32) -> (String, String, String) {
+    let names = (format!("{prefix}-in"), format!("{prefix}-out"), format!("{prefix}-dead"));
+    for (topic, count) in [(&names.0, partitions), (&names.1, partitions), (&names.2, 1)] {
+        kafka.create_topic(topic, count);
+    }
+    names
+}
+
 fn json_of(r: &Record) -> Value {
     serde_json::from_slice(r.value.as_deref().expect("a value")).expect("a JSON value")
 }
@@ -142,9 +143,7 @@ fn negative(id: i64) -> bool {
 fn kafka_to_kafka_through_enrich_with_keys_headers_and_dead_letters() {
     let (_one, kafka) = exclusive();
     let dir = tempfile::tempdir().unwrap();
-    for (topic, partitions) in [("e2e-in", 3), ("e2e-out", 3), ("e2e-dead", 1)] {
-        kafka.create_topic(topic, partitions);
-    }
+    enrich_topics(kafka, "e2e", 3);
     let n = 6_000;
     kafka.produce("e2e-in", click_messages(0..n));
     // Poison: not JSON, a wrong type, two objects in one message, and a tombstone.
@@ -380,29 +379,6 @@ fn read_ipc_dir(dir: &Path) -> Vec<RecordBatch> {
         .collect()
 }
 
-/// A `quiver run` in the background.
-fn spawn_run(dir: &Path, pipeline: &Path, log: &str) -> Child {
-    quiver_command(dir, &["run", "--no-progress", pipeline.to_str().unwrap()])
-        .env("QUIVER_LOG", "info")
-        .stdout(std::fs::File::create(dir.join(format!("{log}.out"))).unwrap())
-        .stderr(std::fs::File::create(dir.join(format!("{log}.err"))).unwrap())
-        .spawn()
-        .expect("starting quiver run")
-}
-
-fn signal(child: &Child, signal: &str) {
-    let status = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
-    assert!(status.success(), "kill {signal} failed");
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn sum(offsets: &[i64]) -> i64 {
     offsets.iter().map(|o| o.max(&0)).sum()
 }
@@ -426,10 +402,7 @@ fn check_complete(kafka: &Broker, output: &str, dead: &str, n: i64, committed_on
 fn crash_and_resume(prefix: &str, delivery: &str) -> usize {
     let (_one, kafka) = exclusive();
     let dir = tempfile::tempdir().unwrap();
-    let (input, output, dead) = (format!("{prefix}-in"), format!("{prefix}-out"), format!("{prefix}-dead"));
-    kafka.create_topic(&input, 4);
-    kafka.create_topic(&output, 4);
-    kafka.create_topic(&dead, 1);
+    let (input, output, dead) = enrich_topics(kafka, prefix, 4);
     let n = 200_000;
     kafka.produce(&input, click_messages(0..n));
     let extra = format!("delivery = \"{delivery}\"");
@@ -466,34 +439,31 @@ fn kill_9_mid_stream_exactly_once_writes_each_message_once() {
 fn a_group_of_two_processes_shares_partitions_through_rebalances() {
     let (_one, kafka) = exclusive();
     let dir = tempfile::tempdir().unwrap();
-    kafka.create_topic("group-in", 4);
-    kafka.create_topic("group-out", 4);
-    kafka.create_topic("group-dead", 1);
+    let (input, output, dead) = enrich_topics(kafka, "group", 4);
     let n = 120_000;
-    kafka.produce("group-in", click_messages(0..n / 2));
-    let text = enrich_pipeline(kafka, "group-in", "group-out", "group-dead", "", "");
+    kafka.produce(&input, click_messages(0..n / 2));
+    let text = enrich_pipeline(kafka, &input, &output, &dead, "", "");
     let pipeline = write_pipeline(dir.path(), &text);
-    let first = spawn_run(dir.path(), &pipeline, "first");
-    wait_until("the first process to write", Duration::from_secs(120), || sum(&kafka.end_offsets("group-out")) > 0);
+    let mut first = spawn_run(dir.path(), &pipeline, "first");
+    wait_until("the first process to write", Duration::from_secs(120), || sum(&kafka.end_offsets(&output)) > 0);
     // A second member joins: the partitions are shared out again.
     let mut second = spawn_run(dir.path(), &pipeline, "second");
-    kafka.produce("group-in", click_messages(n / 2..n));
+    kafka.produce(&input, click_messages(n / 2..n));
     let log = |name: &str| std::fs::read_to_string(dir.path().join(format!("{name}.err"))).unwrap_or_default();
     wait_until("the second process to be assigned partitions", Duration::from_secs(120), || {
         log("second").contains("partitions assigned")
     });
     // The first leaves cleanly: its in-flight batches are written and committed, the second takes over.
     signal(&first, "-TERM");
-    let mut first = first;
     let status = first.wait().unwrap();
     assert!(status.success(), "the first member exits cleanly:\n{}", log("first"));
     wait_until("the group to commit every offset", Duration::from_secs(180), || {
-        kafka.committed("group-group-in", "group-in") == kafka.end_offsets("group-in")
+        kafka.committed(&format!("group-{input}"), &input) == kafka.end_offsets(&input)
     });
     signal(&second, "-TERM");
     assert!(second.wait().unwrap().success(), "{}", log("second"));
     assert!(log("first").contains("partitions revoked"), "the first member saw a rebalance:\n{}", log("first"));
-    let duplicates = check_complete(kafka, "group-out", "group-dead", n, false);
+    let duplicates = check_complete(kafka, &output, &dead, n, false);
     println!("group of two: {n} messages, {duplicates} duplicates through two rebalances");
 }
 
@@ -501,23 +471,21 @@ fn a_group_of_two_processes_shares_partitions_through_rebalances() {
 fn a_broker_restart_mid_stream_loses_nothing() {
     let (_one, kafka) = exclusive();
     let dir = tempfile::tempdir().unwrap();
-    kafka.create_topic("restart-in", 2);
-    kafka.create_topic("restart-out", 2);
-    kafka.create_topic("restart-dead", 1);
+    let (input, output, dead) = enrich_topics(kafka, "restart", 2);
     let n = 60_000;
-    kafka.produce("restart-in", click_messages(0..n / 2));
-    let text = enrich_pipeline(kafka, "restart-in", "restart-out", "restart-dead", "", "");
+    kafka.produce(&input, click_messages(0..n / 2));
+    let text = enrich_pipeline(kafka, &input, &output, &dead, "", "");
     let mut run = spawn_run(dir.path(), &write_pipeline(dir.path(), &text), "run");
-    wait_until("output before the restart", Duration::from_secs(120), || sum(&kafka.end_offsets("restart-out")) > 0);
+    wait_until("output before the restart", Duration::from_secs(120), || sum(&kafka.end_offsets(&output)) > 0);
     kafka.restart(Duration::from_secs(3));
-    kafka.produce("restart-in", click_messages(n / 2..n));
+    kafka.produce(&input, click_messages(n / 2..n));
     wait_until("every offset committed after the restart", Duration::from_secs(180), || {
-        kafka.committed("group-restart-in", "restart-in") == kafka.end_offsets("restart-in")
+        kafka.committed(&format!("group-{input}"), &input) == kafka.end_offsets(&input)
     });
     signal(&run, "-TERM");
     let log = std::fs::read_to_string(dir.path().join("run.err")).unwrap_or_default();
     assert!(run.wait().unwrap().success(), "{log}");
-    let duplicates = check_complete(kafka, "restart-out", "restart-dead", n, false);
+    let duplicates = check_complete(kafka, &output, &dead, n, false);
     println!("broker restart: {n} messages, {duplicates} duplicates");
 }
 

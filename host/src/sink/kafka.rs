@@ -5,6 +5,7 @@
 //! producer's transaction commits.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -233,22 +234,15 @@ impl KafkaSink {
         }
         let table = self.table;
         let fail = |reason: String| SinkError::Kafka { table, reason };
-        // `None` for a null value column: a tombstone.
-        let values: Vec<Option<Vec<u8>>> = match &self.value {
-            Value::Ipc => vec![Some(ipc_value(batch).map_err(|e| fail(format!("cannot encode the batch: {e}")))?)],
+        let values = match &self.value {
+            Value::Ipc => Payloads::whole(ipc_value(batch).map_err(|e| fail(format!("cannot encode the batch: {e}")))?),
             Value::Json(columns) => {
                 let projected = batch.project(columns).expect("indexes from the schema");
                 let projected = projected.with_schema(self.value_schema.clone()).map_err(|e| fail(e.to_string()))?;
                 tokio::task::block_in_place(|| json_values(&projected))
                     .map_err(|e| fail(format!("cannot encode rows as JSON: {e}")))?
-                    .into_iter()
-                    .map(Some)
-                    .collect()
             }
-            Value::Column(index) => {
-                let column = BytesColumn::new(batch.column(*index)).map_err(fail)?;
-                (0..batch.num_rows()).map(|i| column.get(i).map(<[u8]>::to_vec)).collect()
-            }
+            Value::Column(index) => Payloads::Column(BytesColumn::new(batch.column(*index)).map_err(fail)?),
         };
         let per_row = !matches!(self.value, Value::Ipc);
         let key = self.key.map(|k| BytesColumn::new(batch.column(k))).transpose().map_err(fail)?;
@@ -262,7 +256,8 @@ impl KafkaSink {
             Topic::Column { index, .. } => Some(BytesColumn::new(batch.column(*index)).map_err(fail)?),
             Topic::Fixed(_) => None,
         };
-        for (i, value) in values.iter().enumerate() {
+        for i in 0..values.len() {
+            let value = values.get(i);
             let topic = match (&self.topic, &topics) {
                 (Topic::Fixed(t), _) => t.as_str(),
                 (Topic::Column { default, .. }, Some(column)) => match column.get(i) {
@@ -275,7 +270,7 @@ impl KafkaSink {
             };
             let mut record = FutureRecord::<[u8], [u8]>::to(topic);
             if let Some(value) = value {
-                record = record.payload(value.as_slice());
+                record = record.payload(value);
             }
             if per_row {
                 if let Some(k) = key.as_ref().and_then(|k| k.get(i)) {
@@ -290,7 +285,7 @@ impl KafkaSink {
                 }
             }
             enqueue(&self.producer, &mut self.pending, table, record).await?;
-            self.bytes += value.as_ref().map_or(0, Vec::len) as u64;
+            self.bytes += value.map_or(0, <[u8]>::len) as u64;
         }
         self.messages += values.len() as u64;
         self.rows += batch.num_rows() as u64;
@@ -379,17 +374,55 @@ fn check(table: &'static str, report: <DeliveryFuture as std::future::Future>::O
     }
 }
 
+/// The message values of one batch, read in place rather than copied per message.
+enum Payloads {
+    /// Encoded values end to end in one buffer, with each message's range.
+    Encoded { bytes: Vec<u8>, ranges: Vec<Range<usize>> },
+    /// A column's own bytes; a null is a tombstone.
+    Column(BytesColumn),
+}
+
+impl Payloads {
+    /// One message holding all of `bytes`.
+    fn whole(bytes: Vec<u8>) -> Self {
+        Self::Encoded { ranges: std::iter::once(0..bytes.len()).collect(), bytes }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Encoded { ranges, .. } => ranges.len(),
+            Self::Column(column) => column.len(),
+        }
+    }
+
+    /// Message `i`'s value; `None` for a tombstone.
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        match self {
+            Self::Encoded { bytes, ranges } => Some(&bytes[ranges[i].clone()]),
+            Self::Column(column) => column.get(i),
+        }
+    }
+}
+
 /// One JSON object per row.
-fn json_values(batch: &RecordBatch) -> Result<Vec<Vec<u8>>, arrow::error::ArrowError> {
-    let mut buffer = Vec::with_capacity(batch.get_array_memory_size());
+fn json_values(batch: &RecordBatch) -> Result<Payloads, arrow::error::ArrowError> {
+    let mut bytes = Vec::with_capacity(batch.get_array_memory_size());
     let mut writer = arrow::json::WriterBuilder::new()
         .with_explicit_nulls(true)
-        .build::<_, arrow::json::writer::LineDelimited>(&mut buffer);
+        .build::<_, arrow::json::writer::LineDelimited>(&mut bytes);
     writer.write(batch)?;
     writer.finish()?;
     drop(writer);
     // JSON escapes newlines inside strings, so each line is one row.
-    Ok(buffer.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect())
+    let mut ranges = Vec::with_capacity(batch.num_rows());
+    let mut start = 0;
+    for (end, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+        if end > start {
+            ranges.push(start..end);
+        }
+        start = end + 1;
+    }
+    Ok(Payloads::Encoded { bytes, ranges })
 }
 
 fn ipc_value(batch: &RecordBatch) -> Result<Vec<u8>, arrow::error::ArrowError> {
