@@ -61,8 +61,8 @@ fn plugins(dir: Option<&Path>) -> anyhow::Result<(PathBuf, PathBuf)> {
         );
     }
     eprintln!("building the validate and enrich plugins");
-    let validate = super::plugin::build(&repo.join("validate"), "plugin")?;
-    let enrich = super::plugin::build(&repo.join("enrich"), "plugin")?;
+    let validate = super::plugin::build_rust(&repo.join("validate"), "plugin")?;
+    let enrich = super::plugin::build_rust(&repo.join("enrich"), "plugin")?;
     Ok((validate, enrich))
 }
 

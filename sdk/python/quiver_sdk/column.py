@@ -124,6 +124,14 @@ class Column:
             return cls(dtype, length, length, pylist=[None] * length)
         if dtype.is_variable:
             if dtype.is_string:
+                texts = [v or "" for v in values] if nulls else values
+                joined = "".join(texts)
+                if joined.isascii():
+                    # One character is one byte: lengths and data without a bytes object per value.
+                    offsets = array(dtype.offset_typecode, [0])
+                    offsets.extend(accumulate(map(len, texts)))
+                    return cls(dtype, length, nulls, valid, offsets=offsets, data=joined.encode("ascii"),
+                               pylist=values)
                 encoded = [b"" if v is None else v.encode() for v in values]
             else:
                 encoded = [b"" if v is None else bytes(v) for v in values]
@@ -150,14 +158,23 @@ class Column:
     def filter(self, keep):
         """The rows whose entry in `keep` (a `bytes` or list of 0/1, or bools) is true."""
         keep = keep if isinstance(keep, (bytes, bytearray)) else bytes(map(bool, keep))
+        valid = bytes(compress(self._valid, keep)) if self._valid is not None else None
+        nulls = 0 if valid is None else len(valid) - sum(valid)
+        if self.type.is_variable and self._offsets is not None:
+            # Slice the kept values' bytes: no decoding, no Python string per value.
+            offsets = self._offsets
+            starts, ends = list(compress(offsets[:-1], keep)), list(compress(offsets[1:], keep))
+            raw = bytes(self._data[:offsets[-1]]) if len(offsets) else b""
+            data = b"".join(map(raw.__getitem__, map(slice, starts, ends)))
+            new_offsets = array(self.type.offset_typecode, [0])
+            new_offsets.extend(accumulate(map(int.__sub__, ends, starts)))
+            return Column(self.type, len(starts), nulls, valid if nulls else None, offsets=new_offsets, data=data)
         if self.type.is_variable or self.type.type_id == T.NULL or self._values is None:
             return Column.from_pylist(self.type, list(compress(self.to_pylist(), keep)))
-        valid = bytes(compress(self._valid, keep)) if self._valid is not None else None
         if self.type.type_id == T.BOOL:
             values = bytes(compress(self._values, keep))
         else:
             values = array(self.type.typecode, compress(self._values, keep))
-        nulls = 0 if valid is None else len(valid) - sum(valid)
         return Column(self.type, len(values), nulls, valid if nulls else None, values=values)
 
     # --- the wire --------------------------------------------------------

@@ -1,8 +1,11 @@
-//! `quiver plugin build | inspect | test`.
+//! `quiver plugin new | build | inspect | test`.
 
-use std::io::{BufRead, BufReader};
+mod project;
+mod python;
+mod rust;
+mod toolchain;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 use arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array};
@@ -14,10 +17,13 @@ use quiver::plugin::{CONTRACT_VERSION, Pool, PoolOptions};
 use quiver::source::{FileSource, FileSourceConfig};
 
 use super::CacheArgs;
+use project::Lang;
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Build a Rust plugin crate into a component; prints its path last.
+    /// Create a plugin project that builds and passes its own test as it is.
+    New(NewArgs),
+    /// Build a plugin project (Rust crate or Python project) into a component; prints its path last.
     Build(BuildArgs),
     /// Show what a plugin describes: transforms, kinds, configuration keys.
     Inspect {
@@ -29,21 +35,34 @@ pub enum PluginCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct BuildArgs {
-    /// The plugin crate: its directory or its Cargo.toml.
+pub struct NewArgs {
+    /// The language of the plugin.
+    #[arg(long, value_enum)]
+    lang: Lang,
+    /// The project's directory, created; its last component names the plugin.
     path: PathBuf,
-    /// The cargo profile to build with.
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The plugin project: its directory (or a Rust crate's Cargo.toml).
+    path: PathBuf,
+    /// Rust: the cargo profile to build with.
     #[arg(long, default_value = "release")]
     profile: String,
+    /// Where to write the component (default: the project's own build output).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// The component (.wasm).
+    /// A component (.wasm) to run on `--input`; or a plugin project's
+    /// directory, to run the project's own tests.
     file: PathBuf,
     /// Input data: .parquet, .arrow/.arrows/.ipc, .csv, or .jsonl/.json/.ndjson.
     #[arg(long)]
-    input: PathBuf,
+    input: Option<PathBuf>,
     /// The transform, where the plugin offers several.
     #[arg(long)]
     transform: Option<String>,
@@ -57,64 +76,20 @@ pub struct TestArgs {
 
 pub fn run(command: PluginCommand, cache: &CacheArgs) -> anyhow::Result<()> {
     match command {
+        PluginCommand::New(args) => {
+            project::create(args.lang, &args.path)?;
+            println!("created {}: build it with `quiver plugin build {0}`", args.path.display());
+            Ok(())
+        }
         PluginCommand::Build(args) => {
-            let built = build(&args.path, &args.profile)?;
+            let built = project::build(&args.path, &args.profile, args.out.as_deref())?;
             println!("{}", built.display());
             Ok(())
         }
         PluginCommand::Inspect { file } => inspect(&file, cache),
+        PluginCommand::Test(args) if args.file.is_dir() => project::test(&args.file),
         PluginCommand::Test(args) => test(args, cache),
     }
-}
-
-/// Builds the plugin crate at `path` for wasm32-wasip2 and returns the component's path.
-pub fn build(path: &Path, profile: &str) -> anyhow::Result<PathBuf> {
-    let manifest = if path.is_dir() { path.join("Cargo.toml") } else { path.to_path_buf() };
-    if !manifest.is_file() {
-        bail!("{} is not a plugin crate: no Cargo.toml there", path.display());
-    }
-    let manifest = manifest.canonicalize()?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let crate_dir = manifest.parent().expect("a manifest lives in a directory");
-    // Run where the crate lives, so its own .cargo/config.toml applies, as it would for its author.
-    let mut child = Command::new(cargo)
-        .current_dir(crate_dir)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", profile, "--message-format=json-render-diagnostics"])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("cannot run cargo: is the Rust toolchain installed?")?;
-    let mut component = None;
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
-        let message: serde_json::Value = match serde_json::from_str(&line?) {
-            Ok(v) => v,
-            Err(_) => continue,
-        };
-        let ours = message["manifest_path"].as_str().is_some_and(|p| Path::new(p) == manifest);
-        if message["reason"] == "compiler-artifact" && ours {
-            let wasm = message["filenames"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.as_str())
-                .find(|f| f.ends_with(".wasm"));
-            if let Some(wasm) = wasm {
-                component = Some(PathBuf::from(wasm));
-            }
-        }
-    }
-    let status = child.wait()?;
-    if !status.success() {
-        bail!(
-            "cargo could not build {}; if it says the wasm32-wasip2 target is missing, run `rustup target add wasm32-wasip2`",
-            manifest.display()
-        );
-    }
-    component.with_context(|| {
-        format!("{} built no .wasm: set `crate-type = [\"cdylib\"]` in its [lib] section", manifest.display())
-    })
 }
 
 fn inspect(file: &Path, cache: &CacheArgs) -> anyhow::Result<()> {
@@ -172,7 +147,10 @@ fn test(args: TestArgs, cache: &CacheArgs) -> anyhow::Result<()> {
     }
     let runtime = cache.runtime(false)?;
     let plugin = runtime.load(&args.file)?;
-    let input = read_input(&args.input, args.limit)?;
+    let input = args.input.as_deref().with_context(|| {
+        format!("--input is needed to test the component {}: the rows to run it on", args.file.display())
+    })?;
+    let input = read_input(input, args.limit)?;
     let pool = Pool::new(
         plugin,
         args.transform.as_deref(),
@@ -236,3 +214,5 @@ fn read_input(path: &Path, limit: usize) -> anyhow::Result<RecordBatch> {
         Ok(all.slice(0, limit.min(all.num_rows())))
     })
 }
+
+pub use rust::build as build_rust;
