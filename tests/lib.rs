@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int32Array, RecordBatch};
+use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use quiver::plugin::{Limits, Pool, PoolOptions, Runtime};
@@ -167,6 +167,73 @@ pub fn int_pairs(seed: i32, rows: usize) -> RecordBatch {
         (0..rows as i32).map(|i| i.wrapping_mul(104_729).wrapping_add(seed * 31) % 999_983),
     );
     RecordBatch::try_from_iter([("a", Arc::new(a) as ArrayRef), ("b", Arc::new(b) as ArrayRef)]).unwrap()
+}
+
+const URLS: &[Option<&str>] = &[
+    Some("https://shop.example.com/a/b/c?x=1#frag"),
+    Some("http://bücher.de/straße/ü/"),
+    Some("https://例え.jp"),
+    Some("https://x.org?q=/not/path"),
+    Some("https://x.org#/also/not"),
+    Some("http://x.org//double//slash//"),
+    Some("mailto:nobody@example.com"),
+    None,
+    Some(""),
+];
+
+/// Clickstream rows for `enrich` from event `first` on: unicode, schemeless,
+/// null, empty and 40 KB URLs, timestamps before 1970, negative durations
+/// (refused), and a `referrer` column the plugin drops.
+pub fn clicks(first: i64, rows: usize) -> RecordBatch {
+    let idx = |i: usize| first as usize + i;
+    let event_id: Int64Array = (0..rows).map(|i| idx(i) as i64).collect();
+    let user_id: Int64Array = (0..rows).map(|i| (idx(i) % 97) as i64).collect();
+    // Around 1970 and in 2024, so hours wrap and timestamps before the epoch count.
+    let ts = TimestampMillisecondArray::from_iter_values((0..rows).map(|i| {
+        if idx(i) % 11 == 0 { -(idx(i) as i64) * 1_234_567 } else { 1_704_067_200_000 + idx(i) as i64 * 997_003 }
+    }));
+    let long = format!("https://long.example/{}", "segment/".repeat(5000));
+    let url: StringArray = (0..rows)
+        .map(|i| if idx(i) % 500 == 7 { Some(long.clone()) } else { URLS[idx(i) % URLS.len()].map(str::to_string) })
+        .collect();
+    let referrer: StringArray = (0..rows).map(|i| (idx(i) % 3 == 0).then_some("https://ref.example/")).collect();
+    let duration: Int32Array =
+        (0..rows).map(|i| if idx(i) % 13 == 5 { -(idx(i) as i32) } else { (idx(i) * 7) as i32 }).collect();
+    let country: StringArray = (0..rows).map(|i| Some(["DE", "FR", "US", "ZZ", "JP"][idx(i) % 5])).collect();
+    RecordBatch::try_from_iter([
+        ("event_id", Arc::new(event_id) as ArrayRef),
+        ("user_id", Arc::new(user_id) as ArrayRef),
+        ("ts", Arc::new(ts) as ArrayRef),
+        ("url", Arc::new(url) as ArrayRef),
+        ("referrer", Arc::new(referrer) as ArrayRef),
+        ("duration_ms", Arc::new(duration) as ArrayRef),
+        ("country", Arc::new(country) as ArrayRef),
+    ])
+    .unwrap()
+}
+
+/// The plugin project `plugins/LANG/NAME` built by `quiver plugin build`
+/// (once per test process) with the toolchains `sdk/install-toolchains.sh`
+/// installed in `target/toolchains`.
+pub fn guest_plugin(lang: &str, name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let key = format!("{lang}/{name}");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, path)) = built.iter().find(|(k, _)| *k == key) {
+        return path.clone();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf();
+    let out_dir = root.join("target/plugins/guests").join(lang);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join(format!("{name}.wasm"));
+    let project = root.join("plugins").join(lang).join(name);
+    let output = quiver_command(&root, &["plugin", "build", project.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env("QUIVER_TOOLCHAINS", root.join("target/toolchains"))
+        .output()
+        .expect("running quiver plugin build");
+    assert!(output.status.success(), "building {key}: {}", describe(&output));
+    built.push((key, out.clone()));
+    out
 }
 
 /// A pool of one instance of the plugin `wasm`, for calling it directly

@@ -2,14 +2,10 @@
 //! Lines: every output row and every dead-letter row checked against a
 //! computation written here.
 
-use std::sync::Arc;
-
-use arrow::array::{
-    Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
-};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type, TimestampMillisecondType};
 use quiver_tests::{
-    PARQUET_SINKS, data_files, describe, plugins, quiver, read_parquet_dir, write_parquet, write_pipeline,
+    PARQUET_SINKS, clicks, data_files, describe, plugins, quiver, read_parquet_dir, write_parquet, write_pipeline,
 };
 
 /// Domain and path depth, as the enrich contract defines them.
@@ -21,46 +17,6 @@ fn split(url: &str) -> Option<(String, i32)> {
     let path_len = after.char_indices().find(|(_, c)| matches!(c, '?' | '#')).map_or(after.len(), |(i, _)| i);
     let depth = after[..path_len].split('/').filter(|s| !s.is_empty()).count();
     Some((rest[..host_len].to_string(), depth as i32))
-}
-
-const URLS: &[Option<&str>] = &[
-    Some("https://shop.example.com/a/b/c?x=1#frag"),
-    Some("http://bücher.de/straße/ü/"),
-    Some("https://例え.jp"),
-    Some("https://x.org?q=/not/path"),
-    Some("https://x.org#/also/not"),
-    Some("http://x.org//double//slash//"),
-    Some("mailto:nobody@example.com"),
-    None,
-    Some(""),
-];
-
-fn clicks(first: i64, rows: usize) -> RecordBatch {
-    let idx = |i: usize| first as usize + i;
-    let event_id: Int64Array = (0..rows).map(|i| idx(i) as i64).collect();
-    let user_id: Int64Array = (0..rows).map(|i| (idx(i) % 97) as i64).collect();
-    // Around 1970 and in 2024, so hours wrap and timestamps before the epoch count.
-    let ts = TimestampMillisecondArray::from_iter_values((0..rows).map(|i| {
-        if idx(i) % 11 == 0 { -(idx(i) as i64) * 1_234_567 } else { 1_704_067_200_000 + idx(i) as i64 * 997_003 }
-    }));
-    let long = format!("https://long.example/{}", "segment/".repeat(5000));
-    let url: StringArray = (0..rows)
-        .map(|i| if idx(i) % 500 == 7 { Some(long.clone()) } else { URLS[idx(i) % URLS.len()].map(str::to_string) })
-        .collect();
-    let referrer: StringArray = (0..rows).map(|i| (idx(i) % 3 == 0).then_some("https://ref.example/")).collect();
-    let duration: Int32Array =
-        (0..rows).map(|i| if idx(i) % 13 == 5 { -(idx(i) as i32) } else { (idx(i) * 7) as i32 }).collect();
-    let country: StringArray = (0..rows).map(|i| Some(["DE", "FR", "US", "ZZ", "JP"][idx(i) % 5])).collect();
-    RecordBatch::try_from_iter([
-        ("event_id", Arc::new(event_id) as ArrayRef),
-        ("user_id", Arc::new(user_id) as ArrayRef),
-        ("ts", Arc::new(ts) as ArrayRef),
-        ("url", Arc::new(url) as ArrayRef),
-        ("referrer", Arc::new(referrer) as ArrayRef),
-        ("duration_ms", Arc::new(duration) as ArrayRef),
-        ("country", Arc::new(country) as ArrayRef),
-    ])
-    .unwrap()
 }
 
 struct Row {

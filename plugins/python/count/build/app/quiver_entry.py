@@ -1,0 +1,5 @@
+# Written by `quiver plugin build`.
+from quiver_sdk import guest
+
+guest.serve("count")
+Transform = guest.Transform
