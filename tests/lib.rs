@@ -226,7 +226,11 @@ pub fn guest_plugin(lang: &str, name: &str) -> PathBuf {
     let out_dir = root.join("target/plugins/guests").join(lang);
     std::fs::create_dir_all(&out_dir).unwrap();
     let out = out_dir.join(format!("{name}.wasm"));
-    let project = root.join("plugins").join(lang).join(name);
+    // Build from a copy: the build leaves `build/` in the project, which must
+    // not change `plugins/` (watched by this crate's build script).
+    let project = root.join("target/plugins/guests/src").join(lang).join(name);
+    let _ = std::fs::remove_dir_all(&project);
+    copy_tree(&root.join("plugins").join(lang).join(name), &project);
     let output = quiver_command(&root, &["plugin", "build", project.to_str().unwrap(), "--out", out.to_str().unwrap()])
         .env("QUIVER_TOOLCHAINS", root.join("target/toolchains"))
         .output()
@@ -234,6 +238,22 @@ pub fn guest_plugin(lang: &str, name: &str) -> PathBuf {
     assert!(output.status.success(), "building {key}: {}", describe(&output));
     built.push((key, out.clone()));
     out
+}
+
+/// Copies a directory, leaving out `build/` and `__pycache__/`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        if path.is_dir() {
+            if name != "build" && name != "__pycache__" {
+                copy_tree(&path, &to.join(name));
+            }
+        } else {
+            std::fs::copy(&path, to.join(name)).unwrap();
+        }
+    }
 }
 
 /// A pool of one instance of the plugin `wasm`, for calling it directly

@@ -8,16 +8,20 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray};
 use quiver::plugin::{Output, Pool, PoolOptions, Runtime, RuntimeOptions};
-use quiver_tests::{clicks, describe, guest_plugin, plugins, quiver, quiver_command, write_parquet, write_pipeline};
+use quiver_tests::{clicks, describe, guest_plugin, plugins, quiver_command, write_parquet, write_pipeline};
 
 /// The languages with an SDK, besides Rust.
 const LANGUAGES: &[&str] = &["python"];
 
+/// A compile cache shared by the tests of this file.
+fn cache_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/cache")
+}
+
 fn runtime() -> Runtime {
-    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/cache");
-    Runtime::new(RuntimeOptions { cache_dir: Some(cache), ..RuntimeOptions::default() }).unwrap()
+    Runtime::new(RuntimeOptions { cache_dir: Some(cache_dir()), ..RuntimeOptions::default() }).unwrap()
 }
 
 fn pool(runtime: &Runtime, wasm: &Path, config: &[(&str, &str)], input: &RecordBatch) -> Pool {
@@ -99,4 +103,140 @@ fn enrich_is_the_same_in_every_language() {
 #[test]
 fn count_is_the_same_in_python_and_rust() {
     assert_same("python", "count", plugins::COUNT, &[("key", "k"), ("value", "v")], &shapes(keyed_values));
+}
+
+/// Batches of the recycling test.
+const BATCHES: usize = 30;
+
+/// Limits of the recycling test.
+const LIMITS: &str = "memory_mb = 32, recycle_memory_mb = 20";
+
+/// A pipeline of the `gcd` plugin `wasm` over `batches` batches of 65,536 rows, with the given limits.
+fn gcd_run(dir: &Path, wasm: &Path, batches: usize, limits: &str) -> std::process::Output {
+    for file in 0..batches {
+        write_parquet(&dir.join(format!("in/{file:03}.parquet")), &gcd_pairs(file as i64 * 65_536, 65_536));
+    }
+    let file = write_pipeline(
+        dir,
+        &format!(
+            r#"
+[source]
+format = "parquet"
+path = "in/"
+batch_rows = 65536
+
+[[transform]]
+plugin = "{wasm}"
+instances = 1
+limits = {{ {limits} }}
+
+[sink]
+format = "parquet"
+path = "out/"
+
+[dead_letter]
+format = "parquet"
+path = "dead/"
+"#,
+            wasm = wasm.display()
+        ),
+    );
+    // The compile cache the other tests share: the Python component compiles once.
+    quiver_command(dir, &["run", "--no-progress", file.to_str().unwrap()])
+        .env("QUIVER_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn python_instances_that_only_grow_are_recycled_between_batches_without_losing_or_repeating_one() {
+    // componentize-py never frees what a call returned: memory grows by about
+    // 0.8 MiB with every 65,536-row batch, from 14 MiB, so a 32 MiB instance
+    // would fail within 30 batches; one recycled past 20 MiB never does.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = gcd_run(d, &guest_plugin("python", "gcd"), BATCHES, LIMITS);
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let recycled = stdout.lines().find(|l| l.contains("recycled")).unwrap_or_else(|| panic!("no recycling: {stdout}"));
+    let count: u64 = recycled.split(": ").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
+    assert!(count >= 3, "expected an instance replaced every dozen batches or so: {recycled}");
+    // Every row once, in order, each `c` the gcd of its `a` and `b`.
+    let result = quiver_tests::read_parquet_dir(&d.join("out"));
+    assert_eq!(result.num_rows(), BATCHES * 65_536);
+    let expected: Vec<RecordBatch> = (0..BATCHES as i64).map(|f| gcd_pairs(f * 65_536, 65_536)).collect();
+    let expected = arrow::compute::concat_batches(&expected[0].schema(), &expected).unwrap();
+    let columns = |b: &RecordBatch, i: usize| b.column(i).as_primitive::<arrow::datatypes::Int32Type>().clone();
+    assert_eq!(columns(&result, 0), columns(&expected, 0));
+    assert_eq!(columns(&result, 1), columns(&expected, 1));
+    let (a, b, c) = (columns(&result, 0), columns(&result, 1), columns(&result, 2));
+    for i in 0..result.num_rows() {
+        let want = (a.is_valid(i) && b.is_valid(i)).then(|| quiver_plugin_gcd::gcd(a.value(i), b.value(i)));
+        assert_eq!(c.is_valid(i).then(|| c.value(i)), want, "row {i}");
+    }
+
+    // The Rust plugin frees what it returns: never recycled under the same bound.
+    let dir = tempfile::tempdir().unwrap();
+    let out = gcd_run(dir.path(), Path::new(plugins::GCD), BATCHES, LIMITS);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("recycled"), "{}", describe(&out));
+}
+
+#[test]
+fn a_heavy_guest_is_compiled_once_and_then_loaded_from_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let wasm = guest_plugin("python", "enrich");
+    let inspect = || {
+        let args = ["--cache-dir", cache.path().to_str().unwrap(), "plugin", "inspect", wasm.to_str().unwrap()];
+        let out = quiver_command(cache.path(), &args).env("QUIVER_LOG", "quiver=debug").output().unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = inspect();
+    assert!(first.contains("cached=false"), "the first load compiles: {first}");
+    let entries: Vec<_> = std::fs::read_dir(cache.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(entries.len(), 1, "one compiled artifact: {entries:?}");
+    assert!(entries[0].extension().is_some_and(|e| e == "cwasm"), "{entries:?}");
+    let second = inspect();
+    assert!(second.contains("cached=true"), "the second load comes from the cache: {second}");
+}
+
+#[test]
+fn a_new_python_project_builds_passes_its_own_test_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let toolchains = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/toolchains");
+    let run = |args: &[&str]| {
+        let out = quiver_command(d, args).env("QUIVER_TOOLCHAINS", &toolchains).output().unwrap();
+        (out.status.success(), describe(&out))
+    };
+    let (ok, log) = run(&["plugin", "new", "--lang", "python", "add-two"]);
+    assert!(ok, "{log}");
+    let (ok, log) = run(&["plugin", "new", "--lang", "python", "add-two"]);
+    assert!(!ok && log.contains("exists already"), "{log}");
+
+    let (ok, log) = run(&["plugin", "test", "add-two"]);
+    assert!(ok && log.contains("OK"), "the project's own test passes as created: {log}");
+    let (ok, log) = run(&["plugin", "build", "add-two"]);
+    assert!(ok, "{log}");
+    let wasm = d.join("add-two/build/add-two.wasm");
+    assert!(log.contains(wasm.to_str().unwrap()), "the build prints the component's path: {log}");
+
+    let input = RecordBatch::try_from_iter([
+        ("a", Arc::new(Int64Array::from(vec![Some(1), None, Some(i64::MAX), Some(-5)])) as ArrayRef),
+        ("b", Arc::new(Int64Array::from(vec![Some(2), Some(3), Some(1), Some(5)])) as ArrayRef),
+    ])
+    .unwrap();
+    write_parquet(&d.join("in.parquet"), &input);
+    let (ok, log) = run(&["plugin", "test", wasm.to_str().unwrap(), "--input", "in.parquet"]);
+    assert!(ok, "{log}");
+    assert!(log.contains("output: 3 rows") && log.contains("rejected: 1 rows"), "{log}");
+    assert!(log.contains("overflows int64"), "the refusal's reason is shown: {log}");
+
+    // The test is real: break the function and it fails.
+    let module = d.join("add-two/add_two.py");
+    let source = std::fs::read_to_string(&module).unwrap().replace("total = a + b", "total = a - b");
+    std::fs::write(&module, source).unwrap();
+    let (ok, log) = run(&["plugin", "test", "add-two"]);
+    assert!(!ok && log.contains("FAILED"), "{log}");
 }

@@ -82,4 +82,12 @@ pub fn print_summary(s: &Summary) {
             thousands(stage.quarantined_rows)
         );
     }
+    for stage in s.stages.iter().filter(|stage| stage.recycled_instances > 0) {
+        println!(
+            "  recycled  {} ({}): {} instances replaced past their memory bound",
+            stage.transform,
+            stage.plugin,
+            thousands(stage.recycled_instances)
+        );
+    }
 }

@@ -94,6 +94,10 @@ pub struct LimitsConfig {
     pub log_per_second: u32,
     /// Longest log message, in bytes; longer ones are cut.
     pub log_message_bytes: usize,
+    /// Linear memory, in MiB, past which an instance is replaced by a fresh
+    /// one between batches (for guests that never give memory back, such as
+    /// Python's); below `memory_mb`. Default: half of `memory_mb`.
+    pub recycle_memory_mb: Option<u64>,
 }
 
 impl Default for LimitsConfig {
@@ -108,6 +112,7 @@ impl Default for LimitsConfig {
             output_rows: l.output_rows,
             log_per_second: l.log_per_second,
             log_message_bytes: l.log_message_bytes,
+            recycle_memory_mb: None,
         }
     }
 }
@@ -124,6 +129,10 @@ impl LimitsConfig {
             output_rows: self.output_rows,
             log_per_second: self.log_per_second,
             log_message_bytes: self.log_message_bytes,
+            recycle_memory_bytes: match self.recycle_memory_mb {
+                Some(mb) => mib_to_bytes(mb),
+                None => mib_to_bytes(self.memory_mb) / 2,
+            },
         }
     }
 
@@ -155,6 +164,15 @@ pub(super) fn invalid_run_settings(
     }
     if let Some(key) = limits.and_then(LimitsConfig::zero_key) {
         return Some((format!("limits.{key}"), "must be at least 1".into()));
+    }
+    if let Some(l) = limits
+        && l.recycle_memory_mb.is_some_and(|mb| mb >= l.memory_mb)
+    {
+        let why = format!(
+            "must be below limits.memory_mb ({}), or instances would fail before they are recycled",
+            l.memory_mb
+        );
+        return Some(("limits.recycle_memory_mb".into(), why));
     }
     if let Some(invalid) = grants.and_then(GrantsConfig::invalid) {
         return Some(invalid);

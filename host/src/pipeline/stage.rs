@@ -50,6 +50,8 @@ pub struct StageSummary {
     pub failed_calls: u64,
     /// Rows the plugin failed on, sent to the dead-letter output.
     pub quarantined_rows: u64,
+    /// Instances replaced between batches because their memory passed `recycle_memory_mb`.
+    pub recycled_instances: u64,
 }
 
 impl Stage {
@@ -157,6 +159,7 @@ impl Stage {
             plugin: self.plugin_label(),
             failed_calls: self.failed_calls.load(Ordering::Relaxed),
             quarantined_rows: self.quarantined_rows.load(Ordering::Relaxed),
+            recycled_instances: self.pool.gauges().recycled(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Live figures of a group of instances, for metrics.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// How many instances of a pool are alive and how much linear memory they
 /// hold. Each instance adds itself when it starts and removes itself when
@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct Gauges {
     instances: AtomicUsize,
     memory_bytes: AtomicUsize,
+    recycled: AtomicU64,
 }
 
 impl Gauges {
@@ -20,6 +21,15 @@ impl Gauges {
     /// Linear memory of the live instances, in bytes.
     pub fn memory_bytes(&self) -> usize {
         self.memory_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Instances replaced because their memory passed the recycling bound.
+    pub fn recycled(&self) -> u64 {
+        self.recycled.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn recycled_one(&self) {
+        self.recycled.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(super) fn started(&self) {

@@ -27,6 +27,12 @@ pub struct Limits {
     pub log_per_second: u32,
     /// Longest log message kept, in bytes; longer ones are cut.
     pub log_message_bytes: usize,
+    /// Linear memory past which an idle instance is replaced by a fresh one
+    /// before its next batch. Guests whose memory only grows (componentize-py
+    /// never frees what a call returned) would otherwise reach
+    /// `memory_bytes` and fail a batch. Aggregates keep their instance (it
+    /// holds their state).
+    pub recycle_memory_bytes: usize,
 }
 
 impl Default for Limits {
@@ -40,6 +46,7 @@ impl Default for Limits {
             output_rows: 16 << 20,
             log_per_second: 100,
             log_message_bytes: 4096,
+            recycle_memory_bytes: 256 << 20,
         }
     }
 }

@@ -69,7 +69,27 @@ impl Pool {
         let (first, output_schema) = pool.start()?;
         pool.output_schema = output_schema;
         pool.idle.get_mut().expect("not shared yet").push(first);
+        // Start the others now too: guests such as CPython or SpiderMonkey
+        // take milliseconds to start, which the first batches should not wait for.
+        for _ in 1..pool.max_instances {
+            let instance = pool.start_agreeing()?;
+            pool.idle.get_mut().expect("not shared yet").push(instance);
+        }
         Ok(pool)
+    }
+
+    /// A new instance that answered the same output schema as the first.
+    fn start_agreeing(&self) -> Result<Instance, PluginError> {
+        let (instance, output) = self.start()?;
+        // Every instance must agree with the first, or batches would change shape mid-stream.
+        if output != self.output_schema {
+            return Err(PluginError::Malformed {
+                plugin: self.label(),
+                call: "bind",
+                reason: "a new instance answered a different output schema than the first".into(),
+            });
+        }
+        Ok(instance)
     }
 
     /// A new instance, opened and bound, with the output schema it answered.
@@ -117,18 +137,7 @@ impl Pool {
         let idle = self.idle.lock().expect("pool lock").pop();
         let instance = match idle {
             Some(instance) => instance,
-            None => {
-                let (instance, output) = self.start()?;
-                // Every instance must agree with the first, or batches would change shape mid-stream.
-                if output != self.output_schema {
-                    return Err(PluginError::Malformed {
-                        plugin: self.label(),
-                        call: "bind",
-                        reason: "a new instance answered a different output schema than the first".into(),
-                    });
-                }
-                instance
-            }
+            None => self.start_agreeing()?,
         };
         Ok(PooledInstance { pool: self, instance: Some(instance) })
     }
@@ -165,10 +174,29 @@ impl DerefMut for PooledInstance<'_> {
 
 impl Drop for PooledInstance<'_> {
     fn drop(&mut self) {
-        if let Some(instance) = self.instance.take()
-            && !instance.is_poisoned()
-        {
-            self.pool.idle.lock().expect("pool lock").push(instance);
+        let Some(instance) = self.instance.take() else { return };
+        if instance.is_poisoned() {
+            return;
+        }
+        let pool = self.pool;
+        if instance.memory_bytes() <= pool.limits.recycle_memory_bytes {
+            pool.idle.lock().expect("pool lock").push(instance);
+            return;
+        }
+        if pool.transform.kind == TransformKind::Aggregate {
+            // Its state lives in this instance: keep it, and say why memory keeps growing.
+            tracing::debug!(plugin = %pool.label(), memory = instance.memory_bytes(), "aggregate past its recycling bound");
+            pool.idle.lock().expect("pool lock").push(instance);
+            return;
+        }
+        // The call is complete and its result taken: nothing of the stream is lost with this instance.
+        tracing::debug!(plugin = %pool.label(), memory = instance.memory_bytes(), "recycling an instance");
+        pool.gauges.recycled_one();
+        drop(instance);
+        match pool.start_agreeing() {
+            Ok(fresh) => pool.idle.lock().expect("pool lock").push(fresh),
+            // The next `get` starts one and reports the failure with its batch.
+            Err(e) => tracing::warn!(plugin = %pool.label(), "cannot start a replacement instance now: {e}"),
         }
     }
 }

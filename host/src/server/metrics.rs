@@ -60,6 +60,7 @@ pub struct Metrics {
     busy: Family<PluginLabel, Counter>,
     instances: Family<CallLabels, Gauge>,
     memory: Family<CallLabels, Gauge>,
+    recycled: Family<CallLabels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -80,6 +81,7 @@ impl Default for Metrics {
             busy: Family::default(),
             instances: Family::default(),
             memory: Family::default(),
+            recycled: Family::default(),
             registry: MetricRegistry::default(),
         };
         registry.register("calls", "Plugin calls (one per batch), by outcome", metrics.calls.clone());
@@ -91,6 +93,11 @@ impl Default for Metrics {
         registry.register("busy", "Calls refused because the plugin's queue was full", metrics.busy.clone());
         registry.register("instances", "Live plugin instances", metrics.instances.clone());
         registry.register("memory_bytes", "Linear memory of live plugin instances", metrics.memory.clone());
+        registry.register(
+            "recycled_instances",
+            "Instances replaced between batches since the plugin was loaded, their memory past the recycling bound",
+            metrics.recycled.clone(),
+        );
         Self { registry, ..metrics }
     }
 }
@@ -123,6 +130,7 @@ impl Metrics {
     pub fn render(&self, plugins: &Registry) -> String {
         self.instances.clear();
         self.memory.clear();
+        self.recycled.clear();
         for version in plugins.versions() {
             for stage in version.stages() {
                 let labels = CallLabels {
@@ -133,6 +141,7 @@ impl Metrics {
                 let gauges = stage.gauges();
                 self.instances.get_or_create(&labels).inc_by(gauges.instances() as i64);
                 self.memory.get_or_create(&labels).inc_by(gauges.memory_bytes() as i64);
+                self.recycled.get_or_create(&labels).inc_by(gauges.recycled() as i64);
             }
         }
         let mut text = String::new();

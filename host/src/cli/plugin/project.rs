@@ -43,7 +43,9 @@ pub fn plugin_name(dir: &Path) -> anyhow::Result<String> {
     let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if !ok || name == "plugin" {
-        bail!("`{name}` cannot name a plugin: use lowercase letters, digits, `-` and `_`, starting with a letter (and not `plugin`)");
+        bail!(
+            "`{name}` cannot name a plugin: use lowercase letters, digits, `-` and `_`, starting with a letter (and not `plugin`)"
+        );
     }
     Ok(name.to_string())
 }

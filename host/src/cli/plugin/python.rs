@@ -71,7 +71,8 @@ impl Project {
         let dir = &dir.canonicalize().with_context(|| format!("cannot open {}", dir.display()))?;
         let manifest = dir.join("pyproject.toml");
         let text = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
-        let parsed: PyProject = toml::from_str(&text).with_context(|| format!("{} is not valid", manifest.display()))?;
+        let parsed: PyProject =
+            toml::from_str(&text).with_context(|| format!("{} is not valid", manifest.display()))?;
         let module = parsed.tool.quiver.module.unwrap_or_else(|| parsed.project.name.replace('-', "_"));
         if module == ENTRY || module == "plugin" || module == "quiver_sdk" {
             bail!("{}: `[tool.quiver] module` cannot be `{module}`, a name the build uses", manifest.display());
@@ -83,7 +84,12 @@ impl Project {
                 dir.display()
             );
         }
-        Ok(Self { dir: dir.to_path_buf(), name: parsed.project.name, module, dependencies: parsed.project.dependencies })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            name: parsed.project.name,
+            module,
+            dependencies: parsed.project.dependencies,
+        })
     }
 
     /// Where builds happen: `build/` in the project.
