@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use quiver::plugin::{Pool, PoolOptions, Runtime, RuntimeOptions};
-use quiver_tests::{clicks, describe, guest_plugin, plugins, quiver_command, write_parquet, write_pipeline};
+use quiver_tests::{
+    PARQUET_SINKS, clicks, describe, guest_plugin, plugins, quiver_command, write_parquet, write_pipeline,
+};
 
 const ROWS: usize = 65_536;
 const BATCHES: usize = 16;
@@ -113,14 +115,7 @@ batch_rows = {ROWS}
 plugin = "{wasm}"
 instances = 2
 
-[sink]
-format = "parquet"
-path = "out/"
-
-[dead_letter]
-format = "parquet"
-path = "dead/"
-"#,
+{PARQUET_SINKS}"#,
         input = input_dir.display(),
         wasm = wasm.display()
     );

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray};
 use quiver::plugin::{Output, Pool, PoolOptions, Runtime, RuntimeOptions};
-use quiver_tests::{clicks, describe, guest_plugin, plugins, quiver_command, write_parquet, write_pipeline};
+use quiver_tests::{
+    PARQUET_SINKS, clicks, describe, guest_plugin, plugins, quiver_command, write_parquet, write_pipeline,
+};
 
 /// The languages with an SDK, besides Rust.
 const LANGUAGES: &[&str] = &["python"];
@@ -130,14 +132,7 @@ plugin = "{wasm}"
 instances = 1
 limits = {{ {limits} }}
 
-[sink]
-format = "parquet"
-path = "out/"
-
-[dead_letter]
-format = "parquet"
-path = "dead/"
-"#,
+{PARQUET_SINKS}"#,
             wasm = wasm.display()
         ),
     );
@@ -162,7 +157,7 @@ fn python_instances_that_only_grow_are_recycled_between_batches_without_losing_o
     let count: u64 = recycled.split(": ").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
     assert!(count >= 3, "expected an instance replaced every dozen batches or so: {recycled}");
     // Every row once, in order, each `c` the gcd of its `a` and `b`.
-    let result = quiver_tests::read_parquet_dir(&d.join("out"));
+    let result = quiver_tests::read_parquet_dir(&d.join("out/enriched"));
     assert_eq!(result.num_rows(), BATCHES * 65_536);
     let expected: Vec<RecordBatch> = (0..BATCHES as i64).map(|f| gcd_pairs(f * 65_536, 65_536)).collect();
     let expected = arrow::compute::concat_batches(&expected[0].schema(), &expected).unwrap();

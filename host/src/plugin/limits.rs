@@ -27,8 +27,8 @@ pub struct Limits {
     pub log_per_second: u32,
     /// Longest log message kept, in bytes; longer ones are cut.
     pub log_message_bytes: usize,
-    /// Linear memory past which an idle instance is replaced by a fresh one
-    /// before its next batch. Guests whose memory only grows (componentize-py
+    /// Linear memory past which an instance is replaced by a fresh one as
+    /// soon as its call has returned. Guests whose memory only grows (componentize-py
     /// never frees what a call returned) would otherwise reach
     /// `memory_bytes` and fail a batch. Aggregates keep their instance (it
     /// holds their state).

@@ -179,13 +179,10 @@ impl Drop for PooledInstance<'_> {
             return;
         }
         let pool = self.pool;
-        if instance.memory_bytes() <= pool.limits.recycle_memory_bytes {
-            pool.idle.lock().expect("pool lock").push(instance);
-            return;
-        }
-        if pool.transform.kind == TransformKind::Aggregate {
-            // Its state lives in this instance: keep it, and say why memory keeps growing.
-            tracing::debug!(plugin = %pool.label(), memory = instance.memory_bytes(), "aggregate past its recycling bound");
+        // An aggregate's state lives in its instance: it keeps it, whatever its memory.
+        if instance.memory_bytes() <= pool.limits.recycle_memory_bytes
+            || pool.transform.kind == TransformKind::Aggregate
+        {
             pool.idle.lock().expect("pool lock").push(instance);
             return;
         }

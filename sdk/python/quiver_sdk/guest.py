@@ -146,9 +146,9 @@ class Transform(exports.Transform):
         dictionaries = {}
         for header_type, header, body in ipc.messages(stream):
             if header_type == ipc.HEADER_DICTIONARY_BATCH:
-                dictionary_id, delta, (rows, nodes, buffers) = ipc.read_dictionary_batch(header, body)
+                dictionary_id, delta, (_, nodes, buffers) = ipc.read_dictionary_batch(header, body)
                 field = next(f for f in _STATE["input"].fields if f.dictionary and f.dictionary[0] == dictionary_id)
-                values = from_wire_values(field, rows, nodes, buffers)
+                values = _dictionary_values(field, nodes, buffers)
                 dictionaries[dictionary_id] = (dictionaries.get(dictionary_id, []) + values) if delta else values
             elif header_type == ipc.HEADER_RECORD_BATCH:
                 rows, nodes, buffers = ipc.read_record_batch(header, body)
@@ -172,18 +172,16 @@ class Transform(exports.Transform):
         return _output(_STATE["transform"].finish(), "finish")
 
 
-def from_wire_values(field, rows, nodes, buffers):
+def _dictionary_values(field, nodes, buffers):
     """The values of a dictionary batch, as a list."""
     length, null_count = nodes[0]
     return Column.from_buffers(field.type, (length, null_count, 0, 0), buffers).to_pylist()
 
 
 def _ipc_nodes(schema, nodes):
-    """IPC field nodes (length, null count) as wire nodes: IPC buffers carry no offsets."""
-    out = []
-    i = 0
-    for field in schema.fields:
-        length, null_count = nodes[i]
-        out.append((length, null_count, 0, 0, field.type.buffer_count if field.dictionary is None else 2))
-        i += 1
-    return out
+    """IPC field nodes (length, null count) as wire nodes: IPC buffers carry no
+    offsets, and a dictionary column's node holds its indices only."""
+    return [
+        (length, null_count, 0, 0, field.type.buffer_count if field.dictionary is None else 2)
+        for field, (length, null_count) in zip(schema.fields, nodes)
+    ]

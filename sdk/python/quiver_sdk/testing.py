@@ -3,6 +3,7 @@ buffer encoding the host uses, for the plugin's own unit tests."""
 
 from . import ipc
 from .batch import Batch, from_wire, to_wire
+from .plugin import Output
 
 
 class Run:
@@ -25,8 +26,6 @@ class Run:
 
 
 def _round_trip(result):
-    from .plugin import Output
-
     if result is None:
         return None
     if isinstance(result, Batch):

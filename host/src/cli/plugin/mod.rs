@@ -5,6 +5,8 @@ mod python;
 mod rust;
 mod toolchain;
 
+pub use rust::build as build_rust;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -214,5 +216,3 @@ fn read_input(path: &Path, limit: usize) -> anyhow::Result<RecordBatch> {
         Ok(all.slice(0, limit.min(all.num_rows())))
     })
 }
-
-pub use rust::build as build_rust;

@@ -15,10 +15,9 @@ pub fn build(path: &Path, profile: &str) -> anyhow::Result<PathBuf> {
         bail!("{} is not a plugin crate: no Cargo.toml there", path.display());
     }
     let manifest = manifest.canonicalize()?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let crate_dir = manifest.parent().expect("a manifest lives in a directory");
     // Run where the crate lives, so its own .cargo/config.toml applies, as it would for its author.
-    let mut child = Command::new(cargo)
+    let mut child = cargo()
         .current_dir(crate_dir)
         .args(["build", "--target", "wasm32-wasip2", "--profile", profile, "--message-format=json-render-diagnostics"])
         .arg("--manifest-path")
@@ -60,10 +59,14 @@ pub fn build(path: &Path, profile: &str) -> anyhow::Result<PathBuf> {
 
 /// `cargo test` in the crate: its own tests, run natively.
 pub fn test(dir: &Path) -> anyhow::Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = cargo();
     command.current_dir(dir).arg("test");
     toolchain::run(command, "run the crate's tests")
+}
+
+/// The cargo that runs this build (`$CARGO`), else the one on `PATH`.
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 /// Where the Rust SDK is: `$QUIVER_SDK_DIR/rust`, else the repository this binary was built from.
