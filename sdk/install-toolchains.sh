@@ -18,3 +18,19 @@ if ! "$venv/bin/componentize-py" --version 2>/dev/null | grep -q "$COMPONENTIZE_
         "componentize-py==$COMPONENTIZE_PY_VERSION" "flatbuffers==$PYTHON_FLATBUFFERS_VERSION"
 fi
 "$venv/bin/componentize-py" --version
+
+# JavaScript guests: componentize-js, esbuild and apache-arrow from npm, in
+# their own node_modules. npm 11 skips esbuild's install script; esbuild
+# still runs through its platform package.
+js="$tools/js"
+js_wanted="$COMPONENTIZE_JS_VERSION $ESBUILD_VERSION $APACHE_ARROW_JS_VERSION"
+if [ "$(cat "$js/.versions" 2>/dev/null)" != "$js_wanted" ]; then
+    echo "installing componentize-js $COMPONENTIZE_JS_VERSION, esbuild $ESBUILD_VERSION, apache-arrow $APACHE_ARROW_JS_VERSION into $js"
+    mkdir -p "$js"
+    echo '{"private": true}' >"$js/package.json"
+    (cd "$js" && npm install --silent --no-audit --no-fund --save-exact \
+        "@bytecodealliance/componentize-js@$COMPONENTIZE_JS_VERSION" \
+        "esbuild@$ESBUILD_VERSION" "apache-arrow@$APACHE_ARROW_JS_VERSION")
+    echo "$js_wanted" >"$js/.versions"
+fi
+"$js/node_modules/.bin/esbuild" --version

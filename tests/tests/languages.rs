@@ -15,7 +15,7 @@ use quiver_tests::{
 };
 
 /// The languages with an SDK, besides Rust.
-const LANGUAGES: &[&str] = &["python"];
+const LANGUAGES: &[&str] = &["python", "js"];
 
 /// A compile cache shared by the tests of this file.
 fn cache_dir() -> std::path::PathBuf {
@@ -234,4 +234,145 @@ fn a_new_python_project_builds_passes_its_own_test_and_runs() {
     std::fs::write(&module, source).unwrap();
     let (ok, log) = run(&["plugin", "test", "add-two"]);
     assert!(!ok && log.contains("FAILED"), "{log}");
+}
+
+/// A filter plugin that drops the first row of every batch (saying where
+/// each kept row came from), in each language: what it keeps crosses the
+/// SDK's decoding and encoding.
+fn drop_first_project(lang: &str) -> Vec<(&'static str, &'static str)> {
+    match lang {
+        "python" => vec![
+            ("pyproject.toml", "[project]\nname = \"drop-first\"\n\n[tool.quiver]\nmodule = \"drop_first\"\n"),
+            (
+                "drop_first.py",
+                r#"from quiver_sdk import Output, Plugin, Transform
+
+plugin = Plugin("drop-first", "0.1.0", "Drops the first row of every batch")
+
+
+@plugin.transform(kind="filter")
+class DropFirst(Transform):
+    """Drops the first row of every batch"""
+
+    def process(self, batch):
+        if not batch.num_rows:
+            return batch
+        kept = batch.filter(bytes([0] + [1] * (batch.num_rows - 1)))
+        return Output(kept, origin=range(1, batch.num_rows))
+"#,
+            ),
+        ],
+        "js" => vec![
+            ("package.json", r#"{"name": "drop-first", "type": "module", "main": "drop-first.js"}"#),
+            (
+                "drop-first.js",
+                r#"import { Output, Plugin, Transform, filterBatch, keptRows } from 'quiver-sdk';
+
+export const plugin = new Plugin('drop-first', '0.1.0', 'Drops the first row of every batch');
+
+class DropFirst extends Transform {
+  process(batch) {
+    if (batch.numRows === 0) return batch;
+    const keep = new Uint8Array(batch.numRows).fill(1);
+    keep[0] = 0;
+    return new Output(filterBatch(batch, keep), [], keptRows(keep));
+  }
+}
+
+plugin.transform('drop-first', { kind: 'filter' }, DropFirst);
+"#,
+            ),
+        ],
+        other => panic!("no drop-first project in {other}"),
+    }
+}
+
+/// One column of every type the SDKs carry, with nulls, unicode and long strings.
+fn every_type(rows: usize) -> RecordBatch {
+    use arrow::array::*;
+    let n = |i: usize| i as i64 * 7_919 - 3_000;
+    let null = |i: usize| i % 7 == 3;
+    let text = |i: usize| match i % 4 {
+        0 => format!("zeile {i} ü 日本"),
+        1 => String::new(),
+        2 => "x".repeat(i * 13 % 3_000),
+        _ => format!("{i}"),
+    };
+    macro_rules! ints {
+        ($array:ty, $t:ty) => {
+            Arc::new((0..rows).map(|i| (!null(i)).then(|| n(i) as $t)).collect::<$array>()) as ArrayRef
+        };
+    }
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("i8", ints!(Int8Array, i8)),
+        ("i16", ints!(Int16Array, i16)),
+        ("i32", ints!(Int32Array, i32)),
+        ("i64", Arc::new((0..rows).map(|i| (!null(i)).then(|| n(i) * 1_000_000_007)).collect::<Int64Array>())),
+        ("u8", ints!(UInt8Array, u8)),
+        ("u16", ints!(UInt16Array, u16)),
+        ("u32", ints!(UInt32Array, u32)),
+        ("u64", Arc::new((0..rows).map(|i| (!null(i)).then(|| u64::MAX - i as u64)).collect::<UInt64Array>())),
+        ("f32", Arc::new((0..rows).map(|i| (!null(i)).then(|| n(i) as f32 / 3.0)).collect::<Float32Array>())),
+        ("f64", Arc::new((0..rows).map(|i| (!null(i)).then(|| n(i) as f64 / 7.0)).collect::<Float64Array>())),
+        ("bool", Arc::new((0..rows).map(|i| (!null(i)).then_some(i % 3 == 0)).collect::<BooleanArray>())),
+        ("utf8", Arc::new((0..rows).map(|i| (!null(i)).then(|| text(i))).collect::<StringArray>())),
+        ("large_utf8", Arc::new((0..rows).map(|i| (!null(i)).then(|| text(i + 1))).collect::<LargeStringArray>())),
+        ("binary", Arc::new((0..rows).map(|i| (!null(i)).then(|| text(i + 2).into_bytes())).collect::<BinaryArray>())),
+        (
+            "large_binary",
+            Arc::new((0..rows).map(|i| (!null(i)).then(|| text(i + 3).into_bytes())).collect::<LargeBinaryArray>()),
+        ),
+        ("date32", Arc::new((0..rows).map(|i| (!null(i)).then(|| n(i) as i32)).collect::<Date32Array>())),
+        ("date64", Arc::new((0..rows).map(|i| (!null(i)).then(|| n(i) * 86_400_000)).collect::<Date64Array>())),
+        (
+            "ts_us_utc",
+            Arc::new(
+                (0..rows)
+                    .map(|i| (!null(i)).then(|| n(i) * 1_000_003))
+                    .collect::<TimestampMicrosecondArray>()
+                    .with_timezone("UTC"),
+            ),
+        ),
+        ("ts_ns", Arc::new((0..rows).map(|i| (!null(i)).then(|| n(i) * 999)).collect::<TimestampNanosecondArray>())),
+        ("ts_s", Arc::new((0..rows).map(|i| (!null(i)).then(|| n(i))).collect::<TimestampSecondArray>())),
+    ];
+    RecordBatch::try_from_iter(columns).unwrap()
+}
+
+#[test]
+fn every_type_crosses_each_sdk_both_ways() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let runtime = runtime();
+    let full = every_type(3_000);
+    let batches = [full.clone(), full.slice(0, 0), full.slice(0, 1), full.slice(1_001, 777), every_type(2)];
+    for lang in LANGUAGES {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("drop-first");
+        for (file, text) in drop_first_project(lang) {
+            std::fs::create_dir_all(&project).unwrap();
+            std::fs::write(project.join(file), text).unwrap();
+        }
+        let out = quiver_command(dir.path(), &["plugin", "build", project.to_str().unwrap()])
+            .env("QUIVER_TOOLCHAINS", root.join("target/toolchains"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{lang}: {}", describe(&out));
+        let wasm = project.join("build/drop-first.wasm");
+        let pool = pool(&runtime, &wasm, &[], &full);
+        assert_eq!(*pool.output_schema(), full.schema(), "{lang}: the output schema is the input's");
+        for batch in &batches {
+            let out = pool.get().unwrap().process(batch).unwrap_or_else(|e| panic!("{lang}: {e}"));
+            let want = if batch.num_rows() == 0 { batch.clone() } else { batch.slice(1, batch.num_rows() - 1) };
+            for (i, field) in full.schema().fields().iter().enumerate() {
+                assert_eq!(
+                    out.batch.column(i).as_ref(),
+                    want.column(i).as_ref(),
+                    "{lang}: column `{}` of a {}-row batch",
+                    field.name(),
+                    batch.num_rows()
+                );
+            }
+            assert!(out.rejections.is_empty(), "{lang}: {:?}", out.rejections);
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use super::{python, rust};
+use super::{js, python, rust};
 
 /// A guest language `quiver plugin new` and `build` know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -14,6 +14,8 @@ pub enum Lang {
     Rust,
     /// A Python project on `quiver_sdk`, built with componentize-py.
     Python,
+    /// A JavaScript project on `quiver-sdk`, bundled with esbuild, built with componentize-js.
+    Js,
 }
 
 impl Lang {
@@ -25,8 +27,12 @@ impl Lang {
         if path.join("pyproject.toml").is_file() {
             return Ok(Self::Python);
         }
+        if path.join("package.json").is_file() {
+            return Ok(Self::Js);
+        }
         bail!(
-            "{} is not a plugin project: it has no Cargo.toml (Rust) or pyproject.toml (Python); \
+            "{} is not a plugin project: it has no Cargo.toml (Rust), pyproject.toml (Python) or \
+             package.json (JavaScript); \
              `quiver plugin new --lang LANG DIR` makes one",
             path.display()
         )
@@ -59,6 +65,7 @@ pub fn create(lang: Lang, dir: &Path) -> anyhow::Result<()> {
     let files = match lang {
         Lang::Rust => rust::template(&name)?,
         Lang::Python => python::template(&name),
+        Lang::Js => js::template(&name),
     };
     for (file, text) in files {
         let path = dir.join(file);
@@ -73,6 +80,7 @@ pub fn build(path: &Path, profile: &str, out: Option<&Path>) -> anyhow::Result<P
     let built = match Lang::of(path)? {
         Lang::Rust => rust::build(path, profile)?,
         Lang::Python => return python::build(path, out),
+        Lang::Js => return js::build(path, out),
     };
     match out {
         Some(out) => {
@@ -88,5 +96,6 @@ pub fn test(dir: &Path) -> anyhow::Result<()> {
     match Lang::of(dir)? {
         Lang::Rust => rust::test(dir),
         Lang::Python => python::test(dir),
+        Lang::Js => js::test(dir),
     }
 }
