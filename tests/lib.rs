@@ -241,7 +241,7 @@ pub fn guest_plugin(lang: &str, name: &str) -> PathBuf {
 }
 
 /// Copies a directory, leaving out `build/` and `__pycache__/`.
-fn copy_tree(from: &Path, to: &Path) {
+pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let path = entry.unwrap().path();

@@ -196,44 +196,98 @@ fn a_heavy_guest_is_compiled_once_and_then_loaded_from_the_cache() {
     assert!(second.contains("cached=true"), "the second load comes from the cache: {second}");
 }
 
+/// What `quiver plugin new --lang LANG` writes, per language: the module
+/// with the function, a change that breaks it, and how the language's test
+/// runner reports a pass and a failure.
+struct Template {
+    lang: &'static str,
+    module: &'static str,
+    sum: &'static str,
+    broken: &'static str,
+    passed: &'static str,
+    failed: &'static str,
+}
+
+const TEMPLATES: &[Template] = &[
+    Template {
+        lang: "python",
+        module: "add_two.py",
+        sum: "total = a + b",
+        broken: "total = a - b",
+        passed: "OK",
+        failed: "FAILED",
+    },
+    Template {
+        lang: "js",
+        module: "add-two.js",
+        sum: "const sum = a + b;",
+        broken: "const sum = a - b;",
+        passed: "# pass 1",
+        failed: "# fail 1",
+    },
+];
+
 #[test]
-fn a_new_python_project_builds_passes_its_own_test_and_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+fn a_new_project_in_each_language_builds_passes_its_own_test_and_runs() {
     let toolchains = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/toolchains");
-    let run = |args: &[&str]| {
-        let out = quiver_command(d, args).env("QUIVER_TOOLCHAINS", &toolchains).output().unwrap();
-        (out.status.success(), describe(&out))
-    };
-    let (ok, log) = run(&["plugin", "new", "--lang", "python", "add-two"]);
-    assert!(ok, "{log}");
-    let (ok, log) = run(&["plugin", "new", "--lang", "python", "add-two"]);
-    assert!(!ok && log.contains("exists already"), "{log}");
+    for t in TEMPLATES {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let run = |args: &[&str]| {
+            let out = quiver_command(d, args).env("QUIVER_TOOLCHAINS", &toolchains).output().unwrap();
+            (out.status.success(), describe(&out))
+        };
+        let lang = t.lang;
+        let (ok, log) = run(&["plugin", "new", "--lang", lang, "add-two"]);
+        assert!(ok, "{lang}: {log}");
+        let (ok, log) = run(&["plugin", "new", "--lang", lang, "add-two"]);
+        assert!(!ok && log.contains("exists already"), "{lang}: {log}");
 
-    let (ok, log) = run(&["plugin", "test", "add-two"]);
-    assert!(ok && log.contains("OK"), "the project's own test passes as created: {log}");
-    let (ok, log) = run(&["plugin", "build", "add-two"]);
-    assert!(ok, "{log}");
-    let wasm = d.join("add-two/build/add-two.wasm");
-    assert!(log.contains(wasm.to_str().unwrap()), "the build prints the component's path: {log}");
+        let (ok, log) = run(&["plugin", "test", "add-two"]);
+        assert!(ok && log.contains(t.passed), "{lang}: the project's own test passes as created: {log}");
+        let (ok, log) = run(&["plugin", "build", "add-two"]);
+        assert!(ok, "{lang}: {log}");
+        let wasm = d.join("add-two/build/add-two.wasm");
+        assert!(log.contains(wasm.to_str().unwrap()), "{lang}: the build prints the component's path: {log}");
 
-    let input = RecordBatch::try_from_iter([
-        ("a", Arc::new(Int64Array::from(vec![Some(1), None, Some(i64::MAX), Some(-5)])) as ArrayRef),
-        ("b", Arc::new(Int64Array::from(vec![Some(2), Some(3), Some(1), Some(5)])) as ArrayRef),
-    ])
-    .unwrap();
-    write_parquet(&d.join("in.parquet"), &input);
-    let (ok, log) = run(&["plugin", "test", wasm.to_str().unwrap(), "--input", "in.parquet"]);
-    assert!(ok, "{log}");
-    assert!(log.contains("output: 3 rows") && log.contains("rejected: 1 rows"), "{log}");
-    assert!(log.contains("overflows int64"), "the refusal's reason is shown: {log}");
+        let input = RecordBatch::try_from_iter([
+            ("a", Arc::new(Int64Array::from(vec![Some(1), None, Some(i64::MAX), Some(-5)])) as ArrayRef),
+            ("b", Arc::new(Int64Array::from(vec![Some(2), Some(3), Some(1), Some(5)])) as ArrayRef),
+        ])
+        .unwrap();
+        write_parquet(&d.join("in.parquet"), &input);
+        let (ok, log) = run(&["plugin", "test", wasm.to_str().unwrap(), "--input", "in.parquet"]);
+        assert!(ok, "{lang}: {log}");
+        assert!(log.contains("output: 3 rows") && log.contains("rejected: 1 rows"), "{lang}: {log}");
+        assert!(log.contains("overflows int64"), "{lang}: the refusal's reason is shown: {log}");
 
-    // The test is real: break the function and it fails.
-    let module = d.join("add-two/add_two.py");
-    let source = std::fs::read_to_string(&module).unwrap().replace("total = a + b", "total = a - b");
-    std::fs::write(&module, source).unwrap();
-    let (ok, log) = run(&["plugin", "test", "add-two"]);
-    assert!(!ok && log.contains("FAILED"), "{log}");
+        // The test is real: break the function and it fails.
+        let module = d.join("add-two").join(t.module);
+        let source = std::fs::read_to_string(&module).unwrap();
+        assert!(source.contains(t.sum), "{lang}: {source}");
+        std::fs::write(&module, source.replace(t.sum, t.broken)).unwrap();
+        let (ok, log) = run(&["plugin", "test", "add-two"]);
+        assert!(!ok && log.contains(t.failed), "{lang}: {log}");
+    }
+}
+
+#[test]
+fn each_languages_plugins_pass_their_own_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for lang in LANGUAGES {
+        for entry in std::fs::read_dir(root.join("plugins").join(lang)).unwrap() {
+            let plugin = entry.unwrap().path();
+            // A copy: the test leaves `build/` behind.
+            let dir = tempfile::tempdir().unwrap();
+            let project = dir.path().join(plugin.file_name().unwrap());
+            quiver_tests::copy_tree(&plugin, &project);
+            let out = quiver_command(dir.path(), &["plugin", "test", project.to_str().unwrap()])
+                .env("QUIVER_TOOLCHAINS", root.join("target/toolchains"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}: {}", plugin.display(), describe(&out));
+        }
+    }
 }
 
 /// A filter plugin that drops the first row of every batch (saying where
