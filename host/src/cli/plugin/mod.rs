@@ -1,5 +1,6 @@
 //! `quiver plugin new | build | inspect | test`.
 
+mod c;
 mod js;
 mod project;
 mod python;
@@ -26,7 +27,7 @@ use project::Lang;
 pub enum PluginCommand {
     /// Create a plugin project that builds and passes its own test as it is.
     New(NewArgs),
-    /// Build a plugin project (Rust crate, Python or JavaScript project) into a component; prints its path last.
+    /// Build a plugin project (Rust crate, Python, JavaScript or C project) into a component; prints its path last.
     Build(BuildArgs),
     /// Show what a plugin describes: transforms, kinds, configuration keys.
     Inspect {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use super::{js, python, rust};
+use super::{c, js, python, rust};
 
 /// A guest language `quiver plugin new` and `build` know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -16,6 +16,8 @@ pub enum Lang {
     Python,
     /// A JavaScript project on `quiver-sdk`, bundled with esbuild, built with componentize-js.
     Js,
+    /// C sources on the C SDK and nanoarrow, built with zig's clang and wasm-tools.
+    C,
 }
 
 impl Lang {
@@ -30,9 +32,12 @@ impl Lang {
         if path.join("package.json").is_file() {
             return Ok(Self::Js);
         }
+        if path.join("quiver.toml").is_file() {
+            return Ok(Self::C);
+        }
         bail!(
-            "{} is not a plugin project: it has no Cargo.toml (Rust), pyproject.toml (Python) or \
-             package.json (JavaScript); \
+            "{} is not a plugin project: it has no Cargo.toml (Rust), pyproject.toml (Python), \
+             package.json (JavaScript) or quiver.toml (C); \
              `quiver plugin new --lang LANG DIR` makes one",
             path.display()
         )
@@ -66,6 +71,7 @@ pub fn create(lang: Lang, dir: &Path) -> anyhow::Result<()> {
         Lang::Rust => rust::template(&name)?,
         Lang::Python => python::template(&name),
         Lang::Js => js::template(&name),
+        Lang::C => c::template(&name),
     };
     for (file, text) in files {
         let path = dir.join(file);
@@ -81,6 +87,7 @@ pub fn build(path: &Path, profile: &str, out: Option<&Path>) -> anyhow::Result<P
         Lang::Rust => rust::build(path, profile)?,
         Lang::Python => return python::build(path, out),
         Lang::Js => return js::build(path, out),
+        Lang::C => return c::build(path, out),
     };
     match out {
         Some(out) => {
@@ -97,5 +104,6 @@ pub fn test(dir: &Path) -> anyhow::Result<()> {
         Lang::Rust => rust::test(dir),
         Lang::Python => python::test(dir),
         Lang::Js => js::test(dir),
+        Lang::C => c::test(dir),
     }
 }
