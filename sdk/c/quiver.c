@@ -393,6 +393,8 @@ int quiver_scalar_process(void* state, const QuiverBatch* batch, QuiverOutput* o
     } else if (made == QUIVER_NULL) {
       code = ArrowArrayAppendNull(&result, 1);
     } else {
+      /* A placeholder keeps the result aligned with the input until the refused rows are dropped. */
+      code = ArrowArrayAppendNull(&result, 1);
       quiver_output_reject(output, row, reason ? reason : "refused");
       if (!keep) {
         keep = malloc(batch->num_rows ? batch->num_rows : 1);

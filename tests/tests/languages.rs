@@ -225,6 +225,8 @@ const TEMPLATES: &[Template] = &[
         passed: "# pass 1",
         failed: "# fail 1",
     },
+    // No test runner for C projects yet: `passed` empty skips the test steps.
+    Template { lang: "c", module: "add_two.c", sum: "", broken: "", passed: "", failed: "" },
 ];
 
 #[test]
@@ -243,8 +245,10 @@ fn a_new_project_in_each_language_builds_passes_its_own_test_and_runs() {
         let (ok, log) = run(&["plugin", "new", "--lang", lang, "add-two"]);
         assert!(!ok && log.contains("exists already"), "{lang}: {log}");
 
-        let (ok, log) = run(&["plugin", "test", "add-two"]);
-        assert!(ok && log.contains(t.passed), "{lang}: the project's own test passes as created: {log}");
+        if !t.passed.is_empty() {
+            let (ok, log) = run(&["plugin", "test", "add-two"]);
+            assert!(ok && log.contains(t.passed), "{lang}: the project's own test passes as created: {log}");
+        }
         let (ok, log) = run(&["plugin", "build", "add-two"]);
         assert!(ok, "{lang}: {log}");
         let wasm = d.join("add-two/build/add-two.wasm");
@@ -261,6 +265,9 @@ fn a_new_project_in_each_language_builds_passes_its_own_test_and_runs() {
         assert!(log.contains("output: 3 rows") && log.contains("rejected: 1 rows"), "{lang}: {log}");
         assert!(log.contains("overflows int64"), "{lang}: the refusal's reason is shown: {log}");
 
+        if t.passed.is_empty() {
+            continue;
+        }
         // The test is real: break the function and it fails.
         let module = d.join("add-two").join(t.module);
         let source = std::fs::read_to_string(&module).unwrap();
