@@ -40,6 +40,15 @@ pub fn quiver_command(dir: &Path, args: &[&str]) -> Command {
     command
 }
 
+/// [`quiver_command`] with the guest toolchains `sdk/install-toolchains.sh`
+/// installed in `target/toolchains`, for `quiver plugin new | build | test`.
+pub fn plugin_command(dir: &Path, args: &[&str]) -> Command {
+    let toolchains = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/toolchains");
+    let mut command = quiver_command(dir, args);
+    command.env("QUIVER_TOOLCHAINS", toolchains);
+    command
+}
+
 /// Standard output and error of a run, for assertion messages.
 pub fn describe(output: &Output) -> String {
     format!(
@@ -231,8 +240,7 @@ pub fn guest_plugin(lang: &str, name: &str) -> PathBuf {
     let project = root.join("target/plugins/guests/src").join(lang).join(name);
     let _ = std::fs::remove_dir_all(&project);
     copy_tree(&root.join("plugins").join(lang).join(name), &project);
-    let output = quiver_command(&root, &["plugin", "build", project.to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .env("QUIVER_TOOLCHAINS", root.join("target/toolchains"))
+    let output = plugin_command(&root, &["plugin", "build", project.to_str().unwrap(), "--out", out.to_str().unwrap()])
         .output()
         .expect("running quiver plugin build");
     assert!(output.status.success(), "building {key}: {}", describe(&output));

@@ -80,11 +80,19 @@ static char* cstr(const plugin_string_t* s) {
   return out;
 }
 
-static void reset(void) {
-  if (S.state) (S.t->scalar ? quiver_scalar_close : S.t->close ? S.t->close : free)(S.state);
+/* The views over the input columns, of the schema bound last. */
+static void free_views(void) {
   for (int64_t i = 0; i < S.columns; i++) ArrowArrayViewReset(&S.views[i]);
   free(S.views);
   free(S.view_ptrs);
+  S.views = NULL;
+  S.view_ptrs = NULL;
+  S.columns = 0;
+}
+
+static void reset(void) {
+  if (S.state) (S.t->scalar ? quiver_scalar_close : S.t->close ? S.t->close : free)(S.state);
+  free_views();
   if (S.input.release) S.input.release(&S.input);
   if (S.output.release) S.output.release(&S.output);
   quiver_config_free(&S.config);
@@ -165,13 +173,22 @@ static bool supported(const struct ArrowSchema* field) {
   }
 }
 
-/* The schema of an IPC stream, or -1 with the reason. */
-static int read_stream(const uint8_t* bytes, size_t len, struct ArrowArrayStream* stream, QuiverError* e) {
+static void free_list(struct ArrowBufferAllocator* allocator, uint8_t* ptr, int64_t size) {
+  (void)allocator;
+  (void)size;
+  free(ptr);
+}
+
+/* A reader of the IPC stream in `bytes`, which it takes over (no copy), or -1 with the reason. */
+static int read_stream(plugin_list_u8_t* bytes, struct ArrowArrayStream* stream, QuiverError* e) {
   struct ArrowBuffer buffer;
   ArrowBufferInit(&buffer);
+  ArrowBufferSetAllocator(&buffer, ArrowBufferDeallocator(free_list, NULL));
+  buffer.data = bytes->ptr;
+  buffer.size_bytes = buffer.capacity_bytes = (int64_t)bytes->len;
+  *bytes = (plugin_list_u8_t){NULL, 0};
   struct ArrowIpcInputStream in;
-  if (ArrowBufferAppend(&buffer, bytes, (int64_t)len) != NANOARROW_OK ||
-      ArrowIpcInputStreamInitBuffer(&in, &buffer) != NANOARROW_OK) {
+  if (ArrowIpcInputStreamInitBuffer(&in, &buffer) != NANOARROW_OK) {
     ArrowBufferReset(&buffer);
     return quiver_fail(e, QUIVER_FAILED, "out of memory");
   }
@@ -189,12 +206,10 @@ bool exports_quiver_transform_transform_bind(plugin_list_u8_t* input_schema, plu
     return fail_with(err, QUIVER_INVALID_CALL, "bind called before open");
   }
   struct ArrowArrayStream stream;
-  int status = read_stream(input_schema->ptr, input_schema->len, &stream, &e);
-  plugin_list_u8_free(input_schema);
-  if (status) return fail(err, &e);
+  if (read_stream(input_schema, &stream, &e)) return fail(err, &e);
   if (S.input.release) S.input.release(&S.input);
   if (S.output.release) S.output.release(&S.output);
-  status = stream.get_schema(&stream, &S.input);
+  int status = stream.get_schema(&stream, &S.input);
   stream.release(&stream);
   if (status != NANOARROW_OK) return fail_with(err, QUIVER_SCHEMA_MISMATCH, "the input schema cannot be read");
   for (int64_t i = 0; i < S.input.n_children; i++) {
@@ -232,9 +247,7 @@ bool exports_quiver_transform_transform_bind(plugin_list_u8_t* input_schema, plu
   ret->ptr = out.data;
   ret->len = (size_t)out.size_bytes;
 
-  for (int64_t i = 0; i < S.columns; i++) ArrowArrayViewReset(&S.views[i]);
-  free(S.views);
-  free(S.view_ptrs);
+  free_views();
   S.columns = S.input.n_children;
   S.views = calloc(S.columns ? S.columns : 1, sizeof(struct ArrowArrayView));
   S.view_ptrs = calloc(S.columns ? S.columns : 1, sizeof(struct ArrowArrayView*));
@@ -428,9 +441,8 @@ bool exports_quiver_transform_transform_process_ipc(plugin_list_u8_t* ipc, WireO
     return fail_with(err, QUIVER_INVALID_CALL, "process-ipc called before bind");
   }
   struct ArrowArrayStream stream;
-  int status = read_stream(ipc->ptr, ipc->len, &stream, &e);
-  plugin_list_u8_free(ipc);
-  if (status) return fail(err, &e);
+  if (read_stream(ipc, &stream, &e)) return fail(err, &e);
+  int status = 0;
   struct ArrowArray array = {0};
   struct ArrowArray extra = {0};
   struct ArrowError ae;

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray};
 use quiver::plugin::{Output, Pool, PoolOptions, Runtime, RuntimeOptions};
 use quiver_tests::{
-    PARQUET_SINKS, clicks, describe, guest_plugin, plugins, quiver_command, write_parquet, write_pipeline,
+    PARQUET_SINKS, clicks, describe, guest_plugin, plugin_command, plugins, quiver_command, write_parquet,
+    write_pipeline,
 };
 
 /// The languages with an SDK, besides Rust.
@@ -231,12 +232,11 @@ const TEMPLATES: &[Template] = &[
 
 #[test]
 fn a_new_project_in_each_language_builds_passes_its_own_test_and_runs() {
-    let toolchains = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/toolchains");
     for t in TEMPLATES {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let run = |args: &[&str]| {
-            let out = quiver_command(d, args).env("QUIVER_TOOLCHAINS", &toolchains).output().unwrap();
+            let out = plugin_command(d, args).output().unwrap();
             (out.status.success(), describe(&out))
         };
         let lang = t.lang;
@@ -289,10 +289,7 @@ fn each_languages_plugins_pass_their_own_tests() {
             let dir = tempfile::tempdir().unwrap();
             let project = dir.path().join(plugin.file_name().unwrap());
             quiver_tests::copy_tree(&plugin, &project);
-            let out = quiver_command(dir.path(), &["plugin", "test", project.to_str().unwrap()])
-                .env("QUIVER_TOOLCHAINS", root.join("target/toolchains"))
-                .output()
-                .unwrap();
+            let out = plugin_command(dir.path(), &["plugin", "test", project.to_str().unwrap()]).output().unwrap();
             assert!(out.status.success(), "{}: {}", plugin.display(), describe(&out));
         }
     }
@@ -439,7 +436,6 @@ fn every_type(rows: usize) -> RecordBatch {
 
 #[test]
 fn every_type_crosses_each_sdk_both_ways() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let runtime = runtime();
     let full = every_type(3_000);
     let batches = [full.clone(), full.slice(0, 0), full.slice(0, 1), full.slice(1_001, 777), every_type(2)];
@@ -450,10 +446,7 @@ fn every_type_crosses_each_sdk_both_ways() {
             std::fs::create_dir_all(&project).unwrap();
             std::fs::write(project.join(file), text).unwrap();
         }
-        let out = quiver_command(dir.path(), &["plugin", "build", project.to_str().unwrap()])
-            .env("QUIVER_TOOLCHAINS", root.join("target/toolchains"))
-            .output()
-            .unwrap();
+        let out = plugin_command(dir.path(), &["plugin", "build", project.to_str().unwrap()]).output().unwrap();
         assert!(out.status.success(), "{lang}: {}", describe(&out));
         let wasm = project.join("build/drop-first.wasm");
         let pool = pool(&runtime, &wasm, &[], &full);

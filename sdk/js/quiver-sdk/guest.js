@@ -32,15 +32,6 @@ function guarded(fn) {
   };
 }
 
-/** An `Output` of whatever `process` or `finish` returned. */
-function asOutput(result, stage) {
-  if (result instanceof arrow.RecordBatch) return new Output(result);
-  if (result && result.batch instanceof arrow.RecordBatch) {
-    return new Output(result.batch, result.rejections ?? [], result.origin ?? null);
-  }
-  throw new PluginError(`${stage} returned ${result}, not a RecordBatch or an Output`);
-}
-
 function sameSchema(a, b) {
   return (
     a.fields.length === b.fields.length &&
@@ -62,13 +53,13 @@ export function serve(plugin) {
   const state = { transform: null, input: null, output: null };
 
   const wireOutput = (result, stage) => {
-    const out = asOutput(result, stage);
+    const out = Output.of(result, stage);
     if (!sameSchema(out.batch.schema, state.output)) {
       throw new PluginError(`${stage} returned ${out.batch.schema}, but bind answered ${state.output}`);
     }
     return {
       batch: toWire(out.batch),
-      rejections: out.rejections.map((r) => (Array.isArray(r) ? { row: r[0], reason: r[1] } : r)),
+      rejections: out.rejections.map(([row, reason]) => ({ row, reason })),
       origin: out.origin == null ? undefined : Uint32Array.from(out.origin),
     };
   };
@@ -127,8 +118,8 @@ export function serve(plugin) {
         if (!sameSchema(batch.schema, state.input)) {
           throw invalidCall(`process-ipc got ${batch.schema}, but bind agreed on ${state.input}`);
         }
-        const out = asOutput(transform.process(batch), 'process');
-        out.rejections = out.rejections.map((r) => (Array.isArray(r) ? [r[0] + first, r[1]] : [r.row + first, r.reason]));
+        const out = Output.of(transform.process(batch), 'process');
+        out.rejections = out.rejections.map(([row, reason]) => [row + first, reason]);
         if (out.origin) out.origin = Array.from(out.origin, (o) => o + first);
         outputs.push({ out, first, rows: batch.numRows });
         first += batch.numRows;

@@ -19,12 +19,25 @@ export class ConfigKey {
   }
 }
 
-/** The result of a call: the batch, the refused rows (`[row, reason]` pairs) and, optionally, each output row's input row. */
+/**
+ * The result of a call: the batch, the refused rows (`[row, reason]` pairs,
+ * or `{row, reason}` objects, kept as pairs) and, optionally, each output
+ * row's input row.
+ */
 export class Output {
   constructor(batch, rejections = [], origin = null) {
     this.batch = batch;
-    this.rejections = rejections;
+    this.rejections = rejections.map((r) => (Array.isArray(r) ? r : [r.row, r.reason]));
     this.origin = origin;
+  }
+
+  /** An Output of what `process` or `finish` returned: a RecordBatch, an Output, or `{batch, rejections, origin}`. */
+  static of(result, stage) {
+    if (result instanceof arrow.RecordBatch) return new Output(result);
+    if (result && result.batch instanceof arrow.RecordBatch) {
+      return new Output(result.batch, result.rejections ?? [], result.origin ?? null);
+    }
+    throw new PluginError(`${stage} returned ${result}, not a RecordBatch or an Output`);
   }
 }
 

@@ -27,10 +27,10 @@ export class Run {
   }
 
   #decode(result) {
-    const out = result instanceof arrow.RecordBatch ? new Output(result) : result;
+    const out = Output.of(result, 'the transform');
     const wire = toWire(out.batch);
     const batch = fromWire(this.output, wire.numRows, wire.nodes, wire.buffers);
-    return new Output(batch, out.rejections.map((r) => (Array.isArray(r) ? r : [r.row, r.reason])), out.origin);
+    return new Output(batch, out.rejections, out.origin);
   }
 }
 

@@ -59,17 +59,6 @@ impl Project {
     }
 }
 
-/// The toolchains' nanoarrow for wasm32-wasi: `include/` and `lib/libnanoarrow.a`.
-fn nanoarrow() -> anyhow::Result<PathBuf> {
-    match std::env::var_os("QUIVER_TOOLCHAINS").map(|d| Path::new(&d).join("c/wasm32-wasi")) {
-        Some(dir) if dir.join("lib/libnanoarrow.a").is_file() => Ok(dir),
-        _ => bail!(
-            "C plugins need the toolchains' nanoarrow: install them with `bash sdk/install-toolchains.sh DIR` \
-             and set QUIVER_TOOLCHAINS=DIR"
-        ),
-    }
-}
-
 /// Builds the project at `dir`; the component goes to `out`, else `build/NAME.wasm`.
 pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     let project = Project::read(dir)?;
@@ -83,7 +72,9 @@ pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     wit_bindgen.stdout(std::process::Stdio::null());
     toolchain::run(wit_bindgen, "generate the contract's C bindings")?;
 
-    let nanoarrow = nanoarrow()?;
+    // nanoarrow built for wasm32-wasi: `lib/libnanoarrow.a` and `include/` beside `lib/`.
+    let library = toolchain::installed("c/wasm32-wasi/lib/libnanoarrow.a", "C plugins")?;
+    let include = library.parent().and_then(Path::parent).expect("inside the toolchains").join("include");
     let core = work.join("core.wasm");
     let mut cc = Command::new(tool("python/bin/python", "python3"));
     cc.args(["-m", "ziglang", "cc", "--target=wasm32-wasi", "-O2", "-mexec-model=reactor"])
@@ -94,14 +85,14 @@ pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
         .arg("-I")
         .arg(&sdk)
         .arg("-I")
-        .arg(nanoarrow.join("include"))
+        .arg(&include)
         .args(&project.manifest.cflags)
         .args(project.manifest.sources.iter().map(|s| project.dir.join(s)))
         .arg(sdk.join("quiver.c"))
         .arg(sdk.join("guest.c"))
         .arg(bindings.join("plugin.c"))
         .arg(bindings.join("plugin_component_type.o"))
-        .arg(nanoarrow.join("lib/libnanoarrow.a"))
+        .arg(&library)
         .arg("-o")
         .arg(&core);
     toolchain::run(cc, &format!("compile {}", dir.display()))?;

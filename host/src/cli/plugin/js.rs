@@ -74,7 +74,7 @@ impl Project {
         let modules = work.join("node_modules");
         self.install_dependencies(&work)?;
         toolchain::write_tree(&modules.join("quiver-sdk"), SDK)?;
-        let arrow = tool_dir("js/node_modules/apache-arrow")?;
+        let arrow = toolchain::installed("js/node_modules/apache-arrow", "JavaScript plugins")?;
         let link = modules.join("apache-arrow");
         if std::fs::read_link(&link).ok().as_deref() != Some(arrow.as_path()) {
             let _ = std::fs::remove_file(&link);
@@ -84,7 +84,7 @@ impl Project {
         }
         let app = work.join("app");
         let _ = std::fs::remove_dir_all(&app);
-        copy_sources(&self.dir, &app, &work)?;
+        toolchain::copy_sources(&self.dir, &app, &work, &|p| !p.ends_with("node_modules"))?;
         Ok(app)
     }
 
@@ -110,36 +110,6 @@ impl Project {
             let _ = std::fs::remove_file(&manifest);
         })
     }
-}
-
-/// A directory of the installed toolchains (`$QUIVER_TOOLCHAINS/<sub>`).
-fn tool_dir(sub: &str) -> anyhow::Result<PathBuf> {
-    let dir = std::env::var_os("QUIVER_TOOLCHAINS").map(|d| Path::new(&d).join(sub));
-    match dir {
-        Some(dir) if dir.is_dir() => Ok(dir),
-        _ => bail!(
-            "JavaScript plugins need the toolchains' {sub}: install them with \
-             `bash sdk/install-toolchains.sh DIR` and set QUIVER_TOOLCHAINS=DIR"
-        ),
-    }
-}
-
-/// Copies the project's files but `skip`, `node_modules` and hidden ones.
-fn copy_sources(from: &Path, to: &Path, skip: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let path = entry?.path();
-        let name = path.file_name().expect("entries have names").to_string_lossy().into_owned();
-        if path == skip || name.starts_with('.') || name == "node_modules" {
-            continue;
-        }
-        if path.is_dir() {
-            copy_sources(&path, &to.join(&name), skip)?;
-        } else {
-            std::fs::copy(&path, to.join(&name))?;
-        }
-    }
-    Ok(())
 }
 
 /// Builds the project at `dir`; the component goes to `out`, else `build/NAME.wasm`.

@@ -132,7 +132,7 @@ impl Project {
     /// A fresh copy of the project's Python sources, with the entry module.
     fn copy_app(&self, app: &Path) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(app);
-        copy_sources(&self.dir, app, &self.work())?;
+        toolchain::copy_sources(&self.dir, app, &self.work(), &is_source)?;
         let entry = format!(
             "# Written by `quiver plugin build`.\nfrom quiver_sdk import guest\n\nguest.serve({:?})\nTransform = guest.Transform\n",
             self.module
@@ -142,24 +142,14 @@ impl Project {
     }
 }
 
-/// Copies Python sources (not tests, caches, hidden files or `skip`).
-fn copy_sources(from: &Path, to: &Path, skip: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let path = entry?.path();
-        let name = path.file_name().expect("entries have names").to_string_lossy().into_owned();
-        if path == skip || name.starts_with('.') || name == "__pycache__" || name.starts_with("test_") {
-            continue;
-        }
-        if path.is_dir() {
-            if path.join("__init__.py").is_file() {
-                copy_sources(&path, &to.join(&name), skip)?;
-            }
-        } else if name.ends_with(".py") {
-            std::fs::copy(&path, to.join(&name))?;
-        }
+/// Whether a project entry goes into the component: Python modules and
+/// packages, not tests or caches.
+fn is_source(path: &Path) -> bool {
+    let name = path.file_name().expect("entries have names").to_string_lossy();
+    if name == "__pycache__" || name.starts_with("test_") {
+        return false;
     }
-    Ok(())
+    if path.is_dir() { path.join("__init__.py").is_file() } else { name.ends_with(".py") }
 }
 
 /// Builds the project at `dir`; the component goes to `out`, else `build/NAME.wasm`.

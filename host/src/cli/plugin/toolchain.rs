@@ -33,6 +33,18 @@ pub fn tool(sub: &str, name: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// A path of the installed toolchains (`$QUIVER_TOOLCHAINS/<sub>`) that
+/// must exist, for what has no fallback on `PATH` (`what` needs it).
+pub fn installed(sub: &str, what: &str) -> anyhow::Result<PathBuf> {
+    match std::env::var_os("QUIVER_TOOLCHAINS").map(|d| Path::new(&d).join(sub)) {
+        Some(path) if path.exists() => Ok(path),
+        _ => bail!(
+            "{what} need the toolchains' {sub}: install them with `bash sdk/install-toolchains.sh DIR` \
+             and set QUIVER_TOOLCHAINS=DIR"
+        ),
+    }
+}
+
 /// Runs `command`, failing with `what` and the way to install `tool` when it cannot start or fails.
 pub fn run(mut command: Command, what: &str) -> anyhow::Result<()> {
     let program = command.get_program().to_string_lossy().into_owned();
@@ -57,6 +69,25 @@ pub fn write_tree(dir: &Path, files: &[(&str, &str)]) -> anyhow::Result<()> {
         }
         std::fs::create_dir_all(path.parent().expect("inside dir"))?;
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Copies the project tree `from` to `to`, leaving out `skip` (the build
+/// directory), hidden entries, and the entries `keep` refuses.
+pub fn copy_sources(from: &Path, to: &Path, skip: &Path, keep: &dyn Fn(&Path) -> bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let path = entry?.path();
+        let name = path.file_name().expect("entries have names").to_string_lossy().into_owned();
+        if path == skip || name.starts_with('.') || !keep(&path) {
+            continue;
+        }
+        if path.is_dir() {
+            copy_sources(&path, &to.join(&name), skip, keep)?;
+        } else {
+            std::fs::copy(&path, to.join(&name))?;
+        }
     }
     Ok(())
 }
