@@ -77,3 +77,11 @@ if [ "$(cat "$c/wasm32-wasi/.version" 2>/dev/null)" != "$NANOARROW_VERSION $ZIGL
     echo "$NANOARROW_VERSION $ZIGLANG_VERSION" >"$c/wasm32-wasi/.version"
 fi
 "$tools/cargo/bin/wit-bindgen" --version
+
+# Go guests: the pinned Go (GOTOOLCHAIN fetches it through the module proxy
+# when the installed one differs; the quiver CLI sets the same), and the Go
+# SDK's modules, downloaded into the module cache now so that builds and
+# tests do not fetch. The module proxy relays no checksum for the bindings'
+# runtime module: sdk/go/go.sum pins it.
+export GOTOOLCHAIN="go$GO_VERSION" GONOSUMDB=go.bytecodealliance.org
+(cd "$root/sdk/go" && go version && go mod download)

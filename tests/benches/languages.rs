@@ -28,11 +28,12 @@ struct Figures {
 }
 
 fn main() {
-    let languages: [(&str, PathBuf, PathBuf); 4] = [
+    let languages: [(&str, PathBuf, PathBuf); 5] = [
         ("rust", PathBuf::from(plugins::GCD), PathBuf::from(plugins::ENRICH)),
         ("python", guest_plugin("python", "gcd"), guest_plugin("python", "enrich")),
         ("js", guest_plugin("js", "gcd"), guest_plugin("js", "enrich")),
         ("c", guest_plugin("c", "gcd"), guest_plugin("c", "enrich")),
+        ("go", guest_plugin("go", "gcd"), guest_plugin("go", "enrich")),
     ];
     let gcd_batches: Vec<RecordBatch> = (0..BATCHES).map(|i| quiver_tests::int_pairs(i as i32, ROWS)).collect();
     let click_batches: Vec<RecordBatch> = (0..BATCHES).map(|i| clicks((i * ROWS) as i64, ROWS)).collect();

@@ -16,7 +16,7 @@ use quiver_tests::{
 };
 
 /// The languages with an SDK, besides Rust.
-const LANGUAGES: &[&str] = &["python", "js", "c"];
+const LANGUAGES: &[&str] = &["python", "js", "c", "go"];
 
 /// A compile cache shared by the tests of this file.
 fn cache_dir() -> std::path::PathBuf {
@@ -228,6 +228,14 @@ const TEMPLATES: &[Template] = &[
     },
     // No test runner for C projects yet: `passed` empty skips the test steps.
     Template { lang: "c", module: "add_two.c", sum: "", broken: "", passed: "", failed: "" },
+    Template {
+        lang: "go",
+        module: "add_two.go",
+        sum: "sum := a + b",
+        broken: "sum := a - b",
+        passed: "ok  \tadd-two",
+        failed: "FAIL\tadd-two",
+    },
 ];
 
 #[test]
@@ -378,6 +386,44 @@ const QuiverPlugin* quiver_plugin(void) { return &PLUGIN; }
 "#,
             ),
         ],
+        "go" => vec![
+            ("go.mod", "module drop-first\n\ngo 1.26\n\nrequire quiver.dev/quiver v0.1.0\n"),
+            (
+                "drop_first.go",
+                r#"package main
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+	"quiver.dev/quiver"
+)
+
+var plugin = quiver.NewPlugin("drop-first", "0.1.0", "Drops the first row of every batch")
+
+type dropFirst struct{ quiver.Base }
+
+func (dropFirst) Process(batch arrow.RecordBatch) (quiver.Output, error) {
+	rows := int(batch.NumRows())
+	if rows == 0 {
+		return quiver.Output{Batch: batch}, nil
+	}
+	kept := make([]int, rows-1)
+	origin := make([]uint32, rows-1)
+	for i := range kept {
+		kept[i], origin[i] = i+1, uint32(i+1)
+	}
+	return quiver.Output{Batch: quiver.TakeBatch(batch, kept), Origin: origin}, nil
+}
+
+func init() {
+	spec := quiver.TransformSpec{Name: "drop-first", Kind: quiver.Filter, Description: "Drops the first row"}
+	plugin.Transform(spec, func(quiver.Config) (quiver.Transform, error) { return dropFirst{}, nil })
+	quiver.Serve(plugin)
+}
+
+func main() {}
+"#,
+            ),
+        ],
         other => panic!("no drop-first project in {other}"),
     }
 }
@@ -466,4 +512,43 @@ fn every_type_crosses_each_sdk_both_ways() {
             assert!(out.rejections.is_empty(), "{lang}: {:?}", out.rejections);
         }
     }
+}
+
+/// The Go SDK carries the bindings `wit-bindgen go` makes of the contract
+/// (so a Go build needs no wit-bindgen); they must be exactly what the
+/// pinned wit-bindgen makes of the contract as it stands.
+#[test]
+fn the_go_sdks_bindings_are_those_of_the_contract() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(root.join("target/toolchains/cargo/bin/wit-bindgen"))
+        .arg("go")
+        .arg(root.join("wit"))
+        .args(["--world", "plugin", "--pkg-name", "quiver.dev/quiver/internal/wit", "--out-dir"])
+        .arg(out.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("running wit-bindgen go");
+    assert!(status.success());
+    let mut dirs = vec![out.path().to_path_buf()];
+    let mut compared = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let name = path.strip_prefix(out.path()).unwrap();
+            let committed = root.join("sdk/go/internal/wit").join(name);
+            assert_eq!(
+                std::fs::read_to_string(&committed).unwrap_or_default(),
+                std::fs::read_to_string(&path).unwrap(),
+                "sdk/go/internal/wit/{} is stale: regenerate it with wit-bindgen go (see sdk/go/README.md)",
+                name.display()
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 7, "wit-bindgen go made an unexpected set of files");
 }

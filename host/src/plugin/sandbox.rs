@@ -36,13 +36,14 @@ pub struct HostState {
 impl HostState {
     /// A state granting only `grants`. Without grants: no files, sockets,
     /// HTTP, environment or arguments, stdin empty, output discarded, and
-    /// clocks frozen at the epoch.
+    /// a wall clock frozen at the epoch and a monotonic clock that only
+    /// counts its readings.
     pub fn new(plugin: Arc<str>, limits: Limits, grants: &Grants, gauges: Arc<Gauges>) -> Result<Self, PluginError> {
         let stderr = StderrTail::default();
         let mut wasi = WasiCtxBuilder::new();
         wasi.stderr(stderr.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
         if !grants.clocks {
-            wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
+            wasi.wall_clock(FrozenClock).monotonic_clock(CountingClock::default());
         }
         for (name, value) in &grants.env {
             wasi.env(name, value);
@@ -185,12 +186,22 @@ impl HostWallClock for FrozenClock {
     }
 }
 
-impl HostMonotonicClock for FrozenClock {
+/// A monotonic clock that counts its readings instead of telling time: each
+/// reading is one microsecond after the last, from one second. Go's runtime
+/// aborts on a monotonic clock that reads zero or stands still, and a count
+/// of readings tells a plugin nothing about real time.
+#[derive(Default)]
+struct CountingClock {
+    readings: std::sync::atomic::AtomicU64,
+}
+
+impl HostMonotonicClock for CountingClock {
     fn resolution(&self) -> u64 {
-        1_000_000_000
+        1_000
     }
     fn now(&self) -> u64 {
-        0
+        let n = self.readings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        1_000_000_000 + n * 1_000
     }
 }
 

@@ -1,6 +1,7 @@
 //! `quiver plugin new | build | inspect | test`.
 
 mod c;
+mod go;
 mod js;
 mod project;
 mod python;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use super::{c, js, python, rust};
+use super::{c, go, js, python, rust};
 
 /// A guest language `quiver plugin new` and `build` know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -18,6 +18,8 @@ pub enum Lang {
     Js,
     /// C sources on the C SDK and nanoarrow, built with zig's clang and wasm-tools.
     C,
+    /// A Go module on the Go SDK and arrow-go, built by Go's wasip1 port and wasm-tools.
+    Go,
 }
 
 impl Lang {
@@ -35,9 +37,12 @@ impl Lang {
         if path.join("quiver.toml").is_file() {
             return Ok(Self::C);
         }
+        if path.join("go.mod").is_file() {
+            return Ok(Self::Go);
+        }
         bail!(
             "{} is not a plugin project: it has no Cargo.toml (Rust), pyproject.toml (Python), \
-             package.json (JavaScript) or quiver.toml (C); \
+             package.json (JavaScript), quiver.toml (C) or go.mod (Go); \
              `quiver plugin new --lang LANG DIR` makes one",
             path.display()
         )
@@ -72,6 +77,7 @@ pub fn create(lang: Lang, dir: &Path) -> anyhow::Result<()> {
         Lang::Python => python::template(&name),
         Lang::Js => js::template(&name),
         Lang::C => c::template(&name),
+        Lang::Go => go::template(&name),
     };
     for (file, text) in files {
         let path = dir.join(file);
@@ -88,6 +94,7 @@ pub fn build(path: &Path, profile: &str, out: Option<&Path>) -> anyhow::Result<P
         Lang::Python => return python::build(path, out),
         Lang::Js => return js::build(path, out),
         Lang::C => return c::build(path, out),
+        Lang::Go => return go::build(path, out),
     };
     match out {
         Some(out) => {
@@ -105,5 +112,6 @@ pub fn test(dir: &Path) -> anyhow::Result<()> {
         Lang::Python => python::test(dir),
         Lang::Js => js::test(dir),
         Lang::C => c::test(dir),
+        Lang::Go => go::test(dir),
     }
 }
