@@ -76,6 +76,23 @@ if [ "$(cat "$c/wasm32-wasi/.version" 2>/dev/null)" != "$NANOARROW_VERSION $ZIGL
     cp -r "$flatcc/include/flatcc" "$c/wasm32-wasi/include/"
     echo "$NANOARROW_VERSION $ZIGLANG_VERSION" >"$c/wasm32-wasi/.version"
 fi
+# The same nanoarrow for this machine, for C plugins' own tests
+# (`quiver plugin test`), into c/native/{include,lib/libnanoarrow.a}.
+if [ "$(cat "$c/native/.version" 2>/dev/null)" != "$NANOARROW_VERSION $ZIGLANG_VERSION" ]; then
+    echo "building nanoarrow $NANOARROW_VERSION for this machine into $c/native"
+    rm -rf "$c/native" "$c/obj-native" && mkdir -p "$c/native/lib" "$c/obj-native"
+    na="$c/src/arrow-nanoarrow/src"
+    flatcc=$(ls -d "$c"/src/flatcc-*)
+    for f in "$na"/nanoarrow/common/{array,schema,utils,array_stream}.c \
+        "$na"/nanoarrow/ipc/{decoder,encoder,reader,writer,codecs}.c \
+        "$flatcc"/src/runtime/{builder,emitter,verifier,refmap}.c; do
+        "$venv/bin/python" -m ziglang cc -O2 -I"$na" -I"$flatcc/include" -c "$f" \
+            -o "$c/obj-native/$(basename "$f" .c).o"
+    done
+    "$venv/bin/python" -m ziglang ar rcs "$c/native/lib/libnanoarrow.a" "$c"/obj-native/*.o
+    cp -r "$c/wasm32-wasi/include" "$c/native/include"
+    echo "$NANOARROW_VERSION $ZIGLANG_VERSION" >"$c/native/.version"
+fi
 "$tools/cargo/bin/wit-bindgen" --version
 
 # Go guests: the pinned Go (GOTOOLCHAIN fetches it through the module proxy

@@ -21,6 +21,8 @@ const SDK: &[(&str, &str)] = &[
     ("quiver_internal.h", include_str!("../../../../sdk/c/quiver_internal.h")),
     ("quiver.c", include_str!("../../../../sdk/c/quiver.c")),
     ("guest.c", include_str!("../../../../sdk/c/guest.c")),
+    ("quiver_testing.h", include_str!("../../../../sdk/c/quiver_testing.h")),
+    ("testing.c", include_str!("../../../../sdk/c/testing.c")),
 ];
 
 /// The manifest of a C plugin project.
@@ -34,6 +36,10 @@ struct Manifest {
     /// Extra compiler flags.
     #[serde(default)]
     cflags: Vec<String>,
+    /// Test programs, relative to the project: each has its own `main` on
+    /// `quiver_testing.h` and is linked with `sources` for `quiver plugin test`.
+    #[serde(default)]
+    tests: Vec<String>,
 }
 
 struct Project {
@@ -50,9 +56,9 @@ impl Project {
         if manifest.sources.is_empty() {
             bail!("{}: `sources` lists no C file", path.display());
         }
-        for source in &manifest.sources {
+        for source in manifest.sources.iter().chain(&manifest.tests) {
             if !dir.join(source).is_file() {
-                bail!("{}: source `{source}` is not a file in {}", path.display(), dir.display());
+                bail!("{}: `{source}` is not a file in {}", path.display(), dir.display());
             }
         }
         Ok(Self { dir, manifest })
@@ -112,14 +118,48 @@ pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     Ok(out)
 }
 
-/// `quiver plugin test DIR` for C: not there yet, said plainly.
+/// `quiver plugin test DIR` for C: each test program of the manifest,
+/// compiled natively with the plugin's sources, the SDK, its test harness
+/// and nanoarrow (zig's clang, with its undefined-behaviour checks), and run.
 pub fn test(dir: &Path) -> anyhow::Result<()> {
-    Project::read(dir)?;
-    bail!(
-        "C projects have no test runner yet: build with `quiver plugin build {0}` and run the component on data \
-         with `quiver plugin test {0}/build/NAME.wasm --input FILE`",
-        dir.display()
-    )
+    let project = Project::read(dir)?;
+    if project.manifest.tests.is_empty() {
+        bail!("{}: `tests` lists no test program", project.dir.join("quiver.toml").display());
+    }
+    let work = project.dir.join("build");
+    let sdk = work.join("sdk");
+    toolchain::write_tree(&sdk, SDK)?;
+    let library = toolchain::installed("c/native/lib/libnanoarrow.a", "C plugin tests")?;
+    let include = library.parent().and_then(Path::parent).expect("inside the toolchains").join("include");
+    let mut failed = Vec::new();
+    for test in &project.manifest.tests {
+        let stem = Path::new(test).file_stem().expect("a test is a file").to_string_lossy().into_owned();
+        let program = work.join("tests").join(&stem);
+        std::fs::create_dir_all(program.parent().expect("in build/tests"))?;
+        let mut cc = Command::new(tool("python/bin/python", "python3"));
+        cc.args(["-m", "ziglang", "cc", "-g"])
+            .arg("-I")
+            .arg(&sdk)
+            .arg("-I")
+            .arg(&include)
+            .args(&project.manifest.cflags)
+            .args(project.manifest.sources.iter().chain([test]).map(|s| project.dir.join(s)))
+            .arg(sdk.join("quiver.c"))
+            .arg(sdk.join("testing.c"))
+            .arg(&library)
+            .arg("-o")
+            .arg(&program);
+        toolchain::run(cc, &format!("compile the test {test}"))?;
+        println!("running {test}");
+        let status = Command::new(&program).current_dir(&project.dir).status()?;
+        if !status.success() {
+            failed.push(format!("{test} ({status})"));
+        }
+    }
+    if !failed.is_empty() {
+        bail!("FAILED: {}", failed.join(", "));
+    }
+    Ok(())
 }
 
 /// The files of a new C plugin project named `name`.
@@ -128,7 +168,7 @@ pub fn template(name: &str) -> Vec<(String, String)> {
     let manifest = format!(
         "# A C plugin for Quiver: `quiver plugin build` compiles these sources with the\n\
          # C SDK and nanoarrow for wasm32-wasi and makes the component.\n\
-         name = \"{name}\"\nsources = [\"{file}.c\"]\n"
+         name = \"{name}\"\nsources = [\"{file}.c\"]\ntests = [\"test_{file}.c\"]\n"
     );
     let source = format!(
         r#"/* `{name}`: adds columns `a` and `b` (int64) into `sum`; refuses rows whose sum overflows. */
@@ -153,5 +193,56 @@ static const QuiverPlugin PLUGIN = {{"{name}", "0.1.0", "Adds two int64 columns"
 const QuiverPlugin* quiver_plugin(void) {{ return &PLUGIN; }}
 "#
     );
-    vec![("quiver.toml".into(), manifest), (format!("{file}.c"), source), (".gitignore".into(), "build/\n".into())]
+    let test = format!(
+        r#"/* Tests of `{name}`, run natively by `quiver plugin test`. */
+#include <stdint.h>
+#include <string.h>
+
+#include "quiver_testing.h"
+
+int main(void) {{
+  static const char* const NAMES[] = {{"a", "b"}};
+  static const enum ArrowType TYPES[] = {{NANOARROW_TYPE_INT64, NANOARROW_TYPE_INT64}};
+  struct ArrowSchema schema;
+  struct ArrowArray batch;
+  QUIVER_CHECK(quiver_test_batch(&schema, &batch, 2, NAMES, TYPES) == 0, "the input batch is made");
+  /* a: 1, null, INT64_MAX; b: 2, 3, 1 */
+  ArrowArrayAppendInt(batch.children[0], 1);
+  ArrowArrayAppendNull(batch.children[0], 1);
+  ArrowArrayAppendInt(batch.children[0], INT64_MAX);
+  ArrowArrayAppendInt(batch.children[1], 2);
+  ArrowArrayAppendInt(batch.children[1], 3);
+  ArrowArrayAppendInt(batch.children[1], 1);
+  QUIVER_CHECK(quiver_test_finish(&batch, 3) == 0, "the input batch is finished");
+
+  QuiverError error = {{0}};
+  QuiverRun* run = quiver_run_open("add", NULL, 0, &schema, &error);
+  QUIVER_CHECK(run != NULL, error.message);
+  QuiverRunOutput* out = run ? quiver_run_process(run, &batch, &error) : NULL;
+  QUIVER_CHECK(out != NULL, error.message);
+  if (out) {{
+    const struct ArrowArrayView* sum = quiver_run_output_column(out, "sum");
+    QUIVER_CHECK(quiver_run_output_rows(out) == 2, "the overflowing row is refused, two remain");
+    QUIVER_CHECK(sum && ArrowArrayViewGetIntUnsafe(sum, 0) == 3, "1 + 2 = 3");
+    QUIVER_CHECK(sum && ArrowArrayViewIsNull(sum, 1), "a null argument gives a null sum");
+    QUIVER_CHECK(quiver_run_output_rejections(out) == 1 && quiver_run_output_rejected_row(out, 0) == 2,
+                 "row 2 is refused");
+    QUIVER_CHECK(quiver_run_output_rejections(out) == 1 &&
+                     strcmp(quiver_run_output_reason(out, 0), "the sum overflows int64") == 0,
+                 "the refusal says why");
+  }}
+  quiver_run_output_free(out);
+  quiver_run_close(run);
+  batch.release(&batch);
+  schema.release(&schema);
+  return quiver_test_done();
+}}
+"#
+    );
+    vec![
+        ("quiver.toml".into(), manifest),
+        (format!("{file}.c"), source),
+        (format!("test_{file}.c"), test),
+        (".gitignore".into(), "build/\n".into()),
+    ]
 }
