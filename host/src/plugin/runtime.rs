@@ -132,10 +132,10 @@ impl Runtime {
         }
         let bytes = std::fs::read(path).map_err(|source| PluginError::Read { path: path.to_owned(), source })?;
         let plugin = self.load_bytes(path, &bytes)?;
-        if let (Some(dir), Some(key)) = (&self.cache_dir, file_key(path)) {
-            if let Err(e) = write_atomically(&dir.join("files").join(key), plugin.sha256().as_bytes()) {
-                tracing::debug!(dir = %dir.display(), "cannot remember {}: {e}", path.display());
-            }
+        if let (Some(dir), Some(key)) = (&self.cache_dir, file_key(path))
+            && let Err(e) = write_atomically(&dir.join("files").join(key), plugin.sha256().as_bytes())
+        {
+            tracing::debug!(dir = %dir.display(), "cannot remember {}: {e}", path.display());
         }
         Ok(plugin)
     }
