@@ -91,7 +91,7 @@ static void free_views(void) {
 }
 
 static void reset(void) {
-  if (S.state) (S.t->scalar ? quiver_scalar_close : S.t->close ? S.t->close : free)(S.state);
+  if (S.t) quiver_transform_close(S.t, S.state);
   free_views();
   if (S.input.release) S.input.release(&S.input);
   if (S.output.release) S.output.release(&S.output);
@@ -102,46 +102,26 @@ static void reset(void) {
 bool exports_quiver_transform_transform_open(plugin_string_t* transform, plugin_list_tuple2_string_string_t* config,
                                              WireError* err) {
   reset();
-  const QuiverPlugin* p = quiver_plugin();
   char* name = cstr(transform);
-  plugin_string_free(transform);
-  for (size_t i = 0; i < p->transform_count && !S.t; i++) {
-    if (strcmp(p->transforms[i].name, name) == 0) S.t = &p->transforms[i];
-  }
-  QuiverError e = {0};
-  if (!S.t) {
-    quiver_fail(&e, QUIVER_INVALID_CONFIG, "plugin `%s` has no transform `%s`", p->name, name);
-    free(name);
-    plugin_list_tuple2_string_string_free(config);
-    return fail(err, &e);
-  }
-  free(name);
   char** keys = calloc(config->len + 1, sizeof(char*));
   char** values = calloc(config->len + 1, sizeof(char*));
   for (size_t i = 0; i < config->len; i++) {
     keys[i] = cstr(&config->ptr[i].f0);
     values[i] = cstr(&config->ptr[i].f1);
   }
-  int status = quiver_config_check(S.t, (const char* const*)keys, (const char* const*)values, config->len, &S.config,
-                                   &e);
+  QuiverError e = {0};
+  int status = quiver_transform_open(name, (const char* const*)keys, (const char* const*)values, config->len, &S.t,
+                                     &S.config, &S.state, &e);
   for (size_t i = 0; i < config->len; i++) {
     free(keys[i]);
     free(values[i]);
   }
   free(keys);
   free(values);
+  free(name);
+  plugin_string_free(transform);
   plugin_list_tuple2_string_string_free(config);
-  if (status) return fail(err, &e);
-  if (S.t->scalar) {
-    S.state = quiver_scalar_open(S.t, &S.config, &e);
-  } else if (S.t->open) {
-    S.state = S.t->open(&S.config, &e);
-  }
-  if (e.message[0]) {
-    S.t = NULL;
-    return fail(err, &e);
-  }
-  return true;
+  return status ? fail(err, &e) : true;
 }
 
 static bool supported(const struct ArrowSchema* field) {
@@ -219,14 +199,7 @@ bool exports_quiver_transform_transform_bind(plugin_list_u8_t* input_schema, plu
       return fail(err, &e);
     }
   }
-  if (S.t->scalar) {
-    status = quiver_scalar_bind(S.state, &S.input, &S.output, &e);
-  } else if (S.t->bind) {
-    status = S.t->bind(S.state, &S.input, &S.output, &e);
-  } else {
-    status = ArrowSchemaDeepCopy(&S.input, &S.output) == NANOARROW_OK ? 0 : quiver_fail(&e, QUIVER_FAILED, "oom");
-  }
-  if (status) return fail(err, &e);
+  if (quiver_transform_bind(S.t, S.state, &S.input, &S.output, &e)) return fail(err, &e);
 
   struct ArrowBuffer out;
   ArrowBufferInit(&out);
@@ -406,12 +379,6 @@ static int to_wire(QuiverOutput* output, const WireColumn* wire, const exports_q
   return 0;
 }
 
-static int run_process(const QuiverBatch* batch, QuiverOutput* output, QuiverError* e) {
-  return S.t->scalar ? quiver_scalar_process(S.state, batch, output, e)
-         : S.t->process ? S.t->process(S.state, batch, output, e)
-                        : quiver_fail(e, QUIVER_FAILED, "transform `%s` has no process", S.t->name);
-}
-
 bool exports_quiver_transform_transform_process(uint64_t num_rows,
                                                 exports_quiver_transform_transform_list_field_node_t* nodes,
                                                 plugin_list_list_u8_t* buffers, WireOutput* ret, WireError* err) {
@@ -423,7 +390,7 @@ bool exports_quiver_transform_transform_process(uint64_t num_rows,
   if (!status) {
     QuiverBatch batch = {(int64_t)num_rows, S.columns, &S.input, S.view_ptrs};
     quiver_output_init(&output, &S.output, (int64_t)num_rows);
-    status = run_process(&batch, &output, &e);
+    status = quiver_transform_process(S.t, S.state, &batch, &output, &e);
     if (!status) status = to_wire(&output, wire, nodes, buffers, ret, &e);
     quiver_output_free(&output);
   }
@@ -462,7 +429,7 @@ bool exports_quiver_transform_transform_process_ipc(plugin_list_u8_t* ipc, WireO
     QuiverOutput output;
     QuiverBatch batch = {array.length, S.columns, &S.input, S.view_ptrs};
     quiver_output_init(&output, &S.output, array.length);
-    status = run_process(&batch, &output, &e);
+    status = quiver_transform_process(S.t, S.state, &batch, &output, &e);
     if (!status) status = to_wire(&output, NULL, NULL, NULL, ret, &e);
     quiver_output_free(&output);
   }

@@ -436,3 +436,51 @@ int quiver_scalar_process(void* state, const QuiverBatch* batch, QuiverOutput* o
   }
   return quiver_output_set(output, result_column, &result, error);
 }
+
+int quiver_transform_open(const char* name, const char* const* keys, const char* const* values, size_t count,
+                          const QuiverTransform** t, QuiverConfig* config, void** state, QuiverError* error) {
+  const QuiverPlugin* p = quiver_plugin();
+  *t = NULL;
+  *state = NULL;
+  const QuiverTransform* found = NULL;
+  for (size_t i = 0; i < p->transform_count && !found; i++) {
+    if (strcmp(p->transforms[i].name, name) == 0) found = &p->transforms[i];
+  }
+  if (!found) return quiver_fail(error, QUIVER_INVALID_CONFIG, "plugin `%s` has no transform `%s`", p->name, name);
+  if (quiver_config_check(found, keys, values, count, config, error)) {
+    quiver_config_free(config);
+    return -1;
+  }
+  error->message[0] = 0;
+  if (found->scalar) {
+    *state = quiver_scalar_open(found, config, error);
+  } else if (found->open) {
+    *state = found->open(config, error);
+  }
+  if (error->message[0]) {
+    quiver_transform_close(found, *state);
+    *state = NULL;
+    quiver_config_free(config);
+    return -1;
+  }
+  *t = found;
+  return 0;
+}
+
+void quiver_transform_close(const QuiverTransform* t, void* state) {
+  if (state) (t->scalar ? quiver_scalar_close : t->close ? t->close : free)(state);
+}
+
+int quiver_transform_bind(const QuiverTransform* t, void* state, const struct ArrowSchema* input,
+                          struct ArrowSchema* output, QuiverError* error) {
+  if (t->scalar) return quiver_scalar_bind(state, input, output, error);
+  if (t->bind) return t->bind(state, input, output, error);
+  return ArrowSchemaDeepCopy(input, output) == NANOARROW_OK ? 0 : quiver_fail(error, QUIVER_FAILED, "out of memory");
+}
+
+int quiver_transform_process(const QuiverTransform* t, void* state, const QuiverBatch* batch, QuiverOutput* output,
+                             QuiverError* error) {
+  if (t->scalar) return quiver_scalar_process(state, batch, output, error);
+  if (t->process) return t->process(state, batch, output, error);
+  return quiver_fail(error, QUIVER_FAILED, "transform `%s` has no process", t->name);
+}

@@ -46,4 +46,18 @@ void quiver_scalar_close(void* state);
 int quiver_scalar_bind(void* state, const struct ArrowSchema* input, struct ArrowSchema* output, QuiverError* error);
 int quiver_scalar_process(void* state, const QuiverBatch* batch, QuiverOutput* output, QuiverError* error);
 
+/* A transform of quiver_plugin() and its state, whatever its kind: what the
+ * component's exports (guest.c) and the native test harness (testing.c)
+ * both drive. */
+
+/* Opens transform `name` with `count` configuration pairs: sets `*t`, `config`
+ * and `*state`, or fails leaving `*t` NULL and nothing to free. */
+int quiver_transform_open(const char* name, const char* const* keys, const char* const* values, size_t count,
+                          const QuiverTransform** t, QuiverConfig* config, void** state, QuiverError* error);
+void quiver_transform_close(const QuiverTransform* t, void* state);
+int quiver_transform_bind(const QuiverTransform* t, void* state, const struct ArrowSchema* input,
+                          struct ArrowSchema* output, QuiverError* error);
+int quiver_transform_process(const QuiverTransform* t, void* state, const QuiverBatch* batch, QuiverOutput* output,
+                             QuiverError* error);
+
 #endif

@@ -28,16 +28,7 @@ void quiver_log(int level, const char* message) {
 
 QuiverRun* quiver_run_open(const char* name, const char* const* config, size_t count,
                            const struct ArrowSchema* input, QuiverError* error) {
-  const QuiverPlugin* p = quiver_plugin();
   QuiverRun* run = calloc(1, sizeof(QuiverRun));
-  for (size_t i = 0; i < p->transform_count && !run->t; i++) {
-    if (strcmp(p->transforms[i].name, name) == 0) run->t = &p->transforms[i];
-  }
-  if (!run->t) {
-    quiver_fail(error, QUIVER_INVALID_CONFIG, "plugin `%s` has no transform `%s`", p->name, name);
-    free(run);
-    return NULL;
-  }
   char** keys = calloc(count + 1, sizeof(char*));
   const char** values = calloc(count + 1, sizeof(char*));
   for (size_t i = 0; i < count; i++) {
@@ -46,28 +37,15 @@ QuiverRun* quiver_run_open(const char* name, const char* const* config, size_t c
     values[i] = eq ? eq + 1 : "";
     if (eq) *eq = 0;
   }
-  int status = quiver_config_check(run->t, (const char* const*)keys, values, count, &run->config, error);
+  int status = quiver_transform_open(name, (const char* const*)keys, values, count, &run->t, &run->config,
+                                     &run->state, error);
   for (size_t i = 0; i < count; i++) free(keys[i]);
   free(keys);
   free(values);
-  if (!status) {
-    error->message[0] = 0;
-    if (run->t->scalar) {
-      run->state = quiver_scalar_open(run->t, &run->config, error);
-    } else if (run->t->open) {
-      run->state = run->t->open(&run->config, error);
-    }
-    status = error->message[0] ? -1 : 0;
-  }
   if (!status && ArrowSchemaDeepCopy(input, &run->input) != NANOARROW_OK) {
     status = quiver_fail(error, QUIVER_FAILED, "cannot copy the input schema");
   }
-  if (!status) {
-    ArrowSchemaInit(&run->output);
-    status = run->t->scalar ? quiver_scalar_bind(run->state, &run->input, &run->output, error)
-             : run->t->bind ? run->t->bind(run->state, &run->input, &run->output, error)
-                            : ArrowSchemaDeepCopy(&run->input, &run->output);
-  }
+  if (!status) status = quiver_transform_bind(run->t, run->state, &run->input, &run->output, error);
   if (status) {
     quiver_run_close(run);
     return NULL;
@@ -79,7 +57,7 @@ const struct ArrowSchema* quiver_run_schema(const QuiverRun* run) { return &run-
 
 void quiver_run_close(QuiverRun* run) {
   if (!run) return;
-  if (run->state) (run->t->scalar ? quiver_scalar_close : run->t->close ? run->t->close : free)(run->state);
+  if (run->t) quiver_transform_close(run->t, run->state);
   if (run->input.release) run->input.release(&run->input);
   if (run->output.release) run->output.release(&run->output);
   quiver_config_free(&run->config);
@@ -135,9 +113,7 @@ QuiverRunOutput* quiver_run_process(QuiverRun* run, const struct ArrowArray* bat
     out = calloc(1, sizeof(QuiverRunOutput));
     QuiverBatch b = {batch->length, columns, &run->input, ptrs};
     quiver_output_init(&out->output, &run->output, batch->length);
-    status = run->t->scalar    ? quiver_scalar_process(run->state, &b, &out->output, error)
-             : run->t->process ? run->t->process(run->state, &b, &out->output, error)
-                               : quiver_fail(error, QUIVER_FAILED, "transform `%s` has no process", run->t->name);
+    status = quiver_transform_process(run->t, run->state, &b, &out->output, error);
     if (status) {
       quiver_run_output_free(out);
       out = NULL;

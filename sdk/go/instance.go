@@ -214,7 +214,9 @@ func mergeOutputs(outputs []Output, firsts, counts []uint32) (*Output, error) {
 				merged.Origin = append(merged.Origin, row+firsts[k])
 			}
 		} else {
-			merged.Origin = append(merged.Origin, keptRows(counts[k], o.Rejections, firsts[k])...)
+			for _, row := range Kept(int(counts[k]), o.Rejections) {
+				merged.Origin = append(merged.Origin, uint32(row)+firsts[k])
+			}
 		}
 	}
 	batch, err := ConcatBatches(batches)
@@ -223,19 +225,4 @@ func mergeOutputs(outputs []Output, firsts, counts []uint32) (*Output, error) {
 	}
 	merged.Batch = batch
 	return merged, nil
-}
-
-// keptRows is rows 0..count less the rejected ones, shifted by first.
-func keptRows(count uint32, rejections []Rejection, first uint32) []uint32 {
-	refused := make(map[uint32]bool, len(rejections))
-	for _, r := range rejections {
-		refused[r.Row] = true
-	}
-	var kept []uint32
-	for row := uint32(0); row < count; row++ {
-		if !refused[row] {
-			kept = append(kept, row+first)
-		}
-	}
-	return kept
 }

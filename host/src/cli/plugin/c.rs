@@ -103,18 +103,8 @@ pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
         .arg(&core);
     toolchain::run(cc, &format!("compile {}", dir.display()))?;
 
-    let adapter = work.join("wasi_snapshot_preview1.reactor.wasm");
-    std::fs::write(&adapter, wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER)?;
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| work.join(format!("{}.wasm", project.manifest.name)));
-    let mut component = Command::new(tool("python/bin/wasm-tools", "wasm-tools"));
-    component
-        .args(["component", "new"])
-        .arg(&core)
-        .arg("--adapt")
-        .arg(format!("wasi_snapshot_preview1={}", adapter.display()))
-        .arg("-o")
-        .arg(&out);
-    toolchain::run(component, &format!("make {} a component", core.display()))?;
+    toolchain::componentize(&core, &work, &out)?;
     Ok(out)
 }
 

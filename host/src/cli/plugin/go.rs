@@ -80,6 +80,8 @@ struct Project {
     dir: PathBuf,
     /// The last element of the module path: the component is `build/NAME.wasm`.
     name: String,
+    /// The version at which go.mod requires the SDK.
+    sdk_version: String,
 }
 
 impl Project {
@@ -96,7 +98,7 @@ impl Project {
             bail!("{}: the module does not require {SDK_MODULE}, the Go SDK", manifest.display());
         }
         let name = module.rsplit('/').next().unwrap_or(&module).to_string();
-        Ok(Self { dir, name })
+        Ok(Self { dir, name, sdk_version: required_version(&text) })
     }
 
     /// `build/` with the SDK, a copy of the project in `app/` and a
@@ -113,9 +115,11 @@ impl Project {
         std::fs::write(app.join("zz_quiver_guest.go"), GUEST)?;
         // The replace makes the requirement on the SDK resolve to the copy
         // here, at whatever version the project names, with no download.
-        let workspace = format!("go {}\n\nuse (\n\t./app\n\t./sdk\n)\n", toolchain::pin("GO_LANGUAGE_VERSION"));
-        let version = required_version(&std::fs::read_to_string(app.join("go.mod"))?);
-        let workspace = format!("{workspace}\nreplace {SDK_MODULE} {version} => ./sdk\n");
+        let workspace = format!(
+            "go {}\n\nuse (\n\t./app\n\t./sdk\n)\n\nreplace {SDK_MODULE} {} => ./sdk\n",
+            toolchain::pin("GO_LANGUAGE_VERSION"),
+            self.sdk_version
+        );
         toolchain::write_tree(&work, &[("go.work", &workspace)])?;
         Ok(app)
     }
@@ -164,22 +168,13 @@ pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     embed.args(["component", "embed", "--world", "plugin"]).arg(&wit).arg(&core).arg("-o").arg(&embedded);
     toolchain::run(embed, "embed the contract's types")?;
 
-    let adapter = work.join("wasi_snapshot_preview1.reactor.wasm");
-    std::fs::write(&adapter, wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER)?;
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| work.join(format!("{}.wasm", project.name)));
-    let mut component = Command::new(tool("python/bin/wasm-tools", "wasm-tools"));
-    component
-        .args(["component", "new"])
-        .arg(&embedded)
-        // No `--realloc-via-memory-grow`: Go's runtime takes memory it grows
-        // to be its own, past the end it last knew, so pages the adapter grew
-        // itself would be overwritten. The bindings' `cabi_realloc` serves the
-        // adapter from Go's own break until the runtime is up.
-        .arg("--adapt")
-        .arg(format!("wasi_snapshot_preview1={}", adapter.display()))
-        .arg("-o")
-        .arg(&out);
-    toolchain::run(component, &format!("make {} a component", core.display()))?;
+    // Without `--realloc-via-memory-grow`, unlike what is often advised for
+    // Go: Go's runtime takes memory it grows to be its own, past the end it
+    // last knew, so pages the adapter grew itself would be overwritten. The
+    // bindings' `cabi_realloc` serves the adapter from Go's own break until
+    // the runtime is up.
+    toolchain::componentize(&embedded, &work, &out)?;
     Ok(out)
 }
 

@@ -91,3 +91,20 @@ pub fn copy_sources(from: &Path, to: &Path, skip: &Path, keep: &dyn Fn(&Path) ->
     }
     Ok(())
 }
+
+/// Makes the core module `core` (a wasm32-wasi reactor) the component `out`
+/// with wasm-tools and the WASI preview1 adapter of the host's wasmtime,
+/// written to `work` from this binary.
+pub fn componentize(core: &Path, work: &Path, out: &Path) -> anyhow::Result<()> {
+    let adapter = work.join("wasi_snapshot_preview1.reactor.wasm");
+    std::fs::write(&adapter, wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER)?;
+    let mut component = Command::new(tool("python/bin/wasm-tools", "wasm-tools"));
+    component
+        .args(["component", "new"])
+        .arg(core)
+        .arg("--adapt")
+        .arg(format!("wasi_snapshot_preview1={}", adapter.display()))
+        .arg("-o")
+        .arg(out);
+    run(component, &format!("make {} a component", core.display()))
+}
