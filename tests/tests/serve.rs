@@ -66,7 +66,13 @@ fn hot_swap_under_load_rollback_and_pinned_uploads() {
     // Four clients call in a loop while the component is swapped under them.
     let (stop, report) = (dir.path().join("stop"), dir.path().join("report.json"));
     let mut load = server.spawn_client("load", &[stop.to_str().unwrap(), report.to_str().unwrap()]);
-    std::thread::sleep(Duration::from_secs(2));
+    // Each phase lasts until the clients have made calls in it, however slow the machine.
+    let calls_made = |version: &str, after: u64| {
+        wait_until(&format!("{CALLS_PER_PHASE} more calls to {version}"), &server, || {
+            stamp_calls(&server, version) >= after + CALLS_PER_PHASE
+        })
+    };
+    calls_made("1.0.0", 0);
     let swapped = Instant::now();
     // Write aside and rename, as a deploy tool would, so the watcher never sees half a file.
     std::fs::copy(plugins::STAMP_V2, dir.path().join("stamp.wasm.tmp")).unwrap();
@@ -74,9 +80,9 @@ fn hot_swap_under_load_rollback_and_pinned_uploads() {
     let list = || server.client("admin", &["s3cret-admin", "GET", "/v1/plugins"]);
     wait_until("the watcher to deploy 2.0.0", &server, || list().contains(r#""current":"2.0.0""#));
     eprintln!("swap deployed {} ms after the file changed", swapped.elapsed().as_millis());
-    std::thread::sleep(Duration::from_secs(2));
+    calls_made("2.0.0", stamp_calls(&server, "2.0.0"));
     server.client("admin", &["s3cret-admin", "POST", "/v1/plugins/stamp/rollback"]);
-    std::thread::sleep(Duration::from_secs(2));
+    calls_made("1.0.0", stamp_calls(&server, "1.0.0"));
     std::fs::write(&stop, b"").unwrap();
     assert!(load.wait().unwrap().success());
 
@@ -104,12 +110,15 @@ fn hot_swap_under_load_rollback_and_pinned_uploads() {
     server.client("admin", &["s3cret-admin", "PUT", "/v1/plugins/stamp/pin", r#"{"version":"1.0.0"}"#]);
     server.client("version", &["1"]);
     // A pinned plugin is not moved by the watcher.
-    std::fs::copy(plugins::STAMP_V1, dir.path().join("stamp.wasm.tmp")).unwrap();
-    std::fs::rename(dir.path().join("stamp.wasm.tmp"), Path::new(&plugins).join("stamp.wasm")).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    std::fs::copy(plugins::STAMP_V2, dir.path().join("stamp.wasm.tmp")).unwrap();
-    std::fs::rename(dir.path().join("stamp.wasm.tmp"), Path::new(&plugins).join("stamp.wasm")).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    for (version, file) in [("1.0.0", plugins::STAMP_V1), ("2.0.0", plugins::STAMP_V2)] {
+        let seen = watched(&server, version);
+        std::fs::copy(file, dir.path().join("stamp.wasm.tmp")).unwrap();
+        std::fs::rename(dir.path().join("stamp.wasm.tmp"), Path::new(&plugins).join("stamp.wasm")).unwrap();
+        wait_until(&format!("the watcher to load {version} again"), &server, || watched(&server, version) > seen);
+    }
+    let log = server.log();
+    let loaded = log.lines().rfind(|l| l.contains("component from the plugins directory loaded")).unwrap();
+    assert!(loaded.contains("version=2.0.0") && loaded.contains("deployed=false"), "pinned, so not deployed: {loaded}");
     server.client("version", &["1"]);
     // A broken component is reported and skipped; the version in use stays.
     std::fs::write(Path::new(&plugins).join("stamp.wasm"), b"\0asm not really").unwrap();
@@ -134,6 +143,26 @@ fn hot_swap_under_load_rollback_and_pinned_uploads() {
     assert!(!list().contains("stamp"), "unloaded: {}", list());
 }
 
+/// Plugin calls each phase of the hot-swap test waits for (five per client call).
+const CALLS_PER_PHASE: u64 = 50;
+
+/// Plugin calls version `version` of `stamp` has served, from the metrics.
+fn stamp_calls(server: &Sidecar, version: &str) -> u64 {
+    let metrics = server.client("admin", &["-", "GET", "/metrics"]);
+    let series = format!(r#"quiver_calls_total{{plugin="stamp",version="{version}","#);
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(&series))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// How often the directory watcher has loaded version `version` of `stamp`, from the server's log.
+fn watched(server: &Sidecar, version: &str) -> usize {
+    let line = format!("version={version}");
+    server.log().lines().filter(|l| l.contains("component from the plugins directory loaded") && l.contains(&line)).count()
+}
+
 fn sha256_of(path: &str) -> String {
     let out = std::process::Command::new("sha256sum").arg(path).output().unwrap();
     String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_owned()
@@ -148,7 +177,7 @@ fn traps_tokens_limits_busy_and_disconnects_get_clear_answers() {
         &config,
         format!(
             "plugins_dir = {plugins:?}\nmax_request_mb = 1\nmax_concurrent_calls = 1\nmax_queued_calls = 0\n\
-             [plugin.hostile]\nlimits = {{ timeout_ms = 2000 }}\n"
+             [plugin.hostile]\nlimits = {{ timeout_ms = 5000 }}\n"
         ),
     )
     .unwrap();

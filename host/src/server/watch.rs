@@ -68,7 +68,16 @@ async fn load(service: Arc<Service>, name: String, path: PathBuf) -> bool {
     let (n, p) = (name.clone(), path.clone());
     let result = tokio::task::spawn_blocking(move || service.registry.load_file(&n, &p, Deploy::UnlessPinned)).await;
     match result {
-        Ok(Ok(_)) => true,
+        Ok(Ok(loaded)) => {
+            // Said for every load, a known hash too: whoever watches the log sees the file was taken.
+            tracing::info!(
+                plugin = %name,
+                version = %loaded.version,
+                deployed = loaded.deployed,
+                "component from the plugins directory loaded"
+            );
+            true
+        }
         Ok(Err(e)) => {
             tracing::warn!(plugin = %name, file = %path.display(), "not loaded: {e}");
             false
