@@ -160,7 +160,11 @@ fn stamp_calls(server: &Sidecar, version: &str) -> u64 {
 /// How often the directory watcher has loaded version `version` of `stamp`, from the server's log.
 fn watched(server: &Sidecar, version: &str) -> usize {
     let line = format!("version={version}");
-    server.log().lines().filter(|l| l.contains("component from the plugins directory loaded") && l.contains(&line)).count()
+    server
+        .log()
+        .lines()
+        .filter(|l| l.contains("component from the plugins directory loaded") && l.contains(&line))
+        .count()
 }
 
 fn sha256_of(path: &str) -> String {
