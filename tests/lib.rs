@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
-use quiver::plugin::{Limits, Pool, PoolOptions, Runtime};
+use quiver_runtime::{Limits, Pool, PoolOptions, Runtime};
 
 pub mod kafka;
 

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use quiver::demo::clickstream;
+use quiver_pipeline::demo::clickstream;
 use quiver_tests::kafka::{Broker, Outgoing, broker};
 use quiver_tests::{plugins, quiver, quiver_command, write_pipeline};
 

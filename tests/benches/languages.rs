@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
-use quiver::plugin::{Pool, PoolOptions, Runtime, RuntimeOptions};
+use quiver_runtime::{Pool, PoolOptions, Runtime, RuntimeOptions};
 use quiver_tests::{
     PARQUET_SINKS, clicks, describe, guest_plugin, plugins, quiver_command, write_parquet, write_pipeline,
 };

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
-use quiver::config::PipelineConfig;
-use quiver::demo::{clickstream, clickstream_schema};
-use quiver::pipeline::{self, Progress};
-use quiver::plugin::{Limits, Pool, Runtime, RuntimeOptions};
+use quiver_pipeline::config::PipelineConfig;
+use quiver_pipeline::demo::{clickstream, clickstream_schema};
+use quiver_pipeline::{self as pipeline, Progress};
+use quiver_runtime::{Limits, Pool, Runtime, RuntimeOptions};
 use quiver_tests::{int_pairs, one_instance_pool, plugins};
 
 fn main() {

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch};
-use quiver::config::PipelineConfig;
-use quiver::demo::clickstream;
-use quiver::pipeline::{FlowBatch, Provenance, Stage};
-use quiver::plugin::{Limits, Runtime, RuntimeOptions};
+use quiver_pipeline::config::PipelineConfig;
+use quiver_pipeline::demo::clickstream;
+use quiver_pipeline::{FlowBatch, Provenance, Stage};
+use quiver_runtime::{Limits, Runtime, RuntimeOptions};
 use quiver_tests::{int_pairs, one_instance_pool, plugins};
 
 fn main() {

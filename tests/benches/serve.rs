@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use arrow::ipc::writer::StreamWriter;
-use quiver::demo::clickstream;
-use quiver::plugin::{PoolOptions, Runtime, RuntimeOptions, cores};
+use quiver_pipeline::demo::clickstream;
+use quiver_runtime::{PoolOptions, Runtime, RuntimeOptions, cores};
 use quiver_tests::{Sidecar, plugins};
 
 const SECONDS: f64 = 5.0;
@@ -92,7 +92,7 @@ fn in_process_rows_per_second(batch: &RecordBatch) -> f64 {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     let plugin = runtime.load(Path::new(plugins::ENRICH)).unwrap();
     let options = PoolOptions { max_instances: cores(), ..PoolOptions::default() };
-    let pool = Arc::new(quiver::plugin::Pool::new(plugin, None, Vec::new(), batch.schema(), options).unwrap());
+    let pool = Arc::new(quiver_runtime::Pool::new(plugin, None, Vec::new(), batch.schema(), options).unwrap());
     let start = Instant::now();
     let rows: usize = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..cores())

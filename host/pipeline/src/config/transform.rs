@@ -1,0 +1,279 @@
+//! The `[[transform]]` table: which plugin, its configuration, its limits,
+//! what it is granted, and what a failure does.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::value::ConfigValue;
+
+use quiver_runtime::{DirGrant, Grants, Limits};
+
+/// A `[[transform]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformConfig {
+    /// The plugin component (`.wasm`), relative to the pipeline file.
+    pub plugin: String,
+    /// The transform's name; optional when the plugin offers one.
+    pub transform: Option<String>,
+    /// Configuration handed to the plugin: string keys and values (numbers
+    /// and booleans are passed as their text).
+    #[serde(default)]
+    pub config: BTreeMap<String, ConfigValue>,
+    /// Instances working in parallel; default: the number of cores.
+    /// Aggregates always run on one.
+    pub instances: Option<usize>,
+    /// What a batch the plugin fails on does.
+    #[serde(default)]
+    pub on_error: OnError,
+    /// What one instance may consume.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// What the plugin may reach; nothing by default.
+    #[serde(default)]
+    pub grants: GrantsConfig,
+    /// When repeated failures stop the pipeline.
+    #[serde(default)]
+    pub circuit_breaker: BreakerConfig,
+}
+
+/// `on_error`: what happens to a batch the plugin fails on (a trap, a
+/// timeout, running out of memory or fuel, an error for the whole batch,
+/// malformed output).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    /// Stop the run cleanly; nothing it wrote is kept.
+    #[default]
+    Fail,
+    /// Find the rows that make the plugin fail by bisecting the batch, send
+    /// them to the dead-letter output with the error, and carry on with the rest.
+    DeadLetter,
+}
+
+/// `[transform.limits]`. The defaults are those of [`Limits::default`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Longest one call (one batch) may run, in milliseconds.
+    pub timeout_ms: u64,
+    /// Fuel (about one unit per WebAssembly instruction) one call may burn;
+    /// unset: no fuel limit, and no fuel counting.
+    pub fuel: Option<u64>,
+    /// Largest linear memory of one instance, in MiB.
+    pub memory_mb: u64,
+    /// Most elements in one of the instance's tables.
+    pub table_elements: usize,
+    /// Most MiB one call may return (buffers and refusal reasons).
+    pub output_mb: u64,
+    /// Most rows one returned batch may have.
+    pub output_rows: usize,
+    /// Log messages per second per instance; more are dropped and counted.
+    pub log_per_second: u32,
+    /// Longest log message, in bytes; longer ones are cut.
+    pub log_message_bytes: usize,
+    /// Linear memory, in MiB, past which an instance is replaced by a fresh
+    /// one between batches (for guests that never give memory back, such as
+    /// Python's); below `memory_mb`. Default: half of `memory_mb`.
+    pub recycle_memory_mb: Option<u64>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let l = Limits::default();
+        Self {
+            timeout_ms: l.call_timeout.as_millis() as u64,
+            fuel: l.fuel,
+            memory_mb: (l.memory_bytes >> 20) as u64,
+            table_elements: l.table_elements,
+            output_mb: (l.output_bytes >> 20) as u64,
+            output_rows: l.output_rows,
+            log_per_second: l.log_per_second,
+            log_message_bytes: l.log_message_bytes,
+            recycle_memory_mb: None,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The runtime's limits.
+    pub fn to_limits(&self) -> Limits {
+        Limits {
+            call_timeout: Duration::from_millis(self.timeout_ms),
+            fuel: self.fuel,
+            memory_bytes: mib_to_bytes(self.memory_mb),
+            table_elements: self.table_elements,
+            output_bytes: mib_to_bytes(self.output_mb),
+            output_rows: self.output_rows,
+            log_per_second: self.log_per_second,
+            log_message_bytes: self.log_message_bytes,
+            recycle_memory_bytes: match self.recycle_memory_mb {
+                Some(mb) => mib_to_bytes(mb),
+                None => mib_to_bytes(self.memory_mb) / 2,
+            },
+        }
+    }
+
+    /// The first key set to zero, which no limit allows.
+    fn zero_key(&self) -> Option<&'static str> {
+        [
+            ("timeout_ms", self.timeout_ms == 0),
+            ("fuel", self.fuel == Some(0)),
+            ("memory_mb", self.memory_mb == 0),
+            ("output_mb", self.output_mb == 0),
+            ("output_rows", self.output_rows == 0),
+            ("log_message_bytes", self.log_message_bytes == 0),
+        ]
+        .into_iter()
+        .find_map(|(key, zero)| zero.then_some(key))
+    }
+}
+
+/// The first key of a transform's run settings that no run can use, with
+/// why: shared by `[[transform]]` and the server file's plugin tables.
+pub fn invalid_run_settings(
+    instances: Option<usize>,
+    limits: Option<&LimitsConfig>,
+    grants: Option<&GrantsConfig>,
+    breaker: Option<&BreakerConfig>,
+) -> Option<(String, String)> {
+    if instances == Some(0) {
+        return Some(("instances".into(), "must be at least 1".into()));
+    }
+    if let Some(key) = limits.and_then(LimitsConfig::zero_key) {
+        return Some((format!("limits.{key}"), "must be at least 1".into()));
+    }
+    if let Some(l) = limits
+        && l.recycle_memory_mb.is_some_and(|mb| mb >= l.memory_mb)
+    {
+        let why = format!(
+            "must be below limits.memory_mb ({}), or instances would fail before they are recycled",
+            l.memory_mb
+        );
+        return Some(("limits.recycle_memory_mb".into(), why));
+    }
+    if let Some(invalid) = grants.and_then(GrantsConfig::invalid) {
+        return Some(invalid);
+    }
+    if breaker.is_some_and(|b| b.failures == 0 || b.window_secs == 0) {
+        return Some(("circuit_breaker".into(), "failures and window_secs must be at least 1".into()));
+    }
+    None
+}
+
+/// `n` MiB in bytes; a size too large for this machine is no limit.
+pub fn mib_to_bytes(n: u64) -> usize {
+    usize::try_from(n).ok().and_then(|n| n.checked_mul(1 << 20)).unwrap_or(usize::MAX)
+}
+
+/// `[transform.grants]`: capabilities, all denied unless listed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrantsConfig {
+    /// Host directories the plugin may read (never write).
+    pub dirs: Vec<DirConfig>,
+    /// Names of environment variables passed from quiver's own environment.
+    pub env: Vec<String>,
+    /// Hosts (`host` or `host:port`) the plugin may send HTTP requests to.
+    pub http: Vec<String>,
+    /// Real clocks instead of clocks stopped at the Unix epoch.
+    pub clocks: bool,
+}
+
+/// One granted directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirConfig {
+    /// The directory on the host, relative to the pipeline file.
+    pub host: PathBuf,
+    /// Where the plugin sees it: an absolute path such as `/ref`.
+    pub guest: String,
+}
+
+impl GrantsConfig {
+    /// The runtime's grants, resolving directories against `base` and taking
+    /// the values of the named variables from this process's environment.
+    /// Errors name the key at fault.
+    pub fn to_grants(&self, base: &Path) -> Result<Grants, (String, String)> {
+        let mut dirs = Vec::new();
+        for (i, dir) in self.dirs.iter().enumerate() {
+            let host = base.join(&dir.host);
+            if !host.is_dir() {
+                return Err((format!("grants.dirs[{i}].host"), format!("{} is not a directory", host.display())));
+            }
+            dirs.push(DirGrant { host, guest: dir.guest.clone() });
+        }
+        let mut env = Vec::new();
+        for name in &self.env {
+            let value = std::env::var(name).map_err(|_| {
+                ("grants.env".to_string(), format!("`{name}` is not set in quiver's environment; set it or remove it"))
+            })?;
+            env.push((name.clone(), value));
+        }
+        Ok(Grants { dirs, env, http: self.http.clone(), clocks: self.clocks })
+    }
+
+    /// A key whose value can never work, with why.
+    fn invalid(&self) -> Option<(String, String)> {
+        for (i, dir) in self.dirs.iter().enumerate() {
+            if !dir.guest.starts_with('/') {
+                return Some((format!("grants.dirs[{i}].guest"), "must be an absolute path such as \"/ref\"".into()));
+            }
+        }
+        for host in &self.http {
+            if host.is_empty() || host.contains('/') || host.contains('*') {
+                return Some((
+                    "grants.http".into(),
+                    format!("`{host}` is not a host; write `example.com` or `example.com:8080`, without a scheme"),
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// `[transform.circuit_breaker]`: more than `failures` failed calls within
+/// `window_secs` stop the pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Failed calls allowed within the window.
+    pub failures: u32,
+    /// The window, in seconds.
+    pub window_secs: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self { failures: 100, window_secs: 60 }
+    }
+}
+
+impl TransformConfig {
+    /// Records what no run of this transform can use, at `at`: its run
+    /// settings, and a plugin file that is not there (relative to `base`).
+    pub fn validate(&self, at: &super::At, base: &Path, problems: &mut super::Problems) {
+        let (limits, grants, breaker) = (Some(&self.limits), Some(&self.grants), Some(&self.circuit_breaker));
+        if let Some((key, message)) = invalid_run_settings(self.instances, limits, grants, breaker) {
+            problems.add(&at.key(&key), message);
+        }
+        let plugin = base.join(&self.plugin);
+        if !plugin.is_file() {
+            problems.add(
+                &at.key("plugin"),
+                format!(
+                    "cannot read plugin {}: there is no such file; check the path, relative to the pipeline file",
+                    plugin.display()
+                ),
+            );
+        }
+    }
+
+    /// The configuration as the contract's string pairs.
+    pub fn config_pairs(&self) -> Vec<(String, String)> {
+        self.config.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()
+    }
+}

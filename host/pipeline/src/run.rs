@@ -1,0 +1,334 @@
+//! Running a pipeline to its end: the source's task, the stages, the sinks and the commits.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::datatypes::SchemaRef;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio::sync::{mpsc, watch};
+
+use crate::commit::Committer;
+use crate::config::{Delivery, PipelineConfig};
+use crate::dead_letter::DeadLetters;
+use crate::flow::FlowBatch;
+use crate::progress::Progress;
+use crate::sink::{Sink, SinkContext, SinkError, SinkSummary};
+use crate::source::{SourceBatch, SourceError};
+use crate::stage::{SharedStage, Stage, StageSummary};
+use quiver_runtime::{PluginError, Runtime};
+
+/// Why a run failed. Each names what is at fault and where.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    /// The source failed.
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    /// A sink failed.
+    Sink(#[from] SinkError),
+    // `error`, not `source`: the message already carries it, and a source would print it twice.
+    #[error("transform #{stage} ({plugin}): {error}")]
+    /// A transform could not be set up: its plugin would not load, open or bind.
+    Stage {
+        /// The transform's place in the pipeline, from 1.
+        stage: usize,
+        /// The plugin, as `name@version`.
+        plugin: String,
+        /// What went wrong.
+        error: Box<PluginError>,
+    },
+    #[error("transform #{stage} `{transform}` failed on {position}: {error}")]
+    /// A transform failed on a batch, and `on_error` says to fail.
+    Batch {
+        /// The transform's place in the pipeline, from 1.
+        stage: usize,
+        /// The transform's name.
+        transform: String,
+        /// The batch: its file and rows.
+        position: String,
+        /// What went wrong.
+        error: Box<PluginError>,
+    },
+    #[error(
+        "transform #{stage} `{transform}` ({plugin}): circuit breaker open after {failures} failed calls within \
+         {window_secs} s, the last on {position}: {last}. Fix the plugin, or raise \
+         [transform.circuit_breaker] failures"
+    )]
+    /// A transform failed too often: its circuit breaker opened.
+    BreakerOpen {
+        /// The transform's place in the pipeline, from 1.
+        stage: usize,
+        /// The transform's name.
+        transform: String,
+        /// The plugin, as `name@version`.
+        plugin: String,
+        /// Failed calls that open it.
+        failures: u32,
+        /// Within this many seconds.
+        window_secs: u64,
+        /// The batch of the last failure: its file and rows.
+        position: String,
+        /// The last failure.
+        last: String,
+    },
+    #[error(
+        "transform #{stage} `{transform}` refused {count} rows ({example}) and the pipeline has no [dead_letter] table to keep them; add one"
+    )]
+    /// A transform refused rows and there is no dead-letter output.
+    NoDeadLetter {
+        /// The transform's place in the pipeline, from 1.
+        stage: usize,
+        /// The transform's name.
+        transform: String,
+        /// How many rows.
+        count: usize,
+        /// The first of them, with its reason.
+        example: String,
+    },
+    #[error(
+        "the source could not decode {count} messages ({example}) and the pipeline has no [dead_letter] table to keep them; add one"
+    )]
+    /// The source could not decode records and there is no dead-letter output.
+    UndecodableNoDeadLetter {
+        /// How many rows.
+        count: usize,
+        /// The first of them, with its reason.
+        example: String,
+    },
+    #[error("committing the source's offsets: {0}")]
+    /// The source's positions could not be committed.
+    Commit(String),
+    #[error("internal error: {0}")]
+    /// A bug: a task panicked or an invariant broke.
+    Internal(String),
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Files read (0 for Kafka).
+    pub files_read: usize,
+    /// Bytes of the files read.
+    pub bytes_read: u64,
+    /// Rows (or messages) read.
+    pub rows_in: u64,
+    /// What the sink wrote.
+    pub sink: SinkSummary,
+    /// What the dead-letter output wrote.
+    pub dead_letter: SinkSummary,
+    /// Failures of each transform.
+    pub stages: Vec<StageSummary>,
+    /// Offset commits made (Kafka source).
+    pub commits: u64,
+    /// Wall-clock time of the run.
+    pub elapsed: Duration,
+}
+
+type Flow = BoxStream<'static, Result<(u64, FlowBatch), PipelineError>>;
+
+/// Runs a pipeline to its end: the end of its files, or, for Kafka, until
+/// `stop` turns true (or every partition is read, with `stop_at_end`; a
+/// `stop` whose sender is dropped never turns). On failure, everything
+/// this run wrote since its last commit is removed.
+pub async fn run(
+    config: &PipelineConfig,
+    base: &Path,
+    runtime: Arc<Runtime>,
+    progress: &mut Progress,
+    stop: watch::Receiver<bool>,
+) -> Result<Summary, PipelineError> {
+    // A schema known without reading anything lets every plugin and the
+    // sinks be checked before the source connects or lists a file.
+    let early = match config.source.table().declared_schema()? {
+        Some(schema) => Some(build_stages(config, base, &runtime, schema).await?),
+        None => None,
+    };
+    let source = config.source.table().open(base).await?;
+    let extent = source.extent();
+    let acknowledger = source.acknowledger();
+    let (stages, schema) = match early {
+        Some(built) => built,
+        None => build_stages(config, base, &runtime, source.schema().clone()).await?,
+    };
+    let exactly_once = match config.pipeline.delivery {
+        Delivery::ExactlyOnce => acknowledger.as_deref(),
+        Delivery::AtLeastOnce => None,
+    };
+    let context = SinkContext { exactly_once, join: None };
+    let mut sink = config.sink.table().open("sink", base, &schema, context).await?;
+    let transaction = exactly_once.and(sink.shared());
+    let mut dead = DeadLetters::new(config.dead_letter.as_ref(), base, &stages, transaction).await?;
+
+    let (tx, rx) = mpsc::channel(config.pipeline.channel_batches);
+    let mut committer =
+        acknowledger.map(|source| Committer::new(source, config.pipeline.delivery, config.pipeline.commit_interval_ms));
+    let reader = tokio::spawn(source.run(tx, stop));
+    let mut flow: Flow = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+        .enumerate()
+        .map(|(seq, item): (usize, Result<SourceBatch, SourceError>)| {
+            item.map(|b| (seq as u64, FlowBatch::from(b))).map_err(PipelineError::from)
+        })
+        .boxed();
+    for stage in &stages {
+        let width = stage.parallelism();
+        let stage = stage.clone();
+        let step = move |item: Result<(u64, FlowBatch), PipelineError>| {
+            let stage = stage.clone();
+            async move {
+                let (seq, batch) = item?;
+                run_blocking(move || stage.run(batch)).await.map(|b| (seq, b))
+            }
+        };
+        flow = if config.pipeline.ordered {
+            flow.map(step).buffered(width).boxed()
+        } else {
+            flow.map(step).buffer_unordered(width).boxed()
+        };
+    }
+
+    let mut outputs = Outputs { sink: sink.as_mut(), dead: &mut dead, committer: committer.as_mut() };
+    let result = drive(flow, &stages, &mut outputs, progress).await;
+    reader.abort();
+    progress.finish();
+    let commits = committer.as_ref().map_or(0, Committer::commits);
+    match result {
+        Ok(rows_in) => {
+            // Dead letters first: the sink's `_SUCCESS` is the last thing a run writes.
+            let dead_letter = match dead.finish().await {
+                Ok(summary) => summary,
+                Err(e) => {
+                    sink.abort().await;
+                    return Err(e);
+                }
+            };
+            let sink = sink.finish().await?;
+            let stages = stages.iter().map(|s| s.summary()).collect();
+            Ok(Summary {
+                files_read: extent.files,
+                bytes_read: extent.bytes,
+                rows_in,
+                sink,
+                dead_letter,
+                stages,
+                commits,
+                elapsed: progress.elapsed(),
+            })
+        }
+        Err(e) => {
+            sink.abort().await;
+            dead.abort().await;
+            Err(e)
+        }
+    }
+}
+
+/// The stages of `config` over batches of `schema`, each plugin loaded,
+/// opened and bound, and the sinks checked against the last stage's output
+/// schema, which is returned with them. Reads and writes no data: what
+/// `quiver validate` shows is what [`run`] runs.
+pub async fn build_stages(
+    config: &PipelineConfig,
+    base: &Path,
+    runtime: &Arc<Runtime>,
+    schema: SchemaRef,
+) -> Result<(Vec<SharedStage>, SchemaRef), PipelineError> {
+    let mut schema = schema;
+    let mut stages: Vec<SharedStage> = Vec::new();
+    for (index, transform) in config.transforms.iter().enumerate() {
+        let (runtime, transform, base, input) = (runtime.clone(), transform.clone(), base.to_owned(), schema.clone());
+        // Compiling a plugin is seconds of CPU on a cold cache.
+        let stage = tokio::task::spawn_blocking(move || Stage::build(&runtime, index, &transform, &base, input))
+            .await
+            .map_err(|e| PipelineError::Internal(e.to_string()))??;
+        schema = stage.output_schema().clone();
+        stages.push(Arc::new(stage));
+    }
+    config.sink.table().check_schema("sink", &schema)?;
+    Ok((stages, schema))
+}
+
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
+) -> Result<T, PipelineError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| PipelineError::Internal(format!("a stage panicked: {e}")))?
+}
+
+/// Where delivered batches go.
+struct Outputs<'a> {
+    sink: &'a mut dyn Sink,
+    dead: &'a mut DeadLetters,
+    /// Commits the source's offsets (Kafka).
+    committer: Option<&'a mut Committer>,
+}
+
+/// Pulls every batch to the sinks, committing as it goes, then ends the
+/// stream stage by stage. Returns the number of rows read.
+async fn drive(
+    mut flow: Flow,
+    stages: &[SharedStage],
+    out: &mut Outputs<'_>,
+    progress: &mut Progress,
+) -> Result<u64, PipelineError> {
+    let mut rows_in = 0u64;
+    let interval = out.committer.as_ref().map_or(Duration::from_secs(3600), |c| c.interval());
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let item = tokio::select! {
+            item = flow.next() => item,
+            _ = ticker.tick() => {
+                if let Some(c) = out.committer.as_deref_mut() {
+                    c.commit(out.sink, out.dead).await?;
+                }
+                continue;
+            }
+        };
+        let Some(item) = item else { break };
+        let (seq, batch) = item?;
+        rows_in += batch.source_rows as u64;
+        progress.rows_in = rows_in;
+        progress.bytes_in += batch.batch.get_array_memory_size() as u64;
+        let position = batch.position.clone();
+        if let Some(c) = out.committer.as_deref_mut()
+            && !c.admit(seq, position.as_ref(), out.sink, out.dead).await?
+        {
+            continue;
+        }
+        deliver(batch, out.sink, out.dead, progress).await?;
+        if let Some(c) = out.committer.as_deref_mut() {
+            c.delivered(seq, position);
+        }
+    }
+    // What a stage emits at the end goes through the stages after it.
+    for (index, stage) in stages.iter().enumerate() {
+        let stage = stage.clone();
+        let emitted = run_blocking(move || stage.finish()).await?;
+        for mut batch in emitted {
+            for later in &stages[index + 1..] {
+                let later = later.clone();
+                batch = run_blocking(move || later.run(batch)).await?;
+            }
+            deliver(batch, out.sink, out.dead, progress).await?;
+        }
+    }
+    if let Some(c) = out.committer.as_deref_mut() {
+        c.commit(out.sink, out.dead).await?;
+    }
+    Ok(rows_in)
+}
+
+async fn deliver(
+    batch: FlowBatch,
+    sink: &mut dyn Sink,
+    dead: &mut DeadLetters,
+    progress: &mut Progress,
+) -> Result<(), PipelineError> {
+    dead.write(batch.dead).await?;
+    sink.write(&batch.batch).await?;
+    progress.rows_out += batch.batch.num_rows() as u64;
+    progress.rows_rejected = dead.rows();
+    progress.update();
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Encoders of each output format, writing into an in-memory buffer that the
+//! sink drains to the object store after every batch.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression as ParquetCompression, GzipLevel, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::Deserialize;
+
+use crate::format::Format;
+
+/// Parquet compression codecs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    /// Zstandard (the default).
+    Zstd,
+    /// Snappy.
+    Snappy,
+    /// Gzip.
+    Gzip,
+    /// LZ4 raw.
+    Lz4,
+    /// Uncompressed.
+    None,
+}
+
+/// A `Write` into a buffer shared with the sink, which drains it.
+#[derive(Clone, Default)]
+pub(super) struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    pub(super) fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().expect("buffer lock"))
+    }
+}
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("buffer lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One open output file's encoder.
+pub(super) enum Encoder {
+    Parquet(ArrowWriter<SharedBuffer>),
+    Ipc(arrow::ipc::writer::FileWriter<SharedBuffer>),
+    Csv(arrow::csv::Writer<SharedBuffer>),
+    Jsonl(arrow::json::LineDelimitedWriter<SharedBuffer>),
+}
+
+impl Encoder {
+    pub(super) fn new(
+        format: Format,
+        schema: &SchemaRef,
+        out: SharedBuffer,
+        compression: Compression,
+        row_group_rows: usize,
+    ) -> Result<Self, ArrowError> {
+        Ok(match format {
+            Format::Parquet => {
+                let codec = match compression {
+                    Compression::Zstd => ParquetCompression::ZSTD(ZstdLevel::default()),
+                    Compression::Snappy => ParquetCompression::SNAPPY,
+                    Compression::Gzip => ParquetCompression::GZIP(GzipLevel::default()),
+                    Compression::Lz4 => ParquetCompression::LZ4_RAW,
+                    Compression::None => ParquetCompression::UNCOMPRESSED,
+                };
+                let props = WriterProperties::builder()
+                    .set_compression(codec)
+                    .set_max_row_group_row_count(Some(row_group_rows))
+                    .build();
+                Self::Parquet(ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(parquet_error)?)
+            }
+            Format::Ipc => Self::Ipc(arrow::ipc::writer::FileWriter::try_new(out, schema)?),
+            Format::Csv => Self::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
+            Format::Jsonl => Self::Jsonl(arrow::json::LineDelimitedWriter::new(out)),
+        })
+    }
+
+    pub(super) fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        match self {
+            Self::Parquet(w) => w.write(batch).map_err(parquet_error),
+            Self::Ipc(w) => w.write(batch),
+            Self::Csv(w) => w.write(batch),
+            Self::Jsonl(w) => w.write(batch),
+        }
+    }
+
+    /// Bytes encoded but still held by the encoder (a Parquet row group).
+    pub(super) fn pending_bytes(&self) -> usize {
+        match self {
+            Self::Parquet(w) => w.in_progress_size(),
+            _ => 0,
+        }
+    }
+
+    /// Writes the file's trailer (Parquet footer, IPC footer).
+    pub(super) fn finish(self) -> Result<(), ArrowError> {
+        match self {
+            Self::Parquet(w) => w.close().map(drop).map_err(parquet_error),
+            Self::Ipc(mut w) => w.finish(),
+            Self::Csv(_) => Ok(()),
+            Self::Jsonl(mut w) => w.finish(),
+        }
+    }
+}
+
+fn parquet_error(e: parquet::errors::ParquetError) -> ArrowError {
+    ArrowError::ExternalError(Box::new(e))
+}

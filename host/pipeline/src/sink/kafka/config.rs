@@ -1,0 +1,158 @@
+//! The `[sink]` and `[dead_letter]` tables with `type = "kafka"`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow::datatypes::SchemaRef;
+use serde::Deserialize;
+
+use super::{KafkaSink, Layout};
+use crate::problems::{At, Problems};
+use crate::sink::{Sink, SinkConfig, SinkContext, SinkError, SinkTable};
+use crate::value::ConfigValue;
+
+/// How rows become message values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueFormat {
+    /// One message per row, its value a JSON object (nulls written as `null`).
+    #[default]
+    Json,
+    /// One message per batch, its value an Arrow IPC stream.
+    Ipc,
+}
+
+/// Compression of produced message batches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaCompression {
+    /// None.
+    None,
+    /// gzip.
+    Gzip,
+    /// Snappy.
+    Snappy,
+    /// LZ4 (default): cheap on CPU, a good ratio on JSON.
+    #[default]
+    Lz4,
+    /// Zstandard.
+    Zstd,
+}
+
+impl KafkaCompression {
+    pub(super) fn codec(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Gzip => "gzip",
+            Self::Snappy => "snappy",
+            Self::Lz4 => "lz4",
+            Self::Zstd => "zstd",
+        }
+    }
+}
+
+/// `[sink]` or `[dead_letter]` with `type = "kafka"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSinkConfig {
+    /// Brokers to bootstrap from: `host:port[,host:port...]`.
+    pub bootstrap_servers: String,
+    /// The topic messages go to...
+    pub topic: Option<String>,
+    /// ...or a text column naming each row's topic (`topic` is then used for nulls).
+    pub topic_column: Option<String>,
+    /// The column whose value keys each message (its text form for non-text
+    /// columns); rows with the same key land in the same partition.
+    pub key_column: Option<String>,
+    /// Columns sent as headers of the same name, as text.
+    #[serde(default)]
+    pub header_columns: Vec<String>,
+    /// `json` (default): a message per row; `ipc`: a message per batch.
+    #[serde(default)]
+    pub format: ValueFormat,
+    /// The columns in a JSON value; all of them by default.
+    #[serde(default)]
+    pub value_columns: Vec<String>,
+    /// Or a binary or text column sent as the value, as it is (for rows a
+    /// plugin has already serialised).
+    pub value_column: Option<String>,
+    /// `none`, `gzip`, `snappy`, `lz4` (default) or `zstd`.
+    #[serde(default)]
+    pub compression: KafkaCompression,
+    /// With `[pipeline] delivery = "exactly-once"`: the producer's
+    /// transactional id, stable across restarts and different for each
+    /// process of a group. Default: `quiver-` and the consumer group.
+    pub transactional_id: Option<String>,
+    /// librdkafka producer properties passed through: security settings,
+    /// `linger.ms`, `batch.size`, ...
+    #[serde(default)]
+    pub properties: BTreeMap<String, ConfigValue>,
+}
+
+impl KafkaSinkConfig {
+    /// Records every setting no run can use, at `at`; connects to nothing.
+    pub fn validate(&self, at: &At, problems: &mut Problems) {
+        if self.topic.is_none() && self.topic_column.is_none() {
+            problems.add(&at.key("topic"), "give topic or topic_column");
+        }
+        if self.bootstrap_servers.trim().is_empty() {
+            problems.add(&at.key("bootstrap_servers"), "name at least one broker, host:port");
+        }
+    }
+
+    /// The dead-letter messages of rows with `schema`: the `quiver_*`
+    /// columns as headers; the message's own key and value for what the
+    /// source could not decode (`from_source`), the row as JSON otherwise.
+    pub fn for_dead_letters(&self, schema: &SchemaRef, from_source: bool) -> Self {
+        let names = schema.fields().iter().map(|f| f.name().clone());
+        let (headers, values): (Vec<String>, Vec<String>) = names.partition(|n| n.starts_with("quiver_"));
+        let mut config = self.clone();
+        config.topic_column = None;
+        config.header_columns = headers;
+        if from_source {
+            config.key_column = Some("key".into());
+            config.value_column = Some("value".into());
+        } else {
+            config.value_column = None;
+            config.value_columns = values;
+            config.format = ValueFormat::Json;
+        }
+        config
+    }
+}
+
+#[async_trait::async_trait]
+impl SinkTable for KafkaSinkConfig {
+    fn validate(&self, at: &At, _base: &Path, problems: &mut Problems) {
+        KafkaSinkConfig::validate(self, at, problems)
+    }
+
+    async fn check(&self, table: &'static str, _base: &Path) -> Result<(), SinkError> {
+        KafkaSink::check(table, self)
+    }
+
+    fn check_schema(&self, table: &'static str, schema: &SchemaRef) -> Result<(), SinkError> {
+        Layout::of(table, self, schema).map(drop)
+    }
+
+    fn describe(&self) -> String {
+        match (&self.topic, &self.topic_column) {
+            (_, Some(column)) => format!("Kafka messages to the topic named by column `{column}`"),
+            (topic, None) => format!("Kafka messages to topic {}", topic.as_deref().unwrap_or("?")),
+        }
+    }
+
+    async fn open(
+        &self,
+        table: &'static str,
+        _base: &Path,
+        schema: &SchemaRef,
+        context: SinkContext<'_>,
+    ) -> Result<Box<dyn Sink>, SinkError> {
+        Ok(Box::new(KafkaSink::open(table, self, schema, context)?))
+    }
+
+    fn for_dead_letters(&self, _directory: &str, schema: &SchemaRef, from_source: bool) -> SinkConfig {
+        SinkConfig::Kafka(KafkaSinkConfig::for_dead_letters(self, schema, from_source))
+    }
+}

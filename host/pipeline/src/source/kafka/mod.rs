@@ -1,0 +1,559 @@
+//! The Kafka source: a consumer group member that reads topics into Arrow
+//! micro-batches, one topic-partition per batch, cut by rows, bytes or
+//! time (linger). Offsets are never committed here: the pipeline commits
+//! them once the sinks hold every row up to them.
+
+mod decode;
+mod group;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::Int64Array;
+use arrow::datatypes::SchemaRef;
+use rdkafka::Message as _;
+use rdkafka::Offset;
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers as _};
+use rdkafka::topic_partition_list::TopicPartitionList;
+use serde::Deserialize;
+use tokio::sync::watch;
+
+pub use decode::{DEBEZIUM_COLUMNS, Message, MessageDecoder, MessageFormat, raw_schema};
+pub use group::{Group, Partition};
+
+use super::{
+    Acknowledger, BatchSender, ColumnConfig, Position, Source, SourceBatch, SourceError, SourceTable, declared_columns,
+};
+use crate::dead_letter::Undecodable;
+use crate::kafka::{client_config, set_default};
+use crate::problems::{At, Problems};
+use crate::value::ConfigValue;
+
+/// Where a new consumer group starts reading.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartFrom {
+    /// The oldest message kept (default: nothing already in the topic is missed).
+    #[default]
+    Earliest,
+    /// Only messages produced after the group first joins.
+    Latest,
+}
+
+/// `[source]` with `type = "kafka"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSourceConfig {
+    /// Brokers to bootstrap from: `host:port[,host:port...]`.
+    pub bootstrap_servers: String,
+    /// Topics to read, by name.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Or every topic whose name matches this regular expression (`^clicks-.*`).
+    pub topic_pattern: Option<String>,
+    /// The consumer group: processes sharing it share the partitions.
+    pub group_id: String,
+    /// Where a group without committed offsets starts: `earliest` (default) or `latest`.
+    #[serde(default)]
+    pub start: StartFrom,
+    /// How values are decoded: `json`, `debezium`, `ipc` or `raw`.
+    pub format: MessageFormat,
+    /// JSON and Debezium: the row's columns. JSON infers them from the first
+    /// messages when absent; Debezium needs them.
+    #[serde(default)]
+    pub schema: Vec<ColumnConfig>,
+    /// JSON without a schema: messages read to infer it.
+    #[serde(default = "default_infer_messages")]
+    pub infer_messages: usize,
+    /// A batch is cut at this many messages...
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+    /// ...or this many bytes of message values...
+    #[serde(default = "default_batch_bytes")]
+    pub batch_bytes: usize,
+    /// ...or when its first message has waited this long, in milliseconds.
+    #[serde(default = "default_linger_ms")]
+    pub linger_ms: u64,
+    /// End the run once every assigned partition has been read to its end
+    /// (for backfills and tests); by default the run goes on until stopped.
+    #[serde(default)]
+    pub stop_at_end: bool,
+    /// librdkafka consumer properties passed through: security settings,
+    /// fetch sizes, `session.timeout.ms`, ...
+    #[serde(default)]
+    pub properties: BTreeMap<String, ConfigValue>,
+}
+
+fn default_infer_messages() -> usize {
+    100
+}
+fn default_batch_rows() -> usize {
+    10_000
+}
+fn default_batch_bytes() -> usize {
+    16 << 20
+}
+fn default_linger_ms() -> u64 {
+    100
+}
+
+type GroupConsumer = StreamConsumer<Group>;
+
+/// A subscribed consumer with its batch schema settled.
+pub struct KafkaSource {
+    config: KafkaSourceConfig,
+    consumer: Arc<GroupConsumer>,
+    decoder: MessageDecoder,
+    /// Messages read while inferring the schema, to be batched first.
+    backlog: Vec<(Partition, Message, u64)>,
+    eof: Vec<Partition>,
+}
+
+#[async_trait::async_trait]
+impl SourceTable for KafkaSourceConfig {
+    fn validate(&self, at: &At, _base: &Path, problems: &mut Problems) {
+        KafkaSourceConfig::validate(self, at, problems)
+    }
+
+    fn declared_schema(&self) -> Result<Option<SchemaRef>, SourceError> {
+        KafkaSourceConfig::declared_schema(self)
+    }
+
+    fn describe(&self) -> String {
+        let topics = match &self.topic_pattern {
+            Some(pattern) => format!("topics matching {pattern}"),
+            None => format!("topics {}", self.topics.join(", ")),
+        };
+        let format = format!("{:?}", self.format).to_lowercase();
+        format!("Kafka {topics}, group {}, {format} messages", self.group_id)
+    }
+
+    fn is_stream(&self) -> bool {
+        true
+    }
+
+    async fn open(&self, _base: &Path) -> Result<Box<dyn Source>, SourceError> {
+        Ok(Box::new(KafkaSource::open(self).await?))
+    }
+}
+
+fn config_error(key: &'static str, reason: impl Into<String>) -> SourceError {
+    SourceError::Config { key, reason: reason.into() }
+}
+
+impl KafkaSourceConfig {
+    /// The schema of every batch when the table settles it: declared
+    /// columns (with the Debezium ones added), or the raw messages' fixed one.
+    pub fn declared_schema(&self) -> Result<Option<SchemaRef>, SourceError> {
+        let base = match (self.format, declared_columns(&self.schema)?) {
+            (MessageFormat::Raw, _) => Some(raw_schema()),
+            (_, declared) => declared,
+        };
+        Ok(base.map(|schema| MessageDecoder::new(self.format, schema).schema().clone()))
+    }
+
+    /// Records every setting no run can use, at `at`; connects to nothing.
+    pub fn validate(&self, at: &At, problems: &mut Problems) {
+        for (key, value) in [("batch_rows", self.batch_rows), ("batch_bytes", self.batch_bytes)] {
+            if value == 0 {
+                problems.add(&at.key(key), "must be at least 1");
+            }
+        }
+        if self.group_id.is_empty() {
+            problems.add(&at.key("group_id"), "must not be empty");
+        }
+        match (&self.topic_pattern, self.topics.is_empty()) {
+            (Some(_), false) => problems.add(&at.key("topics"), "give topics or topic_pattern, not both"),
+            (None, true) => problems.add(&at.key("topics"), "name at least one topic, or give topic_pattern"),
+            (Some(p), true) => {
+                if let Err(e) = regex_lite::Regex::new(p) {
+                    problems.add(&at.key("topic_pattern"), e.to_string());
+                }
+            }
+            (None, false) => {}
+        }
+        match (self.format, declared_columns(&self.schema)) {
+            (_, Err(e)) => problems.add(&at.key("schema"), e.to_string()),
+            (MessageFormat::Debezium, Ok(None)) => {
+                problems.add(&at.key("schema"), "format \"debezium\" needs the row's columns declared")
+            }
+            (MessageFormat::Ipc | MessageFormat::Raw, Ok(Some(_))) => problems.add(
+                &at.key("schema"),
+                "IPC messages carry their schema and raw messages have a fixed one; declare columns for json and \
+                 debezium only",
+            ),
+            _ => {}
+        }
+    }
+}
+
+impl KafkaSource {
+    /// Checks the table, joins the group and settles the schema (reading the
+    /// first messages if it must be inferred), before any data moves.
+    /// `config` is checked already ([`KafkaSourceConfig::validate`]).
+    pub async fn open(config: &KafkaSourceConfig) -> Result<Self, SourceError> {
+        let topics = match &config.topic_pattern {
+            // librdkafka takes a subscription starting with `^` as a pattern.
+            Some(p) => vec![if p.starts_with('^') { p.clone() } else { format!("^{p}") }],
+            None => config.topics.clone(),
+        };
+        let declared = declared_columns(&config.schema)?;
+        let mut client = client_config("source", &config.bootstrap_servers, &config.properties)
+            .map_err(|reason| SourceError::Kafka { reason })?;
+        client
+            .set("group.id", &config.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true");
+        set_default(&mut client, "isolation.level", "read_committed");
+        let start = match config.start {
+            StartFrom::Earliest => "earliest",
+            StartFrom::Latest => "latest",
+        };
+        set_default(&mut client, "auto.offset.reset", start);
+        let consumer: GroupConsumer = client
+            .create_with_context(Group::default())
+            .map_err(|e| SourceError::Kafka { reason: format!("cannot create the consumer: {e}") })?;
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&names)
+            .map_err(|e| SourceError::Kafka { reason: format!("cannot subscribe to {}: {e}", names.join(", ")) })?;
+        let mut source = Self {
+            config: config.clone(),
+            consumer: Arc::new(consumer),
+            decoder: MessageDecoder::new(MessageFormat::Raw, raw_schema()),
+            backlog: Vec::new(),
+            eof: Vec::new(),
+        };
+        let schema = match (config.format, declared) {
+            (MessageFormat::Raw, _) => raw_schema(),
+            (_, Some(schema)) => schema,
+            (format, None) => source.infer(format).await?,
+        };
+        source.decoder = MessageDecoder::new(config.format, schema);
+        Ok(source)
+    }
+
+    /// Reads the first messages to learn the schema; they are kept for the run.
+    async fn infer(&mut self, format: MessageFormat) -> Result<SchemaRef, SourceError> {
+        let wanted = if format == MessageFormat::Ipc { 1 } else { self.config.infer_messages.max(1) };
+        tracing::info!("kafka: reading {wanted} messages to infer the schema (declare [source] schema to skip this)");
+        loop {
+            let found = self.backlog.iter().filter(|(_, m, _)| m.value.is_some()).count();
+            if found >= wanted || (found > 0 && self.at_end()) {
+                break;
+            }
+            if self.config.stop_at_end && self.at_end() {
+                break;
+            }
+            match self.consumer.recv().await {
+                Ok(m) => {
+                    let (partition, message) = detach(&m);
+                    self.eof.retain(|p| p != &partition);
+                    self.backlog.push((partition, message, self.consumer.context().epoch()));
+                }
+                Err(KafkaError::PartitionEOF(p)) => self.mark_eof(p),
+                Err(e) => tracing::warn!("kafka: while reading messages to infer the schema: {e}"),
+            }
+        }
+        let values = self.backlog.iter().filter_map(|(_, m, _)| m.value.as_deref());
+        match format {
+            MessageFormat::Ipc => {
+                let Some(value) = values.into_iter().next() else {
+                    return Err(SourceError::Kafka {
+                        reason: "the topics are empty, so the IPC schema cannot be read".into(),
+                    });
+                };
+                let reader =
+                    arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(value), None).map_err(|e| {
+                        SourceError::Kafka { reason: format!("the first message is not an IPC stream: {e}") }
+                    })?;
+                Ok(reader.schema())
+            }
+            _ => {
+                let parsed: Vec<serde_json::Value> = values.filter_map(|v| serde_json::from_slice(v).ok()).collect();
+                if parsed.is_empty() {
+                    return Err(config_error(
+                        "schema",
+                        "no JSON message to infer the columns from (the topics are empty or unreadable): declare them",
+                    ));
+                }
+                let schema = arrow::json::reader::infer_json_schema_from_iterator(parsed.iter().map(Ok))
+                    .map_err(|e| config_error("schema", format!("cannot infer it from the first messages: {e}")))?;
+                tracing::info!(
+                    "kafka: inferred schema {:?}",
+                    schema.fields().iter().map(|f| f.to_string()).collect::<Vec<_>>()
+                );
+                Ok(Arc::new(schema))
+            }
+        }
+    }
+
+    fn mark_eof(&mut self, partition: i32) {
+        // The end-of-partition event carries no topic: mark that partition of every assigned topic.
+        for p in self.consumer.context().assigned().into_iter().filter(|(_, n)| *n == partition) {
+            if !self.eof.contains(&p) {
+                self.eof.push(p);
+            }
+        }
+    }
+
+    /// Whether every assigned partition has been read to its end.
+    fn at_end(&mut self) -> bool {
+        let assigned = self.consumer.context().assigned();
+        if assigned.is_empty() || !assigned.iter().all(|p| self.eof.contains(p)) {
+            return false;
+        }
+        // Confirm against the brokers, since an end-of-partition event does not say which topic.
+        let positions = match self.consumer.position() {
+            Ok(p) => p,
+            Err(_) => return false,
+        };
+        for e in positions.elements() {
+            let Offset::Offset(at) = e.offset() else { continue };
+            let high = tokio::task::block_in_place(|| {
+                self.consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(10))
+            });
+            if matches!(high, Ok((_, high)) if at < high) {
+                self.eof.retain(|(t, p)| !(t.as_ref() == e.topic() && *p == e.partition()));
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Reads and batches messages until `stop` turns true (or, with
+    /// `stop_at_end`, every partition is read), then hands on what it holds.
+    async fn read(mut self, tx: BatchSender, mut stop: watch::Receiver<bool>) {
+        let linger = Duration::from_millis(self.config.linger_ms);
+        let mut buffers: HashMap<Partition, Buffer> = HashMap::new();
+        let mut epoch = self.consumer.context().epoch();
+        for (partition, message, _) in std::mem::take(&mut self.backlog) {
+            let buffer = buffers.entry(partition.clone()).or_insert_with(|| Buffer::new(epoch));
+            buffer.push(message);
+            if buffer.full(&self.config) && !self.emit(&tx, &mut buffers, |p, _| p == &partition).await {
+                return;
+            }
+        }
+        loop {
+            let deadline = buffers.values().map(|b| b.since + linger).min();
+            let sleep = tokio::time::sleep_until(deadline.unwrap_or_else(far_future).into());
+            tokio::select! {
+                _ = stopped(&mut stop) => break,
+                _ = sleep => {
+                    let now = Instant::now();
+                    if !self.emit(&tx, &mut buffers, |_, b| b.since + linger <= now).await {
+                        return;
+                    }
+                }
+                received = self.consumer.recv() => match received {
+                    Ok(m) => {
+                        let now_epoch = self.consumer.context().epoch();
+                        let (partition, message) = detach(&m);
+                        drop(m);
+                        if now_epoch != epoch {
+                            // Batches never mix messages read before and after a rebalance.
+                            if !self.emit(&tx, &mut buffers, |_, _| true).await {
+                                return;
+                            }
+                            epoch = now_epoch;
+                        }
+                        self.eof.retain(|p| p != &partition);
+                        let buffer = buffers.entry(partition.clone()).or_insert_with(|| Buffer::new(epoch));
+                        buffer.push(message);
+                        if buffer.full(&self.config) && !self.emit(&tx, &mut buffers, |p, _| p == &partition).await {
+                            return;
+                        }
+                    }
+                    Err(KafkaError::PartitionEOF(p)) => {
+                        self.mark_eof(p);
+                        if self.config.stop_at_end && self.at_end() {
+                            break;
+                        }
+                    }
+                    // librdkafka retries on its own (a broker restarting, say); say so and go on.
+                    Err(e) => tracing::warn!("kafka source: {e}"),
+                },
+            }
+        }
+        self.emit(&tx, &mut buffers, |_, _| true).await;
+    }
+
+    /// Decodes and sends the buffers `pick` selects. False when the pipeline is gone.
+    async fn emit(
+        &self,
+        tx: &BatchSender,
+        buffers: &mut HashMap<Partition, Buffer>,
+        pick: impl Fn(&Partition, &Buffer) -> bool,
+    ) -> bool {
+        let chosen: Vec<Partition> = buffers.iter().filter(|(p, b)| pick(p, b)).map(|(p, _)| p.clone()).collect();
+        for partition in chosen {
+            let buffer = buffers.remove(&partition).expect("chosen from the map");
+            let batch = tokio::task::block_in_place(|| self.batch(&partition, buffer));
+            if tx.send(Ok(batch)).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn batch(&self, (topic, partition): &Partition, buffer: Buffer) -> SourceBatch {
+        let decoded = self.decoder.decode(topic, *partition, &buffer.messages);
+        let label: Arc<str> = format!("{topic}/{partition}").into();
+        let undecodable = decoded
+            .failed
+            .iter()
+            .map(|(i, reason)| {
+                let message = &buffer.messages[*i];
+                Undecodable {
+                    key: message.key.clone(),
+                    value: message.value.clone(),
+                    reason: reason.clone(),
+                    source: label.clone(),
+                    offset: message.offset,
+                }
+            })
+            .collect();
+        let last = buffer.messages.last().expect("a buffer holds a message").offset;
+        SourceBatch {
+            batch: decoded.batch,
+            file: label,
+            first_row: 0,
+            rows: Some(Int64Array::from(decoded.offsets)),
+            undecodable,
+            position: Some(Position {
+                stream: topic.clone(),
+                partition: *partition,
+                next_offset: last + 1,
+                epoch: buffer.epoch,
+            }),
+        }
+    }
+}
+
+/// Returns once `stop` turns true; never, if its sender is gone.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(3600)
+}
+
+struct Buffer {
+    messages: Vec<Message>,
+    bytes: usize,
+    since: Instant,
+    epoch: u64,
+}
+
+impl Buffer {
+    fn new(epoch: u64) -> Self {
+        Self { messages: Vec::new(), bytes: 0, since: Instant::now(), epoch }
+    }
+
+    fn push(&mut self, message: Message) {
+        self.bytes += message.value.as_ref().map_or(0, Vec::len);
+        self.messages.push(message);
+    }
+
+    fn full(&self, config: &KafkaSourceConfig) -> bool {
+        self.messages.len() >= config.batch_rows || self.bytes >= config.batch_bytes
+    }
+}
+
+fn detach(m: &BorrowedMessage<'_>) -> (Partition, Message) {
+    let headers = m
+        .headers()
+        .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
+        .unwrap_or_default();
+    let message = Message {
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec),
+        headers,
+        offset: m.offset(),
+        timestamp: m.timestamp().to_millis(),
+    };
+    ((Arc::from(m.topic()), m.partition()), message)
+}
+
+impl Source for KafkaSource {
+    fn schema(&self) -> &SchemaRef {
+        self.decoder.schema()
+    }
+
+    fn acknowledger(&self) -> Option<Arc<dyn Acknowledger>> {
+        Some(Arc::new(Offsets { consumer: self.consumer.clone(), group_id: self.config.group_id.clone() }))
+    }
+
+    fn run(self: Box<Self>, tx: BatchSender, stop: watch::Receiver<bool>) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(self.read(tx, stop))
+    }
+}
+
+/// Commits a consumer's offsets, for the pipeline.
+#[derive(Clone)]
+pub struct Offsets {
+    consumer: Arc<GroupConsumer>,
+    group_id: String,
+}
+
+impl Acknowledger for Offsets {
+    fn reader(&self) -> &str {
+        &self.group_id
+    }
+
+    fn epoch(&self) -> u64 {
+        self.group().epoch()
+    }
+
+    fn commit(&self, positions: &[Position]) -> Result<usize, String> {
+        Offsets::commit(self, positions).map_err(|e| e.to_string())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl Offsets {
+    /// The group's state, for the consumer side of a transaction.
+    pub fn group(&self) -> &Group {
+        self.consumer.context()
+    }
+
+    /// The group metadata a producer's transaction commits offsets with.
+    pub fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        self.consumer.group_metadata()
+    }
+
+    /// Commits `positions`, but only for partitions this consumer still
+    /// holds (another member now owns the rest and resumes from the last
+    /// commit, so at worst rows are read twice, never skipped). Blocks.
+    pub fn commit(&self, positions: &[Position]) -> Result<usize, KafkaError> {
+        let _held = self.group().hold();
+        let assigned = self.group().assigned();
+        let list = offset_list(positions.iter().filter(|p| assigned.contains(&p.partition())));
+        if list.count() == 0 {
+            return Ok(0);
+        }
+        self.consumer.commit(&list, CommitMode::Sync)?;
+        Ok(list.count())
+    }
+}
+
+/// A topic-partition list of the offsets to resume from.
+pub fn offset_list<'a>(positions: impl Iterator<Item = &'a Position>) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    for p in positions {
+        list.add_partition_offset(&p.stream, p.partition, Offset::Offset(p.next_offset))
+            .expect("a fresh offset for a new entry");
+    }
+    list
+}

@@ -1,0 +1,280 @@
+//! Sources: files in Parquet, Arrow IPC, CSV or JSON Lines, found through
+//! `object_store` and decoded into record batches in file order; or Kafka
+//! topics read into micro-batches ([`kafka`]).
+//!
+//! The pipeline knows a source only as a [`Source`]: a schema, a task that
+//! sends [`SourceBatch`]es, and, for a source whose progress is committed,
+//! an [`Acknowledger`] that takes the [`Position`]s the sinks hold.
+//! [`SourceConfig::table`] is where the kinds are registered.
+
+mod decode;
+mod files;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+mod parquet_reader;
+
+use std::any::Any;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow::array::{Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use serde::Deserialize;
+use tokio::sync::{mpsc, watch};
+
+pub use files::{FileSource, FileSourceConfig};
+
+use crate::dead_letter::Undecodable;
+use crate::problems::{At, Problems};
+use crate::store::LocationError;
+
+/// The `[source]` table of a pipeline file: its `type` key picks the kind,
+/// `files` when absent.
+#[derive(Debug, Clone)]
+pub enum SourceConfig {
+    /// Files on a local disk or an object store.
+    Files(FileSourceConfig),
+    /// Kafka topics.
+    #[cfg(feature = "kafka")]
+    /// The Kafka consumer failed.
+    Kafka(kafka::KafkaSourceConfig),
+}
+
+impl<'de> Deserialize<'de> for SourceConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match crate::value::typed_table(d, &["files", "kafka"])? {
+            ("files", table) => FileSourceConfig::deserialize(table).map(Self::Files),
+            #[cfg(feature = "kafka")]
+            (_, table) => kafka::KafkaSourceConfig::deserialize(table).map(Self::Kafka),
+            #[cfg(not(feature = "kafka"))]
+            (kind, _) => Err(crate::value::not_built(kind)),
+        }
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+/// One declared column.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnConfig {
+    /// The column's name.
+    pub name: String,
+    /// Its Arrow type as arrow-rs spells it: `Int64`, `Utf8`, `Float64`,
+    /// `Boolean`, `Date32`, `Timestamp(ms)`, `Timestamp(ms, "UTC")`, ...
+    #[serde(rename = "type")]
+    pub data_type: String,
+    /// Whether it may hold nulls.
+    #[serde(default = "default_true")]
+    pub nullable: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Why a source failed. Every variant names the file or key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("[source] path: {0}")]
+    /// The path is not a place the source can read.
+    Location(#[from] LocationError),
+    #[error("[source] {key}: {reason}")]
+    /// A setting cannot be used.
+    Config {
+        /// The key at fault.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+    #[error("no files match `{0}`: check [source] path")]
+    /// No file matches the path.
+    NoFiles(String),
+    #[error("cannot list `{location}`: {reason}")]
+    /// The location cannot be listed.
+    List {
+        /// Where.
+        location: String,
+        /// Why.
+        reason: String,
+    },
+    #[error("{file}: {reason}")]
+    /// A file cannot be read or decoded.
+    File {
+        /// The file.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+    #[error("{file} has a different schema than {first}, the first file: {reason}")]
+    /// A file's schema differs from the first file's.
+    SchemaMismatch {
+        /// The file.
+        file: String,
+        /// The first file, whose schema the others must have.
+        first: String,
+        /// Why.
+        reason: String,
+    },
+    #[error("[source] kafka: {reason}")]
+    /// The Kafka consumer failed.
+    Kafka {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A batch read from a source, with where it came from.
+#[derive(Debug, Clone)]
+pub struct SourceBatch {
+    /// The rows.
+    pub batch: RecordBatch,
+    /// The file they were read from, or `topic/partition`.
+    pub file: Arc<str>,
+    /// The index, in that file, of the batch's first row (when `rows` is `None`).
+    pub first_row: u64,
+    /// Each row's position (a Kafka offset) when they are not consecutive.
+    pub rows: Option<Int64Array>,
+    /// Records the source could not decode, for the dead-letter output.
+    pub undecodable: Vec<Undecodable>,
+    /// How far the batch takes its source, once the sinks hold it.
+    pub position: Option<Position>,
+}
+
+/// How far a batch takes one partition of a stream: where to resume once
+/// the sinks hold it. A source that is read to its end (files) has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// The stream: a Kafka topic, for instance.
+    pub stream: Arc<str>,
+    /// The partition of the stream.
+    pub partition: i32,
+    /// The offset after the batch's last record: where to resume.
+    pub next_offset: i64,
+    /// The source's assignment epoch when the batch was read (see [`Acknowledger::epoch`]).
+    pub epoch: u64,
+}
+
+/// A stream and its partition, as positions name them.
+pub type Partition = (Arc<str>, i32);
+
+impl Position {
+    /// The partition this position is in.
+    pub fn partition(&self) -> Partition {
+        (self.stream.clone(), self.partition)
+    }
+}
+
+/// What the run's summary says a source holds before it is read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extent {
+    /// Files to read (0 for a stream).
+    pub files: usize,
+    /// Their size in bytes.
+    pub bytes: u64,
+}
+
+/// Sends a source's batches, or the error that ended it.
+pub type BatchSender = mpsc::Sender<Result<SourceBatch, SourceError>>;
+
+/// A source the pipeline reads: files, a topic, whatever implements it.
+pub trait Source: Send {
+    /// The schema every batch has, known before any data moves.
+    fn schema(&self) -> &SchemaRef;
+
+    /// What it holds, as far as that is known before reading.
+    fn extent(&self) -> Extent {
+        Extent::default()
+    }
+
+    /// Where the sinks' progress is committed back, for a source whose
+    /// batches carry [`Position`]s; `None` for one read to its end.
+    fn acknowledger(&self) -> Option<Arc<dyn Acknowledger>> {
+        None
+    }
+
+    /// Reads and sends batches until the source ends, `stop` turns true,
+    /// or the receiver is gone. The last message is an error if reading failed.
+    fn run(self: Box<Self>, tx: BatchSender, stop: watch::Receiver<bool>) -> futures::future::BoxFuture<'static, ()>;
+}
+
+/// Commits a streaming source's positions once the sinks hold every row
+/// before them.
+pub trait Acknowledger: Send + Sync {
+    /// Who reads, stably across restarts (a consumer group): a sink that
+    /// commits in transactions names its transactions after it.
+    fn reader(&self) -> &str;
+
+    /// Changes whenever the source's partitions are handed out again (a
+    /// rebalance): a batch read in an earlier epoch may be read again by
+    /// another reader.
+    fn epoch(&self) -> u64;
+
+    /// Commits `positions`, for the partitions this reader still holds.
+    /// Returns how many were committed. Blocks.
+    fn commit(&self, positions: &[Position]) -> Result<usize, String>;
+
+    /// The acknowledger itself, for a sink that commits positions inside
+    /// its own transaction and must speak the source's protocol to do so.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// What the pipeline asks of a `[source]` table, whatever its kind.
+#[async_trait::async_trait]
+pub trait SourceTable: Send + Sync {
+    /// Records every setting of the table no run can use, at `at`; reads
+    /// and connects to nothing. Relative paths start at `base`.
+    fn validate(&self, at: &At, base: &Path, problems: &mut Problems);
+
+    /// The schema of every batch when it is known without reading anything:
+    /// declared, or fixed by the kind of source.
+    fn declared_schema(&self) -> Result<Option<SchemaRef>, SourceError>;
+
+    /// The schema of every batch when it is known without reading any
+    /// rows: declared, fixed, or in a file's footer.
+    async fn known_schema(&self, _base: &Path) -> Result<Option<SchemaRef>, SourceError> {
+        self.declared_schema()
+    }
+
+    /// What the source reads, in a few words, for `quiver validate`.
+    fn describe(&self) -> String;
+
+    /// Whether the source is a stream, which never ends by itself: it is
+    /// stopped, and its progress committed as it goes.
+    fn is_stream(&self) -> bool {
+        false
+    }
+
+    /// Opens the source and settles its schema, before any data moves.
+    async fn open(&self, base: &Path) -> Result<Box<dyn Source>, SourceError>;
+}
+
+impl SourceConfig {
+    /// The table, whatever its kind: where source kinds are registered.
+    pub fn table(&self) -> &dyn SourceTable {
+        match self {
+            Self::Files(files) => files,
+            #[cfg(feature = "kafka")]
+            Self::Kafka(kafka) => kafka,
+        }
+    }
+}
+
+/// The schema of declared `[[source.schema]]` columns; `None` when none are.
+pub(crate) fn declared_columns(columns: &[ColumnConfig]) -> Result<Option<SchemaRef>, SourceError> {
+    if columns.is_empty() {
+        return Ok(None);
+    }
+    let fields = columns
+        .iter()
+        .map(|c| {
+            DataType::from_str(&c.data_type)
+                .map(|t| Field::new(&c.name, t, c.nullable))
+                .map_err(|e| SourceError::Config { key: "schema", reason: format!("column `{}`: {e}", c.name) })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Arc::new(Schema::new(fields))))
+}
+
+/// Streams batches from one file.
+pub(crate) type BatchStream = futures::stream::BoxStream<'static, Result<RecordBatch, String>>;

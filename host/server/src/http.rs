@@ -1,0 +1,183 @@
+//! The HTTP API: `POST /v1/transform/{plugin}` with an Arrow IPC stream,
+//! health, readiness, metrics and the OpenAPI description, beside the
+//! routes it is handed (the admin API's). `docs/openapi.json` describes it all.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Cursor;
+use std::sync::Arc;
+
+use arrow::datatypes::Schema;
+use arrow::ipc::reader::StreamReader;
+use arrow::ipc::writer::StreamWriter;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use super::request::{authorization, body};
+use super::service::{RowRejection, TransformRequest};
+use super::{ServeError, Shared};
+use axum_server::tls_rustls::RustlsConfig;
+
+/// The media type of Arrow IPC streams.
+pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
+/// The output schema's metadata key carrying the refused rows as JSON.
+pub const REJECTIONS_KEY: &str = "quiver.rejections";
+/// The OpenAPI description, kept in the repository.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Serves the HTTP API and `routes` on `listener` (with TLS when given)
+/// until `shutdown` resolves; connections then close once their requests end.
+pub async fn serve(
+    shared: Arc<Shared>,
+    routes: Router<Arc<Shared>>,
+    listener: TcpListener,
+    tls: Option<RustlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let limit = shared.max_request_bytes();
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
+        .route("/v1/transform/{plugin}", post(transform))
+        .merge(routes)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(shared);
+    let handle = axum_server::Handle::new();
+    let stopping = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopping.graceful_shutdown(None);
+    });
+    let result = async {
+        let listener = listener.into_std()?;
+        let app = app.into_make_service();
+        match tls {
+            Some(config) => axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(app).await,
+            None => axum_server::from_tcp(listener)?.handle(handle).serve(app).await,
+        }
+    };
+    if let Err(e) = result.await {
+        tracing::error!("HTTP server: {e}");
+    }
+}
+
+impl IntoResponse for ServeError {
+    fn into_response(self) -> Response {
+        use super::registry::RegistryError as R;
+        let status = match &self {
+            ServeError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ServeError::Registry(R::UnknownPlugin { .. } | R::UnknownVersion { .. }) => StatusCode::NOT_FOUND,
+            ServeError::Registry(R::HashMismatch { .. }) => StatusCode::CONFLICT,
+            ServeError::Registry(R::InUse { .. } | R::NoHistory { .. }) => StatusCode::CONFLICT,
+            ServeError::Registry(R::Invalid { .. } | R::Load(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServeError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServeError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServeError::Plugin { .. } | ServeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ServeError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ServeError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServeError::Draining => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let cause = match &self {
+            ServeError::Plugin { cause, .. } => Some(*cause),
+            _ => None,
+        };
+        let body = serde_json::json!({ "error": self.to_string(), "cause": cause });
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    match shared.is_ready() {
+        true => (StatusCode::OK, "ready\n"),
+        false => (StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let text = shared.service.metrics.render(&shared.service.registry);
+    ([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text)
+}
+
+async fn transform(
+    State(shared): State<Arc<Shared>>,
+    Path(plugin): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ServeError> {
+    shared.tokens.check_data(authorization(&headers))?;
+    let request = request_of(plugin, query)?;
+    let bytes = body(&shared, bytes)?;
+    let reader = StreamReader::try_new(Cursor::new(bytes), None)
+        .map_err(|e| ServeError::BadRequest(format!("the body is not an Arrow IPC stream ({ARROW_STREAM}): {e}")))?;
+    let session = shared.service.open(&request, reader.schema()).await?;
+    let (mut outputs, mut rejections, mut rows_in) = (Vec::new(), Vec::<RowRejection>::new(), 0u64);
+    for (index, batch) in reader.enumerate() {
+        let batch = batch.map_err(|e| ServeError::BadRequest(format!("batch #{index} of the body: {e}")))?;
+        let rows = batch.num_rows() as u64;
+        let processed = shared.service.call(&session, batch).await?;
+        rejections.extend(processed.rejections.into_iter().map(|r| RowRejection { row: r.row + rows_in, ..r }));
+        outputs.push(processed.batch);
+        rows_in += rows;
+    }
+    let rows_out: usize = outputs.iter().map(|b| b.num_rows()).sum();
+    let mut metadata = session.output_schema().metadata().clone();
+    metadata.insert(REJECTIONS_KEY, serde_json::to_string(&rejections).expect("serializable"));
+    let schema = Schema::new_with_metadata(session.output_schema().fields().clone(), metadata);
+    let mut writer = StreamWriter::try_new(Vec::new(), &schema).map_err(internal)?;
+    for batch in &outputs {
+        writer.write(batch).map_err(internal)?;
+    }
+    let body = writer.into_inner().map_err(internal)?;
+    let served = session.served();
+    Ok((
+        [
+            (header::CONTENT_TYPE, ARROW_STREAM.to_string()),
+            (header::HeaderName::from_static("quiver-plugin"), served),
+            (header::HeaderName::from_static("quiver-rows-in"), rows_in.to_string()),
+            (header::HeaderName::from_static("quiver-rows-out"), rows_out.to_string()),
+            (header::HeaderName::from_static("quiver-rows-rejected"), rejections.len().to_string()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn internal(e: arrow::error::ArrowError) -> ServeError {
+    ServeError::Internal(format!("encoding the response: {e}"))
+}
+
+/// The request named by the path and the query: `version`, `transform`,
+/// and `config.KEY=VALUE` for each configuration key.
+fn request_of(plugin: String, query: HashMap<String, String>) -> Result<TransformRequest, ServeError> {
+    let mut request = TransformRequest { plugin, ..TransformRequest::default() };
+    for (key, value) in query {
+        match key.as_str() {
+            "version" => request.version = Some(value),
+            "transform" => request.transform = Some(value),
+            _ => match key.strip_prefix("config.") {
+                Some(name) if !name.is_empty() => {
+                    request.config.insert(name.into(), value);
+                }
+                _ => {
+                    return Err(ServeError::BadRequest(format!(
+                        "unknown query parameter `{key}`; use version, transform or config.KEY"
+                    )));
+                }
+            },
+        }
+    }
+    Ok(request)
+}

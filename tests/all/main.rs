@@ -1,0 +1,18 @@
+//! Every end-to-end test, in one binary (wasmtime's `tests/all` pattern): the
+//! real `quiver` binary, real plugins built by `build.rs`, real files, a
+//! real Kafka broker and real clients. One binary links wasmtime, arrow and
+//! librdkafka once instead of once per file.
+
+mod aggregate;
+mod bad_input;
+mod docs;
+mod enrich;
+mod examples;
+mod formats;
+mod gcd;
+mod ipc_input;
+mod kafka;
+mod languages;
+mod plugin_cli;
+mod sandbox;
+mod serve;
