@@ -67,7 +67,7 @@ impl Project {
 }
 
 /// Builds the project at `dir`; the component goes to `out`, else `build/NAME.wasm`.
-fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
+fn build(dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathBuf> {
     let project = Project::read(dir)?;
     let work = project.dir.join("build");
     let sdk = work.join("sdk");
@@ -154,7 +154,7 @@ fn test(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The files of a new C plugin project named `name`.
-fn template(name: &str) -> Vec<(String, String)> {
+fn template(name: &str) -> anyhow::Result<Vec<(String, String)>> {
     let file = name.replace('-', "_");
     let manifest = format!(
         "# A C plugin for Quiver: `quiver plugin build` compiles these sources with the\n\
@@ -230,31 +230,13 @@ int main(void) {{
 }}
 "#
     );
-    vec![
+    Ok(vec![
         ("quiver.toml".into(), manifest),
         (format!("{file}.c"), source),
         (format!("test_{file}.c"), test),
         (".gitignore".into(), "build/\n".into()),
-    ]
+    ])
 }
 
 /// C sources on the C SDK and nanoarrow, built with zig's clang and wasm-tools.
-pub struct C;
-
-impl Toolchain for C {
-    fn manifest(&self) -> &'static str {
-        "quiver.toml"
-    }
-
-    fn template(&self, name: &str) -> anyhow::Result<Vec<(String, String)>> {
-        Ok(template(name))
-    }
-
-    fn build(&self, dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathBuf> {
-        build(dir, out)
-    }
-
-    fn test(&self, dir: &Path) -> anyhow::Result<()> {
-        test(dir)
-    }
-}
+pub const TOOLCHAIN: Toolchain = Toolchain { manifest: "quiver.toml", template, build, test };

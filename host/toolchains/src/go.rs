@@ -145,7 +145,7 @@ fn required_version(go_mod: &str) -> String {
 }
 
 /// Builds the project at `dir`; the component goes to `out`, else `build/NAME.wasm`.
-fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
+fn build(dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathBuf> {
     let project = Project::read(dir)?;
     let app = project.prepare()?;
     let work = project.dir.join("build");
@@ -189,7 +189,7 @@ fn test(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The files of a new Go plugin project named `name`.
-fn template(name: &str) -> Vec<(String, String)> {
+fn template(name: &str) -> anyhow::Result<Vec<(String, String)>> {
     let file = name.replace('-', "_");
     let manifest =
         format!("module {name}\n\ngo {}\n\nrequire {SDK_MODULE} v0.1.0\n", toolchain::pin("GO_LANGUAGE_VERSION"));
@@ -264,34 +264,16 @@ func TestAdd(t *testing.T) {{
 }}
 "#
     );
-    vec![
+    Ok(vec![
         ("go.mod".into(), manifest),
         (format!("{file}.go"), source),
         (format!("{file}_test.go"), test),
         (".gitignore".into(), "build/\n".into()),
-    ]
+    ])
 }
 
 /// A Go module on the Go SDK and arrow-go, built by Go's wasip1 port and wasm-tools.
-pub struct Go;
-
-impl Toolchain for Go {
-    fn manifest(&self) -> &'static str {
-        "go.mod"
-    }
-
-    fn template(&self, name: &str) -> anyhow::Result<Vec<(String, String)>> {
-        Ok(template(name))
-    }
-
-    fn build(&self, dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathBuf> {
-        build(dir, out)
-    }
-
-    fn test(&self, dir: &Path) -> anyhow::Result<()> {
-        test(dir)
-    }
-}
+pub const TOOLCHAIN: Toolchain = Toolchain { manifest: "go.mod", template, build, test };
 
 #[cfg(test)]
 mod tests {

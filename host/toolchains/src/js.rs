@@ -114,7 +114,7 @@ impl Project {
 }
 
 /// Builds the project at `dir`; the component goes to `out`, else `build/NAME.wasm`.
-fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
+fn build(dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathBuf> {
     let project = Project::read(dir)?;
     let app = project.prepare()?;
     let work = project.work();
@@ -159,7 +159,7 @@ fn test(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The files of a new JavaScript plugin project named `name`.
-fn template(name: &str) -> Vec<(String, String)> {
+fn template(name: &str) -> anyhow::Result<Vec<(String, String)>> {
     let manifest = format!(
         r#"{{
   "name": "{name}",
@@ -206,31 +206,13 @@ test('adds, and refuses overflows', () => {{
 }});
 "#
     );
-    vec![
+    Ok(vec![
         ("package.json".into(), manifest),
         (format!("{name}.js"), source),
         (format!("{name}.test.js"), test),
         (".gitignore".into(), "build/\nnode_modules/\n".into()),
-    ]
+    ])
 }
 
 /// A JavaScript project on `quiver-sdk`, bundled by esbuild and built with componentize-js.
-pub struct Js;
-
-impl Toolchain for Js {
-    fn manifest(&self) -> &'static str {
-        "package.json"
-    }
-
-    fn template(&self, name: &str) -> anyhow::Result<Vec<(String, String)>> {
-        Ok(template(name))
-    }
-
-    fn build(&self, dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathBuf> {
-        build(dir, out)
-    }
-
-    fn test(&self, dir: &Path) -> anyhow::Result<()> {
-        test(dir)
-    }
-}
+pub const TOOLCHAIN: Toolchain = Toolchain { manifest: "package.json", template, build, test };

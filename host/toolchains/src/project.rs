@@ -22,28 +22,31 @@ pub enum Lang {
     Go,
 }
 
+/// A project's files: paths relative to its directory, and their text.
+pub type Files = Vec<(String, String)>;
+
 /// What `quiver plugin new`, `build` and `test` need of one guest language.
-pub trait Toolchain {
+pub struct Toolchain {
     /// The file that marks a project of this language.
-    fn manifest(&self) -> &'static str;
-    /// The files of a new project named `name`, with paths relative to its directory.
-    fn template(&self, name: &str) -> anyhow::Result<Vec<(String, String)>>;
-    /// Builds the project at `dir` into a component, written to `out` when
-    /// given; `profile` is the cargo profile of a Rust build.
-    fn build(&self, dir: &Path, out: Option<&Path>, profile: &str) -> anyhow::Result<PathBuf>;
+    pub manifest: &'static str,
+    /// The files of a new project named by the argument, with paths relative to its directory.
+    pub template: fn(&str) -> anyhow::Result<Files>,
+    /// Builds the project in the directory into a component, written to the
+    /// second argument when given; the third is the cargo profile of a Rust build.
+    pub build: fn(&Path, Option<&Path>, &str) -> anyhow::Result<PathBuf>,
     /// Runs the project's own tests with its language's test runner.
-    fn test(&self, dir: &Path) -> anyhow::Result<()>;
+    pub test: fn(&Path) -> anyhow::Result<()>,
 }
 
 impl Lang {
     /// This language's toolchain.
-    pub fn toolchain(self) -> &'static dyn Toolchain {
+    pub fn toolchain(self) -> &'static Toolchain {
         match self {
-            Self::Rust => &rust::Rust,
-            Self::Python => &python::Python,
-            Self::Js => &js::Js,
-            Self::C => &c::C,
-            Self::Go => &go::Go,
+            Self::Rust => &rust::TOOLCHAIN,
+            Self::Python => &python::TOOLCHAIN,
+            Self::Js => &js::TOOLCHAIN,
+            Self::C => &c::TOOLCHAIN,
+            Self::Go => &go::TOOLCHAIN,
         }
     }
 
@@ -51,7 +54,7 @@ impl Lang {
     /// crate's `Cargo.toml`), from the manifest it holds.
     fn of(path: &Path) -> anyhow::Result<Self> {
         let is = |lang: &Self| {
-            let manifest = lang.toolchain().manifest();
+            let manifest = lang.toolchain().manifest;
             path.join(manifest).is_file() || path.is_file() && path.file_name().is_some_and(|n| n == manifest)
         };
         if let Some(lang) = Self::value_variants().iter().copied().find(is) {
@@ -60,7 +63,7 @@ impl Lang {
         let known = Self::value_variants()
             .iter()
             .filter_map(|lang| {
-                Some(format!("{} (--lang {})", lang.toolchain().manifest(), lang.to_possible_value()?.get_name()))
+                Some(format!("{} (--lang {})", lang.toolchain().manifest, lang.to_possible_value()?.get_name()))
             })
             .collect::<Vec<_>>()
             .join(", ");
@@ -94,7 +97,7 @@ pub fn create(lang: Lang, dir: &Path) -> anyhow::Result<()> {
     if dir.exists() {
         bail!("{} exists already; pick a new directory", dir.display());
     }
-    let files = lang.toolchain().template(&name)?;
+    let files = (lang.toolchain().template)(&name)?;
     for (file, text) in files {
         let path = dir.join(file);
         std::fs::create_dir_all(path.parent().expect("template files live in the project"))?;
@@ -105,10 +108,10 @@ pub fn create(lang: Lang, dir: &Path) -> anyhow::Result<()> {
 
 /// `quiver plugin build`: the component's path.
 pub fn build(path: &Path, profile: &str, out: Option<&Path>) -> anyhow::Result<PathBuf> {
-    Lang::of(path)?.toolchain().build(path, out, profile)
+    (Lang::of(path)?.toolchain().build)(path, out, profile)
 }
 
 /// `quiver plugin test DIR`: the project's own tests, in its language's test runner.
 pub fn test(dir: &Path) -> anyhow::Result<()> {
-    Lang::of(dir)?.toolchain().test(dir)
+    (Lang::of(dir)?.toolchain().test)(dir)
 }

@@ -154,7 +154,7 @@ fn is_source(path: &Path) -> bool {
 }
 
 /// Builds the project at `dir`; the component goes to `out`, else `build/NAME.wasm`.
-fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
+fn build(dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathBuf> {
     let project = Project::read(dir)?;
     let (sdk, deps) = project.prepare()?;
     let work = project.work();
@@ -194,7 +194,7 @@ fn test(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The files of a new Python plugin project named `name`.
-fn template(name: &str) -> Vec<(String, String)> {
+fn template(name: &str) -> anyhow::Result<Vec<(String, String)>> {
     let module = name.replace('-', "_");
     let manifest = format!(
         r#"[project]
@@ -252,31 +252,13 @@ if __name__ == "__main__":
     unittest.main()
 "#
     );
-    vec![
+    Ok(vec![
         ("pyproject.toml".into(), manifest),
         (format!("{module}.py"), source),
         (format!("test_{module}.py"), test),
         (".gitignore".into(), "build/\n__pycache__/\n".into()),
-    ]
+    ])
 }
 
 /// A Python project on `quiver_sdk`, built with componentize-py.
-pub struct Python;
-
-impl Toolchain for Python {
-    fn manifest(&self) -> &'static str {
-        "pyproject.toml"
-    }
-
-    fn template(&self, name: &str) -> anyhow::Result<Vec<(String, String)>> {
-        Ok(template(name))
-    }
-
-    fn build(&self, dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathBuf> {
-        build(dir, out)
-    }
-
-    fn test(&self, dir: &Path) -> anyhow::Result<()> {
-        test(dir)
-    }
-}
+pub const TOOLCHAIN: Toolchain = Toolchain { manifest: "pyproject.toml", template, build, test };

@@ -143,29 +143,16 @@ mod tests {{
 }
 
 /// A Rust crate on `quiver-sdk`, built by cargo for wasm32-wasip2.
-pub struct Rust;
+pub const TOOLCHAIN: Toolchain = Toolchain { manifest: "Cargo.toml", template, build: build_to, test };
 
-impl Toolchain for Rust {
-    fn manifest(&self) -> &'static str {
-        "Cargo.toml"
-    }
-
-    fn template(&self, name: &str) -> anyhow::Result<Vec<(String, String)>> {
-        template(name)
-    }
-
-    fn build(&self, dir: &Path, out: Option<&Path>, profile: &str) -> anyhow::Result<PathBuf> {
-        let built = build(dir, profile)?;
-        match out {
-            Some(out) => {
-                std::fs::copy(&built, out).with_context(|| format!("copying the component to {}", out.display()))?;
-                Ok(out.to_path_buf())
-            }
-            None => Ok(built),
+/// [`build`], with the component copied to `out` when given.
+fn build_to(dir: &Path, out: Option<&Path>, profile: &str) -> anyhow::Result<PathBuf> {
+    let built = build(dir, profile)?;
+    match out {
+        Some(out) => {
+            std::fs::copy(&built, out).with_context(|| format!("copying the component to {}", out.display()))?;
+            Ok(out.to_path_buf())
         }
-    }
-
-    fn test(&self, dir: &Path) -> anyhow::Result<()> {
-        test(dir)
+        None => Ok(built),
     }
 }
