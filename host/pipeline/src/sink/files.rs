@@ -63,22 +63,6 @@ pub struct FileSinkConfig {
 }
 
 impl FileSinkConfig {
-    /// Records every setting no run can use, at `at`; writes nothing.
-    pub fn validate(&self, at: &At, base: &Path, problems: &mut Problems) {
-        match store::resolve(base, &self.path) {
-            Err(e) => problems.add(&at.key("path"), e.to_string()),
-            Ok(location) if location.glob.is_some() => problems.add(&at.key("path"), "must be a directory, not a glob"),
-            Ok(_) => {}
-        }
-        for (key, value) in
-            [("target_file_bytes", self.target_file_bytes), ("row_group_rows", self.row_group_rows as u64)]
-        {
-            if value == 0 {
-                problems.add(&at.key(key), "must be at least 1");
-            }
-        }
-    }
-
     /// The same output in sub-directory `directory`.
     pub fn under(&self, directory: &str) -> Self {
         let mut sub = self.clone();
@@ -335,7 +319,18 @@ impl FileSink {
 #[async_trait::async_trait]
 impl SinkTable for FileSinkConfig {
     fn validate(&self, at: &At, base: &Path, problems: &mut Problems) {
-        FileSinkConfig::validate(self, at, base, problems)
+        match store::resolve(base, &self.path) {
+            Err(e) => problems.add(&at.key("path"), e.to_string()),
+            Ok(location) if location.glob.is_some() => problems.add(&at.key("path"), "must be a directory, not a glob"),
+            Ok(_) => {}
+        }
+        for (key, value) in
+            [("target_file_bytes", self.target_file_bytes), ("row_group_rows", self.row_group_rows as u64)]
+        {
+            if value == 0 {
+                problems.add(&at.key(key), "must be at least 1");
+            }
+        }
     }
 
     async fn check(&self, table: &'static str, base: &Path) -> Result<(), SinkError> {

@@ -45,9 +45,9 @@ pub struct FileSourceConfig {
     pub delimiter: char,
 }
 
-impl FileSourceConfig {
-    /// Records every setting no run can use, at `at`; reads nothing.
-    pub fn validate(&self, at: &At, base: &Path, problems: &mut Problems) {
+#[async_trait::async_trait]
+impl SourceTable for FileSourceConfig {
+    fn validate(&self, at: &At, base: &Path, problems: &mut Problems) {
         if self.batch_rows == 0 {
             problems.add(&at.key("batch_rows"), "must be at least 1");
         }
@@ -66,13 +66,6 @@ impl FileSourceConfig {
         if let Err(e) = store::resolve(base, &self.path) {
             problems.add(&at.key("path"), e.to_string());
         }
-    }
-}
-
-#[async_trait::async_trait]
-impl SourceTable for FileSourceConfig {
-    fn validate(&self, at: &At, base: &Path, problems: &mut Problems) {
-        FileSourceConfig::validate(self, at, base, problems)
     }
 
     fn declared_schema(&self) -> Result<Option<SchemaRef>, SourceError> {

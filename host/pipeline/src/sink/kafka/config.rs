@@ -89,42 +89,15 @@ pub struct KafkaSinkConfig {
     pub properties: BTreeMap<String, ConfigValue>,
 }
 
-impl KafkaSinkConfig {
-    /// Records every setting no run can use, at `at`; connects to nothing.
-    pub fn validate(&self, at: &At, problems: &mut Problems) {
+#[async_trait::async_trait]
+impl SinkTable for KafkaSinkConfig {
+    fn validate(&self, at: &At, _base: &Path, problems: &mut Problems) {
         if self.topic.is_none() && self.topic_column.is_none() {
             problems.add(&at.key("topic"), "give topic or topic_column");
         }
         if self.bootstrap_servers.trim().is_empty() {
             problems.add(&at.key("bootstrap_servers"), "name at least one broker, host:port");
         }
-    }
-
-    /// The dead-letter messages of rows with `schema`: the `quiver_*`
-    /// columns as headers; the message's own key and value for what the
-    /// source could not decode (`from_source`), the row as JSON otherwise.
-    pub fn for_dead_letters(&self, schema: &SchemaRef, from_source: bool) -> Self {
-        let names = schema.fields().iter().map(|f| f.name().clone());
-        let (headers, values): (Vec<String>, Vec<String>) = names.partition(|n| n.starts_with("quiver_"));
-        let mut config = self.clone();
-        config.topic_column = None;
-        config.header_columns = headers;
-        if from_source {
-            config.key_column = Some("key".into());
-            config.value_column = Some("value".into());
-        } else {
-            config.value_column = None;
-            config.value_columns = values;
-            config.format = ValueFormat::Json;
-        }
-        config
-    }
-}
-
-#[async_trait::async_trait]
-impl SinkTable for KafkaSinkConfig {
-    fn validate(&self, at: &At, _base: &Path, problems: &mut Problems) {
-        KafkaSinkConfig::validate(self, at, problems)
     }
 
     async fn check(&self, table: &'static str, _base: &Path) -> Result<(), SinkError> {
@@ -152,7 +125,23 @@ impl SinkTable for KafkaSinkConfig {
         Ok(Box::new(KafkaSink::open(table, self, schema, context)?))
     }
 
+    /// One topic for every dead letter: the `quiver_*` columns as headers;
+    /// the record's own key and value for what the source could not decode,
+    /// the row as JSON otherwise.
     fn for_dead_letters(&self, _directory: &str, schema: &SchemaRef, from_source: bool) -> SinkConfig {
-        SinkConfig::Kafka(KafkaSinkConfig::for_dead_letters(self, schema, from_source))
+        let names = schema.fields().iter().map(|f| f.name().clone());
+        let (headers, values): (Vec<String>, Vec<String>) = names.partition(|n| n.starts_with("quiver_"));
+        let mut config = self.clone();
+        config.topic_column = None;
+        config.header_columns = headers;
+        if from_source {
+            config.key_column = Some("key".into());
+            config.value_column = Some("value".into());
+        } else {
+            config.value_column = None;
+            config.value_columns = values;
+            config.format = ValueFormat::Json;
+        }
+        SinkConfig::Kafka(config)
     }
 }

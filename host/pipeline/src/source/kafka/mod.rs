@@ -116,48 +116,6 @@ pub struct KafkaSource {
 #[async_trait::async_trait]
 impl SourceTable for KafkaSourceConfig {
     fn validate(&self, at: &At, _base: &Path, problems: &mut Problems) {
-        KafkaSourceConfig::validate(self, at, problems)
-    }
-
-    fn declared_schema(&self) -> Result<Option<SchemaRef>, SourceError> {
-        KafkaSourceConfig::declared_schema(self)
-    }
-
-    fn describe(&self) -> String {
-        let topics = match &self.topic_pattern {
-            Some(pattern) => format!("topics matching {pattern}"),
-            None => format!("topics {}", self.topics.join(", ")),
-        };
-        let format = format!("{:?}", self.format).to_lowercase();
-        format!("Kafka {topics}, group {}, {format} messages", self.group_id)
-    }
-
-    fn is_stream(&self) -> bool {
-        true
-    }
-
-    async fn open(&self, _base: &Path) -> Result<Box<dyn Source>, SourceError> {
-        Ok(Box::new(KafkaSource::open(self).await?))
-    }
-}
-
-fn config_error(key: &'static str, reason: impl Into<String>) -> SourceError {
-    SourceError::Config { key, reason: reason.into() }
-}
-
-impl KafkaSourceConfig {
-    /// The schema of every batch when the table settles it: declared
-    /// columns (with the Debezium ones added), or the raw messages' fixed one.
-    pub fn declared_schema(&self) -> Result<Option<SchemaRef>, SourceError> {
-        let base = match (self.format, declared_columns(&self.schema)?) {
-            (MessageFormat::Raw, _) => Some(raw_schema()),
-            (_, declared) => declared,
-        };
-        Ok(base.map(|schema| MessageDecoder::new(self.format, schema).schema().clone()))
-    }
-
-    /// Records every setting no run can use, at `at`; connects to nothing.
-    pub fn validate(&self, at: &At, problems: &mut Problems) {
         for (key, value) in [("batch_rows", self.batch_rows), ("batch_bytes", self.batch_bytes)] {
             if value == 0 {
                 problems.add(&at.key(key), "must be at least 1");
@@ -189,6 +147,35 @@ impl KafkaSourceConfig {
             _ => {}
         }
     }
+
+    fn declared_schema(&self) -> Result<Option<SchemaRef>, SourceError> {
+        let base = match (self.format, declared_columns(&self.schema)?) {
+            (MessageFormat::Raw, _) => Some(raw_schema()),
+            (_, declared) => declared,
+        };
+        Ok(base.map(|schema| MessageDecoder::new(self.format, schema).schema().clone()))
+    }
+
+    fn describe(&self) -> String {
+        let topics = match &self.topic_pattern {
+            Some(pattern) => format!("topics matching {pattern}"),
+            None => format!("topics {}", self.topics.join(", ")),
+        };
+        let format = format!("{:?}", self.format).to_lowercase();
+        format!("Kafka {topics}, group {}, {format} messages", self.group_id)
+    }
+
+    fn is_stream(&self) -> bool {
+        true
+    }
+
+    async fn open(&self, _base: &Path) -> Result<Box<dyn Source>, SourceError> {
+        Ok(Box::new(KafkaSource::open(self).await?))
+    }
+}
+
+fn config_error(key: &'static str, reason: impl Into<String>) -> SourceError {
+    SourceError::Config { key, reason: reason.into() }
 }
 
 impl KafkaSource {
