@@ -134,7 +134,9 @@ impl ServerConfig {
         {
             *file = base.join(&*file);
         }
-        config.check(path)?;
+        let mut problems = Problems::default();
+        config.validate(&mut problems);
+        ConfigError::check(path, Some(&text), problems)?;
         Ok(config)
     }
 
