@@ -101,7 +101,8 @@ fn poison_row(runtime: &Runtime) {
     );
     let config = PipelineConfig::parse(Path::new("bench.toml"), &text).unwrap();
     let clean = hostile_input(rows, None);
-    let stage = Stage::build(runtime, 0, &config.transforms[0], Path::new("."), clean.schema()).unwrap();
+    let plugin = runtime.load(Path::new(plugins::HOSTILE)).unwrap();
+    let stage = Stage::build(0, &config.transforms[0], plugin, Path::new("."), clean.schema()).unwrap();
     let flow = |batch: &RecordBatch| FlowBatch {
         batch: batch.clone(),
         provenance: Provenance::unknown(None, batch.num_rows()),

@@ -4,7 +4,7 @@
 //!
 //! - [`config`]: the pipeline file, every table checked when it is parsed;
 //! - [`source`] and [`sink`]: files in Parquet, Arrow IPC, CSV and JSON Lines
-//!   through `object_store`, and Kafka topics, each behind the [`Source`](source::Source)
+//!   on local disks or object storage (through `quiver-storage`), and Kafka topics, each behind the [`Source`](source::Source)
 //!   or [`Sink`](sink::Sink) interface;
 //! - [`Stage`]: one transform, a pool of warm instances of its plugin with
 //!   bisection of failing batches and a circuit breaker;
@@ -28,7 +28,6 @@ pub mod source;
 
 #[cfg(feature = "kafka")]
 mod kafka;
-mod store;
 
 mod bisect;
 mod breaker;
@@ -45,6 +44,6 @@ mod value;
 pub use dead_letter::{DeadRows, Refused, Undecodable};
 pub use flow::{FlowBatch, Provenance};
 pub use progress::Progress;
+pub use quiver_storage::{StorageConfig, StorageError};
 pub use run::{PipelineError, Summary, build_stages, run};
-pub use stage::{Stage, StageOptions, StageSummary};
-pub use store::LocationError;
+pub use stage::{Stage, StageOptions, StageSummary, load_plugin};

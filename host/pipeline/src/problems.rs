@@ -67,6 +67,13 @@ impl Problems {
         self.found.push((at.clone(), message.into()));
     }
 
+    /// Records the problems of the `storage` table of the table at `at`.
+    pub fn add_storage(&mut self, at: &At, storage: &quiver_storage::StorageConfig) {
+        for (key, message) in storage.problems() {
+            self.add(&at.key(&format!("storage.{key}")), message);
+        }
+    }
+
     /// Whether nothing is wrong.
     pub fn is_empty(&self) -> bool {
         self.found.is_empty()

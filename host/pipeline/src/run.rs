@@ -39,6 +39,14 @@ pub enum PipelineError {
         /// What went wrong.
         error: Box<PluginError>,
     },
+    #[error("transform #{stage}: cannot fetch its plugin: {error}")]
+    /// A transform's plugin could not be fetched from storage.
+    PluginFile {
+        /// The transform's place in the pipeline, from 1.
+        stage: usize,
+        /// What went wrong; names the URL.
+        error: quiver_storage::StorageError,
+    },
     #[error("transform #{stage} `{transform}` failed on {position}: {error}")]
     /// A transform failed on a batch, and `on_error` says to fail.
     Batch {
@@ -237,9 +245,10 @@ pub async fn build_stages(
     let mut schema = schema;
     let mut stages: Vec<SharedStage> = Vec::new();
     for (index, transform) in config.transforms.iter().enumerate() {
-        let (runtime, transform, base, input) = (runtime.clone(), transform.clone(), base.to_owned(), schema.clone());
-        // Compiling a plugin is seconds of CPU on a cold cache.
-        let stage = tokio::task::spawn_blocking(move || Stage::build(&runtime, index, &transform, &base, input))
+        let plugin = crate::stage::load_plugin(runtime, index, transform, base).await?;
+        let (transform, base, input) = (transform.clone(), base.to_owned(), schema.clone());
+        // Opening and binding instantiates the plugin: blocking work.
+        let stage = tokio::task::spawn_blocking(move || Stage::build(index, &transform, plugin, &base, input))
             .await
             .map_err(|e| PipelineError::Internal(e.to_string()))??;
         schema = stage.output_schema().clone();

@@ -82,18 +82,17 @@ pub struct StageSummary {
 }
 
 impl Stage {
-    /// Loads the plugin, opens the transform and binds `input`, failing
-    /// before any data moves if any of that goes wrong.
+    /// Opens the transform of `plugin` (loaded by [`load_plugin`]) and binds
+    /// `input`, failing before any data moves if any of that goes wrong.
     pub fn build(
-        runtime: &Runtime,
         index: usize,
         config: &TransformConfig,
+        plugin: Arc<Plugin>,
         base: &Path,
         input: SchemaRef,
     ) -> Result<Self, PipelineError> {
         let at =
             |error| PipelineError::Stage { stage: index + 1, plugin: config.plugin.clone(), error: Box::new(error) };
-        let plugin = runtime.load(&base.join(&config.plugin)).map_err(at)?;
         let c = config;
         let options = StageOptions::of(c.instances, c.on_error, &c.limits, &c.grants, &c.circuit_breaker, base)
             .map_err(|(key, message)| {
@@ -339,3 +338,32 @@ impl std::fmt::Debug for Stage {
 
 /// Shared handle to a stage.
 pub type SharedStage = Arc<Stage>;
+
+/// Loads the plugin of transform `index`: a local file (relative to `base`)
+/// or an object fetched from storage. Either way the compile cache keys on
+/// the component's content hash, so a plugin fetched again is not recompiled.
+pub async fn load_plugin(
+    runtime: &Arc<Runtime>,
+    index: usize,
+    config: &TransformConfig,
+    base: &Path,
+) -> Result<Arc<Plugin>, PipelineError> {
+    let at = |error| PipelineError::Stage { stage: index + 1, plugin: config.plugin.clone(), error: Box::new(error) };
+    let runtime = runtime.clone();
+    if !config.plugin_is_remote() {
+        let path = base.join(&config.plugin);
+        // Compiling a plugin is seconds of CPU on a cold cache.
+        return tokio::task::spawn_blocking(move || runtime.load(&path))
+            .await
+            .map_err(|e| PipelineError::Internal(e.to_string()))?
+            .map_err(at);
+    }
+    let storage = |error| PipelineError::PluginFile { stage: index + 1, error };
+    let location = quiver_storage::resolve(base, &config.plugin, &config.storage).map_err(storage)?;
+    let (bytes, _) = location.read(location.path()).await.map_err(storage)?;
+    let url = location.display();
+    tokio::task::spawn_blocking(move || runtime.load_bytes(Path::new(&url), &bytes))
+        .await
+        .map_err(|e| PipelineError::Internal(e.to_string()))?
+        .map_err(at)
+}

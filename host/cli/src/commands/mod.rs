@@ -4,6 +4,7 @@ mod demo;
 mod plugin;
 mod run;
 mod serve;
+mod storage;
 mod validate;
 
 use std::path::PathBuf;
@@ -57,6 +58,9 @@ enum Command {
     Plugin(plugin::PluginCommand),
     /// Serve plugins over Arrow Flight and HTTP: the sidecar.
     Serve(serve::ServeArgs),
+    /// Look after object storage: abort the uploads a killed run left open.
+    #[command(subcommand)]
+    Storage(storage::StorageCommand),
     /// Generate the sample clickstream and run the validate and enrich plugins over it.
     Demo(demo::DemoArgs),
 }
@@ -69,6 +73,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin(command) => plugin::run(command, &cli.cache),
         Command::Demo(args) => demo::run(args, &cli.cache),
         Command::Serve(args) => serve::run(args, &cli.cache),
+        Command::Storage(command) => storage::run(command),
     }
 }
 

@@ -186,6 +186,7 @@ fn read_input(path: &Path, limit: usize) -> anyhow::Result<RecordBatch> {
         infer_rows: 1000,
         header: true,
         delimiter: ',',
+        storage: Default::default(),
     };
     super::tokio_runtime()?.block_on(async {
         let source = FileSource::open(&config, Path::new(".")).await?;

@@ -32,8 +32,9 @@ pub fn run(args: ValidateArgs, cache: &CacheArgs) -> anyhow::Result<()> {
     println!("{:<14}{}", "source", config.source.table().describe());
     let Some((input, (stages, output))) = built else {
         println!("{:<14}inferred from the data when it runs: the plugins are bound then", "");
+        let tokio = super::tokio_runtime()?;
         for (i, t) in config.transforms.iter().enumerate() {
-            let plugin = runtime.load(&base.join(&t.plugin)).with_context(failed)?;
+            let plugin = tokio.block_on(quiver_pipeline::load_plugin(&runtime, i, t, &base)).with_context(failed)?;
             let transform = t.transform.as_deref().unwrap_or("(its only transform)");
             println!("{:<14}{transform} of {}", format!("transform #{}", i + 1), plugin.label());
         }

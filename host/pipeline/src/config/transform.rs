@@ -15,7 +15,8 @@ use quiver_runtime::{DirGrant, Grants, Limits};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransformConfig {
-    /// The plugin component (`.wasm`), relative to the pipeline file.
+    /// The plugin component (`.wasm`), relative to the pipeline file; or a
+    /// URL: `s3://bucket/plugins/enrich.wasm`, `gs://…`, `az://…`, `https://…`.
     pub plugin: String,
     /// The transform's name; optional when the plugin offers one.
     pub transform: Option<String>,
@@ -38,6 +39,9 @@ pub struct TransformConfig {
     /// When repeated failures stop the pipeline.
     #[serde(default)]
     pub circuit_breaker: BreakerConfig,
+    /// How to reach object storage, when `plugin` is a URL.
+    #[serde(default)]
+    pub storage: quiver_storage::StorageConfig,
 }
 
 /// `on_error`: what happens to a batch the plugin fails on (a trap, a
@@ -260,6 +264,13 @@ impl TransformConfig {
         if let Some((key, message)) = invalid_run_settings(self.instances, limits, grants, breaker) {
             problems.add(&at.key(&key), message);
         }
+        problems.add_storage(at, &self.storage);
+        if self.plugin_is_remote() {
+            if let Err(e) = quiver_storage::resolve(base, &self.plugin, &self.storage) {
+                problems.add(&at.key("plugin"), e.to_string());
+            }
+            return;
+        }
         let plugin = base.join(&self.plugin);
         if !plugin.is_file() {
             problems.add(
@@ -270,6 +281,11 @@ impl TransformConfig {
                 ),
             );
         }
+    }
+
+    /// Whether `plugin` is a URL into object storage rather than a local file.
+    pub fn plugin_is_remote(&self) -> bool {
+        self.plugin.split_once("://").is_some_and(|(scheme, _)| scheme != "file")
     }
 
     /// The configuration as the contract's string pairs.

@@ -1,8 +1,14 @@
 //! The file sink: a directory of Parquet, Arrow IPC, CSV or JSON Lines files
-//! written through `object_store`, rolled past a target size, optionally
-//! partitioned Hive-style. A file becomes visible only when complete, and a
-//! run marks its output complete with `_SUCCESS`; a failed run removes what
-//! it wrote (but for files a streaming run has checkpointed).
+//! on a local disk or in object storage, rolled past a target size,
+//! optionally partitioned Hive-style.
+//!
+//! The commit protocol: a file's bytes go up as it is written, but it
+//! becomes visible only at the next checkpoint or at the end of the run
+//! (its multipart upload completed, its local staging file renamed). A run
+//! that ends well writes `_SUCCESS`, a manifest of every file with its size
+//! and rows. A failed run aborts what is open and removes what it made
+//! visible since its last checkpoint; a killed one leaves only open uploads,
+//! which no listing shows and `quiver storage gc` aborts.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,18 +16,13 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
-use futures::TryStreamExt;
-use object_store::buffered::BufWriter;
-use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use quiver_storage::{Location, Manifest, ManifestFile, ObjectPath, StorageConfig, StorageError, Upload};
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
 
 use super::encode::{Compression, Encoder, SharedBuffer};
 use super::{Sink, SinkConfig, SinkContext, SinkError, SinkSummary, SinkTable, partition};
 use crate::format::Format;
 use crate::problems::{At, Problems};
-use crate::store::{self, Location, display_path};
 
 /// What to do when the sink's directory already holds data files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -42,7 +43,8 @@ pub enum WriteMode {
 pub struct FileSinkConfig {
     /// `parquet`, `ipc`, `csv` or `jsonl`.
     pub format: Format,
-    /// The directory files are written in, relative to the pipeline file.
+    /// The directory files are written in, relative to the pipeline file; or
+    /// a URL: `s3://bucket/prefix/`, `gs://…`, `az://…`, `abfs://…`.
     pub path: String,
     /// Columns to partition by, Hive-style: `country=DE/part-….parquet`. The
     /// columns move from the files into the directory names.
@@ -60,6 +62,10 @@ pub struct FileSinkConfig {
     /// `error` (default), `overwrite` or `append`, when the directory holds data already.
     #[serde(default)]
     pub mode: WriteMode,
+    /// How to reach object storage: endpoint, region, retries, timeouts,
+    /// multipart part size and parallel parts.
+    #[serde(default)]
+    pub storage: StorageConfig,
 }
 
 impl FileSinkConfig {
@@ -79,11 +85,15 @@ fn default_row_group_rows() -> usize {
 }
 
 struct OpenFile {
-    path: ObjectPath,
     encoder: Encoder,
     buffer: SharedBuffer,
-    upload: BufWriter,
-    uploaded: u64,
+    upload: Upload,
+    rows: u64,
+}
+
+/// A file whose bytes are all in the store, not yet visible.
+struct Finished {
+    upload: Upload,
     rows: u64,
 }
 
@@ -98,11 +108,13 @@ pub struct FileSink {
     run_id: String,
     next_file: usize,
     open: BTreeMap<String, OpenFile>,
-    written: Vec<(ObjectPath, u64)>,
+    finished: Vec<Finished>,
+    written: Vec<ManifestFile>,
     /// `written[..kept]` were checkpointed: an abort leaves them.
     kept: usize,
     replaced: Vec<ObjectPath>,
-    rows: u64,
+    /// Append mode: the files of the manifest already there.
+    earlier: Vec<ManifestFile>,
 }
 
 impl FileSink {
@@ -118,11 +130,14 @@ impl FileSink {
         config: &FileSinkConfig,
         base: &Path,
     ) -> Result<(Location, Vec<ObjectPath>), SinkError> {
-        let location = store::resolve(base, &config.path).map_err(|source| SinkError::Location { table, source })?;
-        let existing = existing_files(table, &location).await?;
+        let location = quiver_storage::resolve(base, &config.path, &config.storage)
+            .and_then(|l| l.check_writable().map(|()| l.as_directory()))
+            .map_err(|error| SinkError::Location { table, error })?;
+        let existing = location.list_data().await.map_err(|error| SinkError::Storage { table, error })?;
+        let existing: Vec<ObjectPath> = existing.into_iter().map(|m| m.location).collect();
         let replaced = match config.mode {
             WriteMode::Error if !existing.is_empty() => {
-                return Err(SinkError::NotEmpty { table, path: location.display.clone(), count: existing.len() });
+                return Err(SinkError::NotEmpty { table, path: location.display(), count: existing.len() });
             }
             WriteMode::Overwrite => existing,
             _ => Vec::new(),
@@ -139,6 +154,14 @@ impl FileSink {
         schema: &SchemaRef,
     ) -> Result<Self, SinkError> {
         let (location, replaced) = Self::prepare(table, config, base).await?;
+        let earlier = match config.mode {
+            WriteMode::Append => Manifest::read(&location)
+                .await
+                .map_err(|error| SinkError::Storage { table, error })?
+                .map(|m| m.files)
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let partition_columns = partition_columns(table, config, schema)?;
         let file_schema = Arc::new(Schema::new_with_metadata(
             schema
@@ -159,16 +182,21 @@ impl FileSink {
             run_id: format!("{:08x}", fastrand::u32(..)),
             next_file: 0,
             open: BTreeMap::new(),
+            finished: Vec::new(),
             written: Vec::new(),
             kept: 0,
             replaced,
-            rows: 0,
+            earlier,
         })
     }
 
     /// The directory written, for messages.
-    pub fn display(&self) -> &str {
-        &self.location.display
+    pub fn display(&self) -> String {
+        self.location.display()
+    }
+
+    fn storage(&self, source: StorageError) -> SinkError {
+        SinkError::Storage { table: self.table, error: source }
     }
 
     /// Writes a batch, rolling files past the target size.
@@ -180,7 +208,7 @@ impl FileSink {
             return self.write_to(String::new(), batch.clone()).await;
         }
         for (dir, part) in partition::split(batch, &self.partition_columns, &self.file_schema)
-            .map_err(|e| SinkError::Write { file: self.location.display.clone(), reason: e.to_string() })?
+            .map_err(|e| SinkError::Write { file: self.location.display(), reason: e.to_string() })?
         {
             self.write_to(dir, part).await?;
         }
@@ -189,19 +217,18 @@ impl FileSink {
 
     async fn write_to(&mut self, dir: String, batch: RecordBatch) -> Result<(), SinkError> {
         if !self.open.contains_key(&dir) {
-            let file = self.start_file(&dir)?;
+            let file = self.start_file(&dir).await?;
             self.open.insert(dir.clone(), file);
         }
+        let table = self.table;
         let file = self.open.get_mut(&dir).expect("opened above");
-        let failed = |e: &dyn std::fmt::Display, file: &OpenFile| SinkError::Write {
-            file: display_path(&file.path),
-            reason: e.to_string(),
-        };
         // Encoding is CPU work: keep it off the async worker's hot loop.
-        tokio::task::block_in_place(|| file.encoder.write(&batch)).map_err(|e| failed(&e, file))?;
+        tokio::task::block_in_place(|| file.encoder.write(&batch))
+            .map_err(|e| SinkError::Write { file: file.upload.url(), reason: e.to_string() })?;
         file.rows += batch.num_rows() as u64;
-        drain(file).await.map_err(|e| failed(&e, file))?;
-        let size = file.uploaded + file.encoder.pending_bytes() as u64;
+        let bytes = file.buffer.take();
+        file.upload.write(&bytes).await.map_err(|error| SinkError::Storage { table, error })?;
+        let size = file.upload.bytes() + file.encoder.pending_bytes() as u64;
         if size >= self.config.target_file_bytes {
             let file = self.open.remove(&dir).expect("present");
             self.close(file).await?;
@@ -209,19 +236,11 @@ impl FileSink {
         Ok(())
     }
 
-    fn start_file(&mut self, dir: &str) -> Result<OpenFile, SinkError> {
+    async fn start_file(&mut self, dir: &str) -> Result<OpenFile, SinkError> {
         let name = format!("part-{:05}-{}.{}", self.next_file, self.run_id, self.config.format.extension());
         self.next_file += 1;
-        let mut path = self.location.path.clone();
-        for part in dir.split('/').filter(|p| !p.is_empty()) {
-            // Partition directories arrive escaped already; do not encode them twice.
-            let part = object_store::path::PathPart::parse(part).map_err(|e| SinkError::Write {
-                file: format!("{}/{dir}", self.location.display),
-                reason: e.to_string(),
-            })?;
-            path = path.join(part);
-        }
-        let path = path.join(name);
+        let directory = self.location.child(dir).map_err(|e| self.storage(e))?;
+        let path = directory.path().clone().join(name);
         let buffer = SharedBuffer::default();
         let encoder = Encoder::new(
             self.config.format,
@@ -230,23 +249,54 @@ impl FileSink {
             self.config.compression,
             self.config.row_group_rows,
         )
-        .map_err(|e| SinkError::Write { file: display_path(&path), reason: e.to_string() })?;
-        let upload = BufWriter::new(self.location.store.clone(), path.clone());
-        Ok(OpenFile { path, encoder, buffer, upload, uploaded: 0, rows: 0 })
+        .map_err(|e| SinkError::Write { file: self.location.url_of(&path), reason: e.to_string() })?;
+        let upload = self.location.upload(path, &self.location).await.map_err(|e| self.storage(e))?;
+        Ok(OpenFile { encoder, buffer, upload, rows: 0 })
     }
 
+    /// Ends a file: every byte goes up, and the file waits for the next
+    /// checkpoint or the run's end to become visible.
     async fn close(&mut self, mut file: OpenFile) -> Result<(), SinkError> {
-        let path = display_path(&file.path);
-        let failed = |reason: String| SinkError::Write { file: path.clone(), reason };
-        tokio::task::block_in_place(|| file.encoder.finish()).map_err(|e| failed(e.to_string()))?;
-        let bytes = file.buffer.take();
-        file.upload.write_all(&bytes).await.map_err(|e| failed(e.to_string()))?;
-        file.uploaded += bytes.len() as u64;
-        // Completing the upload is what makes the file appear, whole.
-        file.upload.shutdown().await.map_err(|e| failed(e.to_string()))?;
-        self.rows += file.rows;
-        self.written.push((file.path, file.uploaded));
+        let encoded = tokio::task::block_in_place(|| file.encoder.finish());
+        let result = match encoded {
+            Err(e) => Err(SinkError::Write { file: file.upload.url(), reason: e.to_string() }),
+            Ok(()) => {
+                let bytes = file.buffer.take();
+                let sent = file.upload.write(&bytes).await;
+                match sent {
+                    Ok(()) => file.upload.finish().await.map_err(|e| self.storage(e)),
+                    Err(e) => Err(self.storage(e)),
+                }
+            }
+        };
+        match result {
+            Ok(()) => {
+                self.finished.push(Finished { upload: file.upload, rows: file.rows });
+                Ok(())
+            }
+            Err(e) => {
+                file.upload.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes every finished file visible.
+    async fn commit_finished(&mut self) -> Result<(), SinkError> {
+        while let Some(Finished { upload, rows }) = self.finished.pop() {
+            let path = self.relative(upload.path());
+            let bytes = upload.commit().await.map_err(|e| self.storage(e))?;
+            self.written.push(ManifestFile { path, bytes, rows });
+        }
         Ok(())
+    }
+
+    /// `path` relative to the output directory, as the manifest lists it.
+    fn relative(&self, path: &ObjectPath) -> String {
+        match path.prefix_match(self.location.path()) {
+            Some(parts) => parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"),
+            None => path.to_string(),
+        }
     }
 
     /// Closes every file, replaces old files in overwrite mode, and writes
@@ -254,9 +304,13 @@ impl FileSink {
     async fn complete_run(mut self) -> Result<SinkSummary, SinkError> {
         match self.complete().await {
             Ok(()) => Ok(SinkSummary {
-                files: self.written.iter().map(|(p, _)| display_path(p)).collect(),
-                rows: self.rows,
-                bytes: self.written.iter().map(|(_, b)| b).sum(),
+                files: self
+                    .written
+                    .iter()
+                    .map(|f| self.location.url_of(&self.location.path().clone().join(f.path.as_str())))
+                    .collect(),
+                rows: self.written.iter().map(|f| f.rows).sum(),
+                bytes: self.written.iter().map(|f| f.bytes).sum(),
                 messages: 0,
             }),
             Err(e) => {
@@ -271,17 +325,17 @@ impl FileSink {
         while let Some((_, file)) = self.open.pop_first() {
             self.close(file).await?;
         }
-        let store = &self.location.store;
+        self.commit_finished().await?;
+        let mut files = std::mem::take(&mut self.earlier);
+        files.extend(self.written.iter().cloned());
+        let manifest = Manifest::new(concat!("quiver ", env!("CARGO_PKG_VERSION")), files);
+        manifest.write(&self.location).await.map_err(|e| self.storage(e))?;
+        // The new manifest lists only the new files: the old ones can go.
         for old in &self.replaced {
-            if let Err(e) = store.delete(old).await {
-                tracing::warn!(file = %display_path(old), "cannot remove replaced file: {e}");
+            if let Err(e) = self.location.delete(old).await {
+                tracing::warn!(file = %self.location.url_of(old), "cannot remove replaced file: {e}");
             }
         }
-        let marker = self.location.path.clone().join("_SUCCESS");
-        store
-            .put(&marker, PutPayload::new())
-            .await
-            .map_err(|e| SinkError::Write { file: display_path(&marker), reason: e.to_string() })?;
         Ok(())
     }
 
@@ -291,6 +345,7 @@ impl FileSink {
         while let Some((_, file)) = self.open.pop_first() {
             self.close(file).await?;
         }
+        self.commit_finished().await?;
         self.kept = self.written.len();
         Ok(())
     }
@@ -298,14 +353,16 @@ impl FileSink {
     /// Abandons the run: open uploads are aborted and files this run
     /// completed since its last checkpoint are deleted, so nothing partial remains.
     pub async fn abort(mut self) {
-        for (_, mut file) in std::mem::take(&mut self.open) {
-            if let Err(e) = file.upload.abort().await {
-                tracing::warn!(file = %display_path(&file.path), "cannot abort upload: {e}");
-            }
+        for (_, file) in std::mem::take(&mut self.open) {
+            file.upload.abort().await;
         }
-        for (path, _) in &self.written[self.kept..] {
-            if let Err(e) = self.location.store.delete(path).await {
-                tracing::warn!(file = %display_path(path), "cannot remove file of the failed run: {e}");
+        for finished in std::mem::take(&mut self.finished) {
+            finished.upload.abort().await;
+        }
+        for file in &self.written[self.kept..] {
+            let path = self.location.path().clone().join(file.path.as_str());
+            if let Err(e) = self.location.delete(&path).await {
+                tracing::warn!(file = %self.location.url_of(&path), "cannot remove file of the failed run: {e}");
             }
         }
     }
@@ -319,11 +376,16 @@ impl FileSink {
 #[async_trait::async_trait]
 impl SinkTable for FileSinkConfig {
     fn validate(&self, at: &At, base: &Path, problems: &mut Problems) {
-        match store::resolve(base, &self.path) {
+        match quiver_storage::resolve(base, &self.path, &self.storage) {
             Err(e) => problems.add(&at.key("path"), e.to_string()),
-            Ok(location) if location.glob.is_some() => problems.add(&at.key("path"), "must be a directory, not a glob"),
-            Ok(_) => {}
+            Ok(location) if location.is_glob() => problems.add(&at.key("path"), "must be a directory, not a glob"),
+            Ok(location) => {
+                if let Err(e) = location.check_writable() {
+                    problems.add(&at.key("path"), e.to_string());
+                }
+            }
         }
+        problems.add_storage(at, &self.storage);
         for (key, value) in
             [("target_file_bytes", self.target_file_bytes), ("row_group_rows", self.row_group_rows as u64)]
         {
@@ -401,29 +463,5 @@ impl Sink for FileSink {
 
     async fn abort(self: Box<Self>) {
         FileSink::abort(*self).await
-    }
-}
-
-async fn drain(file: &mut OpenFile) -> std::io::Result<()> {
-    let bytes = file.buffer.take();
-    if !bytes.is_empty() {
-        file.upload.write_all(&bytes).await?;
-        file.uploaded += bytes.len() as u64;
-    }
-    Ok(())
-}
-
-async fn existing_files(table: &'static str, location: &Location) -> Result<Vec<ObjectPath>, SinkError> {
-    let store: &Arc<dyn ObjectStore> = &location.store;
-    match store
-        .list(Some(&location.path))
-        .try_filter(|m| futures::future::ready(store::is_data_object(&m.location)))
-        .map_ok(|m| m.location)
-        .try_collect::<Vec<_>>()
-        .await
-    {
-        Ok(files) => Ok(files),
-        Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
-        Err(e) => Err(SinkError::List { table, path: location.display.clone(), reason: e.to_string() }),
     }
 }

@@ -24,7 +24,7 @@ pub use files::{FileSink, FileSinkConfig, WriteMode};
 
 use crate::problems::{At, Problems};
 use crate::source::{Acknowledger, Position};
-use crate::store::LocationError;
+use quiver_storage::StorageError;
 
 /// A `[sink]` or `[dead_letter]` table of a pipeline file: its `type` key
 /// picks the kind, `files` when absent.
@@ -54,13 +54,22 @@ impl<'de> Deserialize<'de> for SinkConfig {
 /// Why a sink failed; names the sink table and the file.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("[{table}] path: {source}")]
+    #[error("[{table}] path: {error}")]
     /// The path is not a place the sink can write to.
     Location {
         /// The pipeline file's table.
         table: &'static str,
         /// The underlying error.
-        source: LocationError,
+        error: StorageError,
+    },
+    // `error`, not `source`: the message carries it, and a source would print it twice.
+    #[error("[{table}] {error}")]
+    /// Listing, writing or committing an object failed; the error names it.
+    Storage {
+        /// The pipeline file's table.
+        table: &'static str,
+        /// The underlying error.
+        error: StorageError,
     },
     #[error("[{table}] partition_by names column `{column}`, which the output does not have (it has: {columns})")]
     /// A `partition_by` column is not in the output.
@@ -95,16 +104,6 @@ pub enum SinkError {
     Write {
         /// The file.
         file: String,
-        /// Why.
-        reason: String,
-    },
-    #[error("[{table}] cannot list {path}: {reason}")]
-    /// The directory cannot be listed.
-    List {
-        /// The pipeline file's table.
-        table: &'static str,
-        /// The file.
-        path: String,
         /// Why.
         reason: String,
     },

@@ -1,5 +1,5 @@
-//! Decoding one file of each format into a stream of record batches, and
-//! reading or inferring a file's schema. Reads go through ranges and
+//! Decoding one object of each format into a stream of record batches, and
+//! reading or inferring an object's schema. Reads go through ranges and
 //! streams, never whole files, so memory stays bounded.
 
 use std::io::Cursor;
@@ -12,53 +12,43 @@ use arrow::ipc::reader::{FileDecoder, StreamDecoder};
 use bytes::{Buf, Bytes};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use quiver_storage::{Object, StorageError};
 
 use super::parquet_reader::ObjectReader;
 use super::{BatchStream, FileSourceConfig, SourceError};
 use crate::format::Format;
-use crate::store::Location;
-use crate::store::display_path;
 
 const IPC_FILE_MAGIC: &[u8] = b"ARROW1";
 /// Bytes read from the start of a CSV or JSON file to infer its schema.
 const INFER_BYTES: u64 = 4 << 20;
 
-fn file_error(meta: &ObjectMeta, reason: impl std::fmt::Display) -> SourceError {
-    SourceError::File { file: display_path(&meta.location), reason: reason.to_string() }
+fn file_error(object: &Object, reason: impl std::fmt::Display) -> SourceError {
+    SourceError::File { file: object.url(), reason: reason.to_string() }
 }
 
-/// The schema of `meta`: stored in Parquet and IPC files, inferred for CSV and JSON Lines.
-pub(super) async fn read_schema(
-    config: &FileSourceConfig,
-    location: &Location,
-    meta: &ObjectMeta,
-) -> Result<SchemaRef, SourceError> {
-    let store = &location.store;
-    if meta.size == 0 {
-        return Err(file_error(meta, "the file is empty (0 bytes)"));
+/// The schema of `object`: stored in Parquet and IPC files, inferred for CSV and JSON Lines.
+pub(super) async fn read_schema(config: &FileSourceConfig, object: &Object) -> Result<SchemaRef, SourceError> {
+    if object.size() == 0 {
+        return Err(file_error(object, "the file is empty (0 bytes)"));
     }
     match config.format {
         Format::Parquet => {
-            let builder = parquet_builder(store.clone(), meta).await?;
+            let builder = parquet_builder(object).await?;
             Ok(builder.schema().clone())
         }
         Format::Ipc => {
-            if is_ipc_file(store.as_ref(), meta).await? {
-                Ok(ipc_footer(store.as_ref(), meta).await?.0)
+            if is_ipc_file(object).await? {
+                Ok(ipc_footer(object).await?.0)
             } else {
-                ipc_stream_schema(store.clone(), meta).await
+                ipc_stream_schema(object).await
             }
         }
         Format::Csv | Format::Jsonl => {
-            let head = store
-                .get_range(&meta.location, 0..meta.size.min(INFER_BYTES))
-                .await
-                .map_err(|e| file_error(meta, e))?;
+            let head = object.get_range(0..object.size().min(INFER_BYTES)).await?;
             // Infer from whole lines only: a cut last line could suggest a wrong type.
             let whole = match head.iter().rposition(|&b| b == b'\n') {
-                Some(end) if (head.len() as u64) < meta.size => head.slice(..end + 1),
+                Some(end) if (head.len() as u64) < object.size() => head.slice(..end + 1),
                 _ => head,
             };
             let schema = if config.format == Format::Csv {
@@ -70,40 +60,43 @@ pub(super) async fn read_schema(
             } else {
                 arrow::json::reader::infer_json_schema(Cursor::new(&whole[..]), Some(config.infer_rows)).map(|(s, _)| s)
             }
-            .map_err(|e| file_error(meta, format!("cannot infer the schema: {e}")))?;
+            .map_err(|e| file_error(object, format!("cannot infer the schema: {e}")))?;
             if schema.fields().is_empty() {
-                return Err(file_error(meta, "no columns found"));
+                return Err(file_error(object, "no columns found"));
             }
             Ok(Arc::new(schema))
         }
     }
 }
 
-/// Opens one file as a stream of batches of `schema`.
+/// Opens one object as a stream of batches of `schema`.
 pub(super) async fn read_file(
     config: &FileSourceConfig,
-    location: &Location,
-    meta: &ObjectMeta,
+    object: &Object,
     schema: &SchemaRef,
 ) -> Result<BatchStream, SourceError> {
-    let store = location.store.clone();
-    if meta.size == 0 {
-        return Err(file_error(meta, "the file is empty (0 bytes)"));
+    if object.size() == 0 {
+        return Err(file_error(object, "the file is empty (0 bytes)"));
     }
+    let decode_error = {
+        let object = object.clone();
+        move |e: String| file_error(&object, e)
+    };
     match config.format {
         Format::Parquet => {
-            let stream = parquet_builder(store, meta)
+            let stream = parquet_builder(object)
                 .await?
                 .with_batch_size(config.batch_rows)
                 .build()
-                .map_err(|e| file_error(meta, e))?;
-            Ok(stream.map_err(|e| e.to_string()).boxed())
+                .map_err(|e| file_error(object, e))?;
+            let object = object.clone();
+            Ok(stream.map_err(move |e| parquet_error(&object, e)).boxed())
         }
         Format::Ipc => {
-            if is_ipc_file(store.as_ref(), meta).await? {
-                ipc_file(store, meta.clone()).await
+            if is_ipc_file(object).await? {
+                ipc_file(object.clone()).await
             } else {
-                Ok(ipc_stream(store, meta.clone()))
+                Ok(ipc_stream(object.clone()).map_err(move |e| e.into_source(&decode_error)).boxed())
             }
         }
         Format::Csv => {
@@ -112,34 +105,61 @@ pub(super) async fn read_file(
                 .with_delimiter(config.delimiter as u8)
                 .with_batch_size(config.batch_rows)
                 .build_decoder();
-            Ok(push_decode(byte_stream(store, meta.clone()), CsvDecoder(decoder)))
+            Ok(push_decode(object.stream(), CsvDecoder(decoder)).map_err(move |e| e.into_source(&decode_error)).boxed())
         }
         Format::Jsonl => {
             let decoder = arrow::json::ReaderBuilder::new(schema.clone())
                 .with_batch_size(config.batch_rows)
                 .build_decoder()
-                .map_err(|e| file_error(meta, e))?;
-            Ok(push_decode(byte_stream(store, meta.clone()), JsonDecoder(decoder)))
+                .map_err(|e| file_error(object, e))?;
+            Ok(push_decode(object.stream(), JsonDecoder(decoder))
+                .map_err(move |e| e.into_source(&decode_error))
+                .boxed())
         }
     }
 }
 
-async fn parquet_builder(
-    store: Arc<dyn ObjectStore>,
-    meta: &ObjectMeta,
-) -> Result<ParquetRecordBatchStreamBuilder<ObjectReader>, SourceError> {
-    let reader = ObjectReader::new(store, meta.location.clone(), meta.size);
-    ParquetRecordBatchStreamBuilder::new(reader)
-        .await
-        .map_err(|e| file_error(meta, format!("not a readable Parquet file: {e}")))
+/// A failure while decoding: of the store (it names the object) or of the bytes.
+enum Failure {
+    Storage(StorageError),
+    Decode(String),
 }
 
-fn byte_stream(store: Arc<dyn ObjectStore>, meta: ObjectMeta) -> BoxStream<'static, Result<Bytes, String>> {
-    futures::stream::once(async move { store.get(&meta.location).await })
-        .map_ok(|result| result.into_stream())
-        .try_flatten()
-        .map_err(|e| e.to_string())
-        .boxed()
+impl From<StorageError> for Failure {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e)
+    }
+}
+
+impl Failure {
+    fn into_source(self, decode: &impl Fn(String) -> SourceError) -> SourceError {
+        match self {
+            Self::Storage(e) => SourceError::Storage(e),
+            Self::Decode(reason) => decode(reason),
+        }
+    }
+}
+
+/// Parquet wraps the reader's errors: give the storage error back as it was.
+fn parquet_error(object: &Object, e: parquet::errors::ParquetError) -> SourceError {
+    match e {
+        parquet::errors::ParquetError::External(inner) => match inner.downcast::<StorageError>() {
+            Ok(storage) => SourceError::Storage(*storage),
+            Err(other) => file_error(object, other),
+        },
+        e => file_error(object, e),
+    }
+}
+
+async fn parquet_builder(object: &Object) -> Result<ParquetRecordBatchStreamBuilder<ObjectReader>, SourceError> {
+    ParquetRecordBatchStreamBuilder::new(ObjectReader::new(object.clone())).await.map_err(|e| {
+        match parquet_error(object, e) {
+            SourceError::File { file, reason } => {
+                SourceError::File { file, reason: format!("not a readable Parquet file: {reason}") }
+            }
+            other => other,
+        }
+    })
 }
 
 /// The push decoders of arrow-csv and arrow-json, behind one interface.
@@ -169,10 +189,12 @@ impl PushDecoder for JsonDecoder {
     }
 }
 
+type ByteStream = BoxStream<'static, Result<Bytes, StorageError>>;
+
 /// Feeds chunks of a byte stream to a push decoder, yielding each full batch.
-fn push_decode<D: PushDecoder>(input: BoxStream<'static, Result<Bytes, String>>, decoder: D) -> BatchStream {
+fn push_decode<D: PushDecoder>(input: ByteStream, decoder: D) -> BoxStream<'static, Result<RecordBatch, Failure>> {
     struct State<D> {
-        input: BoxStream<'static, Result<Bytes, String>>,
+        input: ByteStream,
         decoder: D,
         buffered: Bytes,
         eof: bool,
@@ -186,11 +208,11 @@ fn push_decode<D: PushDecoder>(input: BoxStream<'static, Result<Bytes, String>>,
                     None => s.eof = true,
                 }
             }
-            let decoded = s.decoder.decode(&s.buffered)?;
+            let decoded = s.decoder.decode(&s.buffered).map_err(Failure::Decode)?;
             s.buffered.advance(decoded);
             // Zero with input left means the batch is full; zero at the end means done.
             if decoded == 0 && (!s.buffered.is_empty() || s.eof) {
-                match s.decoder.flush()? {
+                match s.decoder.flush().map_err(Failure::Decode)? {
                     Some(batch) => return Ok(Some((batch, s))),
                     None if s.eof && s.buffered.is_empty() => return Ok(None),
                     None => {}
@@ -201,34 +223,32 @@ fn push_decode<D: PushDecoder>(input: BoxStream<'static, Result<Bytes, String>>,
     .boxed()
 }
 
-async fn is_ipc_file(store: &dyn ObjectStore, meta: &ObjectMeta) -> Result<bool, SourceError> {
+async fn is_ipc_file(object: &Object) -> Result<bool, SourceError> {
     let len = IPC_FILE_MAGIC.len() as u64;
-    if meta.size < len {
+    if object.size() < len {
         return Ok(false);
     }
-    let head = store.get_range(&meta.location, 0..len).await.map_err(|e| file_error(meta, e))?;
+    let head = object.get_range(0..len).await?;
     Ok(&head[..] == IPC_FILE_MAGIC)
 }
 
 type FooterBlocks = (Vec<arrow::ipc::Block>, Vec<arrow::ipc::Block>, arrow::ipc::MetadataVersion);
 
-async fn ipc_footer(store: &dyn ObjectStore, meta: &ObjectMeta) -> Result<(SchemaRef, FooterBlocks), SourceError> {
-    let bad = |reason: String| file_error(meta, format!("not a readable Arrow IPC file: {reason}"));
-    if meta.size < 18 {
+async fn ipc_footer(object: &Object) -> Result<(SchemaRef, FooterBlocks), SourceError> {
+    let bad = |reason: String| file_error(object, format!("not a readable Arrow IPC file: {reason}"));
+    let size = object.size();
+    if size < 18 {
         return Err(bad("too short".into()));
     }
-    let trailer = store.get_range(&meta.location, meta.size - 10..meta.size).await.map_err(|e| bad(e.to_string()))?;
+    let trailer = object.get_range(size - 10..size).await?;
     if &trailer[4..] != IPC_FILE_MAGIC {
         return Err(bad("the trailing magic bytes are missing (truncated?)".into()));
     }
     let footer_len = u64::from(u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes")));
-    if footer_len + 10 > meta.size {
+    if footer_len + 10 > size {
         return Err(bad("the footer length is larger than the file".into()));
     }
-    let footer_bytes = store
-        .get_range(&meta.location, meta.size - 10 - footer_len..meta.size - 10)
-        .await
-        .map_err(|e| bad(e.to_string()))?;
+    let footer_bytes = object.get_range(size - 10 - footer_len..size - 10).await?;
     let footer = arrow::ipc::root_as_footer(&footer_bytes).map_err(|e| bad(e.to_string()))?;
     let schema = footer.schema().ok_or_else(|| bad("the footer has no schema".into()))?;
     let schema = Arc::new(arrow::ipc::convert::try_fb_to_schema(schema).map_err(|e| bad(e.to_string()))?);
@@ -237,20 +257,20 @@ async fn ipc_footer(store: &dyn ObjectStore, meta: &ObjectMeta) -> Result<(Schem
     Ok((schema, (dictionaries, batches, footer.version())))
 }
 
-async fn ipc_file(store: Arc<dyn ObjectStore>, meta: ObjectMeta) -> Result<BatchStream, SourceError> {
-    let (schema, (dictionaries, batches, version)) = ipc_footer(store.as_ref(), &meta).await?;
+async fn ipc_file(object: Object) -> Result<BatchStream, SourceError> {
+    let (schema, (dictionaries, batches, version)) = ipc_footer(&object).await?;
     let mut decoder = FileDecoder::new(schema, version);
     for block in &dictionaries {
-        let buffer = read_block(store.as_ref(), &meta, block).await.map_err(|e| file_error(&meta, e))?;
-        decoder.read_dictionary(block, &buffer).map_err(|e| file_error(&meta, e))?;
+        let buffer = read_block(&object, block).await?;
+        decoder.read_dictionary(block, &buffer).map_err(|e| file_error(&object, e))?;
     }
-    let state = (store, meta, decoder, batches.into_iter());
-    let stream = futures::stream::try_unfold(state, |(store, meta, decoder, mut blocks)| async move {
+    let state = (object, decoder, batches.into_iter());
+    let stream = futures::stream::try_unfold(state, |(object, decoder, mut blocks)| async move {
         loop {
             let Some(block) = blocks.next() else { return Ok(None) };
-            let buffer = read_block(store.as_ref(), &meta, &block).await?;
-            if let Some(batch) = decoder.read_record_batch(&block, &buffer).map_err(|e| e.to_string())? {
-                return Ok(Some((batch, (store, meta, decoder, blocks))));
+            let buffer = read_block(&object, &block).await?;
+            if let Some(batch) = decoder.read_record_batch(&block, &buffer).map_err(|e| file_error(&object, e))? {
+                return Ok(Some((batch, (object, decoder, blocks))));
             }
         }
     });
@@ -258,37 +278,37 @@ async fn ipc_file(store: Arc<dyn ObjectStore>, meta: ObjectMeta) -> Result<Batch
 }
 
 /// The bytes of one block listed in an IPC file's footer.
-async fn read_block(store: &dyn ObjectStore, meta: &ObjectMeta, block: &arrow::ipc::Block) -> Result<Buffer, String> {
-    let start = u64::try_from(block.offset()).map_err(|_| "a block has a negative offset".to_string())?;
+async fn read_block(object: &Object, block: &arrow::ipc::Block) -> Result<Buffer, SourceError> {
+    let start = u64::try_from(block.offset()).map_err(|_| file_error(object, "a block has a negative offset"))?;
     let len = u64::try_from(i64::from(block.metaDataLength()) + block.bodyLength())
-        .map_err(|_| "a block has a negative length".to_string())?;
+        .map_err(|_| file_error(object, "a block has a negative length"))?;
     let end = start + len;
-    if end > meta.size {
-        return Err(format!("a record batch runs past the end of the file (to byte {end} of {})", meta.size));
+    if end > object.size() {
+        let reason = format!("a record batch runs past the end of the file (to byte {end} of {})", object.size());
+        return Err(file_error(object, reason));
     }
-    let bytes = store.get_range(&meta.location, start..end).await.map_err(|e| e.to_string())?;
-    Ok(Buffer::from(bytes))
+    Ok(Buffer::from(object.get_range(start..end).await?))
 }
 
-async fn ipc_stream_schema(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Result<SchemaRef, SourceError> {
-    let mut input = byte_stream(store, meta.clone());
+async fn ipc_stream_schema(object: &Object) -> Result<SchemaRef, SourceError> {
+    let mut input = object.stream();
     let mut decoder = StreamDecoder::new();
     while let Some(chunk) = input.next().await {
-        let mut buffer = Buffer::from(chunk.map_err(|e| file_error(meta, e))?);
+        let mut buffer = Buffer::from(chunk?);
         while !buffer.is_empty() {
             decoder
                 .decode(&mut buffer)
-                .map_err(|e| file_error(meta, format!("not a readable Arrow IPC stream: {e}")))?;
+                .map_err(|e| file_error(object, format!("not a readable Arrow IPC stream: {e}")))?;
             if let Some(schema) = decoder.schema() {
                 return Ok(schema);
             }
         }
     }
-    Err(file_error(meta, "not a readable Arrow IPC stream: it holds no schema"))
+    Err(file_error(object, "not a readable Arrow IPC stream: it holds no schema"))
 }
 
-fn ipc_stream(store: Arc<dyn ObjectStore>, meta: ObjectMeta) -> BatchStream {
-    let input = byte_stream(store, meta);
+fn ipc_stream(object: Object) -> BoxStream<'static, Result<RecordBatch, Failure>> {
+    let input = object.stream();
     let state = (input, StreamDecoder::new(), Buffer::from(Vec::<u8>::new()));
     futures::stream::try_unfold(state, |(mut input, mut decoder, mut buffered)| async move {
         loop {
@@ -296,12 +316,12 @@ fn ipc_stream(store: Arc<dyn ObjectStore>, meta: ObjectMeta) -> BatchStream {
                 match input.next().await {
                     Some(chunk) => buffered = Buffer::from(chunk?),
                     None => {
-                        decoder.finish().map_err(|e| format!("truncated Arrow IPC stream: {e}"))?;
+                        decoder.finish().map_err(|e| Failure::Decode(format!("truncated Arrow IPC stream: {e}")))?;
                         return Ok(None);
                     }
                 }
             }
-            if let Some(batch) = decoder.decode(&mut buffered).map_err(|e| e.to_string())? {
+            if let Some(batch) = decoder.decode(&mut buffered).map_err(|e| Failure::Decode(e.to_string()))? {
                 return Ok(Some((batch, (input, decoder, buffered))));
             }
         }

@@ -1,13 +1,14 @@
-//! The file source: Parquet, Arrow IPC, CSV or JSON Lines files found
-//! through `object_store` (a file, a directory or a glob), read in path
-//! order and cut into batches of `batch_rows`.
+//! The file source: Parquet, Arrow IPC, CSV or JSON Lines files on a local
+//! disk or in object storage (a file, a prefix or a glob), read in key
+//! order and cut into batches of `batch_rows`. Every object is read pinned
+//! to the version its listing saw.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::{Schema, SchemaRef};
 use futures::TryStreamExt;
-use object_store::{ObjectMeta, ObjectStoreExt};
+use quiver_storage::{Location, Object, StorageConfig};
 use serde::Deserialize;
 use tokio::sync::watch;
 
@@ -16,7 +17,6 @@ use super::{
 };
 use crate::format::Format;
 use crate::problems::{At, Problems};
-use crate::store::{self, Location, display_path};
 
 /// `[source]` with `type = "files"` (the default).
 #[derive(Debug, Clone, Deserialize)]
@@ -25,7 +25,9 @@ pub struct FileSourceConfig {
     /// `parquet`, `ipc`, `csv` or `jsonl`.
     pub format: Format,
     /// A file, a directory (every file in it, recursively, but `_*` and `.*`)
-    /// or a glob (`data/2024-*/*.parquet`), relative to the pipeline file.
+    /// or a glob (`data/2024-*/*.parquet`), relative to the pipeline file; or
+    /// the same as a URL: `s3://bucket/clicks/2026-*/*.parquet`, `gs://…`,
+    /// `az://…`, `abfs://…`, `https://…`.
     pub path: String,
     /// Rows per batch handed to the transforms.
     #[serde(default = "default_batch_rows")]
@@ -43,6 +45,9 @@ pub struct FileSourceConfig {
     /// CSV: the field delimiter, one ASCII character.
     #[serde(default = "default_delimiter")]
     pub delimiter: char,
+    /// How to reach object storage: endpoint, region, retries, timeouts.
+    #[serde(default)]
+    pub storage: StorageConfig,
 }
 
 #[async_trait::async_trait]
@@ -63,9 +68,10 @@ impl SourceTable for FileSourceConfig {
         if let Err(e) = declared_columns(&self.schema) {
             problems.add(&at.key("schema"), e.to_string());
         }
-        if let Err(e) = store::resolve(base, &self.path) {
+        if let Err(e) = quiver_storage::resolve(base, &self.path, &self.storage) {
             problems.add(&at.key("path"), e.to_string());
         }
+        problems.add_storage(at, &self.storage);
     }
 
     fn declared_schema(&self) -> Result<Option<SchemaRef>, SourceError> {
@@ -104,8 +110,7 @@ fn default_delimiter() -> char {
 /// A file source with its files listed and its schema known.
 pub struct FileSource {
     config: FileSourceConfig,
-    location: Location,
-    files: Vec<ObjectMeta>,
+    files: Vec<Object>,
     schema: SchemaRef,
 }
 
@@ -113,15 +118,14 @@ impl FileSource {
     /// Lists the files and settles the schema, before any data moves.
     /// `config` is checked already ([`FileSourceConfig::validate`]).
     pub async fn open(config: &FileSourceConfig, base: &Path) -> Result<Self, SourceError> {
-        let location = store::resolve(base, &config.path)?;
+        let location = quiver_storage::resolve(base, &config.path, &config.storage).map_err(SourceError::Location)?;
         let files = list(&location).await?;
         let declared = declared_columns(&config.schema)?;
-        let first = &files[0];
         let schema = match declared {
             Some(schema) => schema,
-            None => decode::read_schema(config, &location, first).await?,
+            None => decode::read_schema(config, &files[0]).await?,
         };
-        Ok(Self { config: config.clone(), location, files, schema })
+        Ok(Self { config: config.clone(), files, schema })
     }
 
     /// The schema every batch has.
@@ -132,10 +136,9 @@ impl FileSource {
     /// Reads every file in order and sends its batches; stops early when the
     /// receiver is gone. The last message is an error if reading failed.
     pub async fn read(self, tx: BatchSender) {
-        for meta in &self.files {
-            let file: Arc<str> = display_path(&meta.location).into();
-            let fail = |reason: String| SourceError::File { file: file.to_string(), reason };
-            let mut batches = match decode::read_file(&self.config, &self.location, meta, &self.schema).await {
+        for object in &self.files {
+            let file: Arc<str> = object.url().into();
+            let mut batches = match decode::read_file(&self.config, object, &self.schema).await {
                 Ok(batches) => batches,
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
@@ -148,12 +151,12 @@ impl FileSource {
                     Ok(Some(batch)) => batch,
                     Ok(None) => break,
                     Err(e) => {
-                        let _ = tx.send(Err(fail(e))).await;
+                        let _ = tx.send(Err(e)).await;
                         return;
                     }
                 };
                 if batch.schema().fields() != self.schema.fields() {
-                    let first = display_path(&self.files[0].location);
+                    let first = self.files[0].url();
                     let reason = schema_difference(&self.schema, &batch.schema());
                     let _ = tx.send(Err(SourceError::SchemaMismatch { file: file.to_string(), first, reason })).await;
                     return;
@@ -187,7 +190,7 @@ impl Source for FileSource {
     }
 
     fn extent(&self) -> Extent {
-        Extent { files: self.files.len(), bytes: self.files.iter().map(|f| f.size).sum() }
+        Extent { files: self.files.len(), bytes: self.files.iter().map(|f| f.size()).sum() }
     }
 
     fn run(self: Box<Self>, tx: BatchSender, _stop: watch::Receiver<bool>) -> futures::future::BoxFuture<'static, ()> {
@@ -196,36 +199,12 @@ impl Source for FileSource {
     }
 }
 
-async fn list(location: &Location) -> Result<Vec<ObjectMeta>, SourceError> {
-    let list_error =
-        |e: object_store::Error| SourceError::List { location: location.display.clone(), reason: e.to_string() };
-    if location.glob.is_none() {
-        // A single file?
-        match location.store.head(&location.path).await {
-            Ok(meta) => return Ok(vec![meta]),
-            Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(list_error(e)),
-        }
-    }
-    let mut files: Vec<ObjectMeta> = location
-        .store
-        .list(Some(&location.path))
-        .try_filter(|meta| {
-            let keep = store::is_data_object(&meta.location)
-                && location.glob.as_ref().is_none_or(|g| g.is_match(meta.location.as_ref()));
-            futures::future::ready(keep)
-        })
-        .try_collect()
-        .await
-        .or_else(|e| match e {
-            object_store::Error::NotFound { .. } => Ok(Vec::new()),
-            e => Err(list_error(e)),
-        })?;
+async fn list(location: &Location) -> Result<Vec<Object>, SourceError> {
+    let files = location.list_data().await?;
     if files.is_empty() {
-        return Err(SourceError::NoFiles(location.display.clone()));
+        return Err(SourceError::NoFiles(location.display()));
     }
-    files.sort_by(|a, b| a.location.cmp(&b.location));
-    Ok(files)
+    Ok(files.iter().map(|meta| location.object(meta)).collect())
 }
 
 fn schema_difference(expected: &Schema, found: &Schema) -> String {

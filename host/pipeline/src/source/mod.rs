@@ -27,7 +27,7 @@ pub use files::{FileSource, FileSourceConfig};
 
 use crate::dead_letter::Undecodable;
 use crate::problems::{At, Problems};
-use crate::store::LocationError;
+use quiver_storage::StorageError;
 
 /// The `[source]` table of a pipeline file: its `type` key picks the kind,
 /// `files` when absent.
@@ -78,7 +78,10 @@ fn default_true() -> bool {
 pub enum SourceError {
     #[error("[source] path: {0}")]
     /// The path is not a place the source can read.
-    Location(#[from] LocationError),
+    Location(StorageError),
+    #[error(transparent)]
+    /// Listing or reading an object failed; the error names it.
+    Storage(#[from] StorageError),
     #[error("[source] {key}: {reason}")]
     /// A setting cannot be used.
     Config {
@@ -87,17 +90,9 @@ pub enum SourceError {
         /// Why.
         reason: String,
     },
-    #[error("no files match `{0}`: check [source] path")]
+    #[error("no data files match `{0}` (files whose names start with `_` or `.` are skipped): check [source] path")]
     /// No file matches the path.
     NoFiles(String),
-    #[error("cannot list `{location}`: {reason}")]
-    /// The location cannot be listed.
-    List {
-        /// Where.
-        location: String,
-        /// Why.
-        reason: String,
-    },
     #[error("{file}: {reason}")]
     /// A file cannot be read or decoded.
     File {
@@ -277,4 +272,4 @@ pub(crate) fn declared_columns(columns: &[ColumnConfig]) -> Result<Option<Schema
 }
 
 /// Streams batches from one file.
-pub(crate) type BatchStream = futures::stream::BoxStream<'static, Result<RecordBatch, String>>;
+pub(crate) type BatchStream = futures::stream::BoxStream<'static, Result<RecordBatch, SourceError>>;
