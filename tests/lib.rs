@@ -12,6 +12,7 @@ use arrow::datatypes::SchemaRef;
 use quiver_runtime::{Limits, Pool, PoolOptions, Runtime};
 
 pub mod kafka;
+pub mod s3;
 
 /// Paths of the plugins under test.
 pub mod plugins {
@@ -77,9 +78,12 @@ pub fn data_files(dir: &Path) -> Vec<PathBuf> {
         for entry in entries {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if name.starts_with('_') || name.starts_with('.') {
+                continue;
+            }
             if path.is_dir() {
                 stack.push(path);
-            } else if !name.starts_with('_') && !name.starts_with('.') {
+            } else {
                 files.push(path);
             }
         }
@@ -403,6 +407,31 @@ impl Drop for Sidecar {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port").local_addr().unwrap().port()
+}
+
+/// Makes sure process `pid` (a server the tests started) dies with this
+/// test process, even when the tests are killed: a watchdog shell polls both.
+pub fn kill_with_this_process(pid: u32) {
+    // The watchdog outlives this process on purpose, so it is never waited for.
+    #[allow(clippy::zombie_processes)]
+    Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "while kill -0 {parent} 2>/dev/null && kill -0 {pid} 2>/dev/null; do sleep 1; done; kill -9 {pid} 2>/dev/null",
+                parent = std::process::id(),
+            ),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting a server's watchdog");
 }
 
 /// The Python of the test clients, installed by `tests/install-clients.sh`.

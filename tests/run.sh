@@ -3,7 +3,8 @@
 # are errors) and the whole workspace's tests, end-to-end tests included.
 # Needs the wasm32-wasip2 target (`rustup target add wasm32-wasip2`) and
 # python3 with venv, and java 17+ with mvn for the Kafka broker; installs the
-# pinned guest toolchains, the test clients and the broker's jars itself.
+# pinned guest toolchains, the test clients, the broker's jars and the S3
+# server itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,8 @@ bash sdk/install-toolchains.sh
 bash tests/install-clients.sh
 # The Apache Kafka broker of the Kafka tests (jars from Maven Central; needs java and mvn).
 bash tests/kafka/install.sh
+# The S3-compatible server of the object-storage tests (s3s-fs, built from crates.io).
+bash tests/s3/install.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -68,6 +68,7 @@ fn every_key_of_the_pipeline_and_server_files_is_documented() {
         ("host/pipeline/src/source/kafka/mod.rs", "docs/kafka.md"),
         ("host/pipeline/src/sink/kafka/config.rs", "docs/kafka.md"),
         ("host/server/src/config.rs", "docs/sidecar.md"),
+        ("host/storage/src/config.rs", "docs/storage.md"),
     ];
     let mut missing = Vec::new();
     let mut checked = 0;

@@ -19,16 +19,18 @@ fn split(url: &str) -> Option<(String, i32)> {
     Some((rest[..host_len].to_string(), depth as i32))
 }
 
-struct Row {
-    event_id: i64,
+/// One input row of `enrich`, as the checks read it.
+pub(crate) struct Row {
+    pub(crate) event_id: i64,
     user_id: i64,
     ts: i64,
-    url: Option<String>,
-    duration: i32,
+    pub(crate) url: Option<String>,
+    pub(crate) duration: i32,
     country: String,
 }
 
-fn rows(batch: &RecordBatch) -> Vec<Row> {
+/// The rows of a batch of clicks.
+pub(crate) fn rows(batch: &RecordBatch) -> Vec<Row> {
     let c = |name: &str| batch.column_by_name(name).unwrap().clone();
     let (event, user, ts, url, dur, country) =
         (c("event_id"), c("user_id"), c("ts"), c("url"), c("duration_ms"), c("country"));
@@ -45,7 +47,7 @@ fn rows(batch: &RecordBatch) -> Vec<Row> {
 }
 
 /// Checks the enriched output row by row against the input rows that should survive.
-fn check_enriched(output: &RecordBatch, expected: &[&Row]) {
+pub(crate) fn check_enriched(output: &RecordBatch, expected: &[&Row]) {
     let names: Vec<String> = output.schema().fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(names, ["event_id", "user_id", "domain", "path_depth", "hour", "country"]);
     assert_eq!(output.num_rows(), expected.len());

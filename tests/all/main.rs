@@ -13,6 +13,7 @@ mod gcd;
 mod ipc_input;
 mod kafka;
 mod languages;
+mod object_store;
 mod plugin_cli;
 mod sandbox;
 mod serve;

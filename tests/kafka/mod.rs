@@ -4,9 +4,9 @@
 //! clients here are librdkafka's, through the rdkafka crate, not Quiver's code.
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -20,6 +20,8 @@ use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::{Message, Offset};
+
+use crate::free_port;
 
 /// The broker of this test process.
 pub struct Broker {
@@ -57,10 +59,6 @@ static READERS: AtomicU64 = AtomicU64::new(0);
 /// The shared broker, started on first use.
 pub fn broker() -> &'static Broker {
     BROKER.get_or_init(Broker::start)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("binding a free port").local_addr().unwrap().port()
 }
 
 fn libs() -> PathBuf {
@@ -139,23 +137,7 @@ impl Broker {
             .stderr(log)
             .spawn()
             .expect("starting the Kafka broker");
-        // The broker must not outlive the tests, even when they are killed: the
-        // watchdog outlives this process on purpose, so it is never waited for.
-        #[allow(clippy::zombie_processes)]
-        Command::new("sh")
-            .args([
-                "-c",
-                &format!(
-                    "while kill -0 {parent} 2>/dev/null && kill -0 {java} 2>/dev/null; do sleep 1; done; kill -9 {java} 2>/dev/null",
-                    parent = std::process::id(),
-                    java = child.id()
-                ),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting the broker's watchdog");
+        crate::kill_with_this_process(child.id());
         *self.child.lock().unwrap() = Some(child);
         self.wait_ready();
     }
