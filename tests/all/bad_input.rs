@@ -143,9 +143,9 @@ fn no_matching_files_and_rejections_without_a_dead_letter_table_fail_clearly() {
     let d = dir.path();
     std::fs::create_dir_all(d.join("empty")).unwrap();
     let err = fails(d, &pipeline("format = \"parquet\"\npath = \"empty/\"", plugins::GCD, ""));
-    assert_mentions(&err, &["no files match", "empty"]);
+    assert_mentions(&err, &["no data files match", "empty"]);
     let err = fails(d, &pipeline("format = \"parquet\"\npath = \"in/*.parquet\"", plugins::GCD, ""));
-    assert_mentions(&err, &["no files match", "in/*.parquet"]);
+    assert_mentions(&err, &["no data files match", "in/*.parquet"]);
 
     write_parquet(&d.join("in/x.parquet"), &ints(100));
     let text = pipeline(PARQUET_IN, plugins::VALIDATE, "config = { \"range.a\" = \"..50\" }");

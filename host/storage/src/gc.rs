@@ -26,17 +26,37 @@ pub async fn collect_garbage(location: &Location, older_than: Duration) -> Resul
     let cutoff = now.saturating_sub(older_than.as_secs());
     let mut collected = Collected::default();
     if location.is_local() {
-        for meta in location.list_all(location.path()).await? {
-            let staged = meta.location.filename().is_some_and(|name| name.contains('#'));
-            if !staged {
-                continue;
+        // object_store's listing hides staging files: walk the directory.
+        let root = std::path::PathBuf::from(format!("/{}", location.path()));
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(meta) = entry.metadata() else { continue };
+                if meta.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let staged = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.rsplit_once('#'))
+                    .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+                if !staged {
+                    continue;
+                }
+                let modified = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok());
+                if modified.is_some_and(|m| m.as_secs() > cutoff) {
+                    collected.young += 1;
+                    continue;
+                }
+                std::fs::remove_file(&path).map_err(|e| StorageError::Request {
+                    url: path.display().to_string(),
+                    reason: format!("cannot remove the staging file: {e}"),
+                })?;
+                collected.removed.push(path.display().to_string());
             }
-            if (meta.last_modified.timestamp().max(0) as u64) > cutoff {
-                collected.young += 1;
-                continue;
-            }
-            location.delete(&meta.location).await?;
-            collected.removed.push(location.url_of(&meta.location));
         }
         return Ok(collected);
     }

@@ -161,7 +161,9 @@ pub fn is_data_object(prefix: &ObjectPath, path: &ObjectPath) -> bool {
     let below = path.prefix_match(prefix).map(|parts| parts.collect::<Vec<_>>()).unwrap_or_default();
     let parts: Vec<_> = if below.is_empty() { path.parts().collect() } else { below };
     let Some(name) = parts.last() else { return false };
+    // Local staging files (`name#N`); a path part holds `#` percent-encoded.
     !name.as_ref().contains('#')
+        && !name.as_ref().contains("%23")
         && parts.iter().all(|part| !part.as_ref().starts_with('_') && !part.as_ref().starts_with('.'))
 }
 

@@ -13,6 +13,7 @@ use bytes::{Buf, Bytes};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::file::metadata::ParquetMetaData;
 use quiver_storage::{Object, StorageError};
 
 use super::parquet_reader::ObjectReader;
@@ -27,22 +28,28 @@ fn file_error(object: &Object, reason: impl std::fmt::Display) -> SourceError {
     SourceError::File { file: object.url(), reason: reason.to_string() }
 }
 
-/// The schema of `object`: stored in Parquet and IPC files, inferred for CSV and JSON Lines.
-pub(super) async fn read_schema(config: &FileSourceConfig, object: &Object) -> Result<SchemaRef, SourceError> {
+/// The schema of `object`: stored in Parquet and IPC files, inferred for CSV
+/// and JSON Lines; for Parquet, with the footer read, so that reading the
+/// file does not fetch it again.
+pub(super) async fn read_schema(
+    config: &FileSourceConfig,
+    object: &Object,
+) -> Result<(SchemaRef, Option<Arc<ParquetMetaData>>), SourceError> {
     if object.size() == 0 {
         return Err(file_error(object, "the file is empty (0 bytes)"));
     }
     match config.format {
         Format::Parquet => {
-            let builder = parquet_builder(object).await?;
-            Ok(builder.schema().clone())
+            let builder = parquet_builder(object, None).await?;
+            Ok((builder.schema().clone(), Some(builder.metadata().clone())))
         }
         Format::Ipc => {
-            if is_ipc_file(object).await? {
-                Ok(ipc_footer(object).await?.0)
+            let schema = if is_ipc_file(object).await? {
+                ipc_footer(object).await?.0
             } else {
-                ipc_stream_schema(object).await
-            }
+                ipc_stream_schema(object).await?
+            };
+            Ok((schema, None))
         }
         Format::Csv | Format::Jsonl => {
             let head = object.get_range(0..object.size().min(INFER_BYTES)).await?;
@@ -64,16 +71,18 @@ pub(super) async fn read_schema(config: &FileSourceConfig, object: &Object) -> R
             if schema.fields().is_empty() {
                 return Err(file_error(object, "no columns found"));
             }
-            Ok(Arc::new(schema))
+            Ok((Arc::new(schema), None))
         }
     }
 }
 
-/// Opens one object as a stream of batches of `schema`.
+/// Opens one object as a stream of batches of `schema`; `footer` is its
+/// Parquet metadata when [`read_schema`] read it already.
 pub(super) async fn read_file(
     config: &FileSourceConfig,
     object: &Object,
     schema: &SchemaRef,
+    footer: Option<Arc<ParquetMetaData>>,
 ) -> Result<BatchStream, SourceError> {
     if object.size() == 0 {
         return Err(file_error(object, "the file is empty (0 bytes)"));
@@ -84,7 +93,7 @@ pub(super) async fn read_file(
     };
     match config.format {
         Format::Parquet => {
-            let stream = parquet_builder(object)
+            let stream = parquet_builder(object, footer)
                 .await?
                 .with_batch_size(config.batch_rows)
                 .build()
@@ -151,8 +160,11 @@ fn parquet_error(object: &Object, e: parquet::errors::ParquetError) -> SourceErr
     }
 }
 
-async fn parquet_builder(object: &Object) -> Result<ParquetRecordBatchStreamBuilder<ObjectReader>, SourceError> {
-    ParquetRecordBatchStreamBuilder::new(ObjectReader::new(object.clone())).await.map_err(|e| {
+async fn parquet_builder(
+    object: &Object,
+    footer: Option<Arc<ParquetMetaData>>,
+) -> Result<ParquetRecordBatchStreamBuilder<ObjectReader>, SourceError> {
+    ParquetRecordBatchStreamBuilder::new(ObjectReader::new(object.clone(), footer)).await.map_err(|e| {
         match parquet_error(object, e) {
             SourceError::File { file, reason } => {
                 SourceError::File { file, reason: format!("not a readable Parquet file: {reason}") }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{Schema, SchemaRef};
 use futures::TryStreamExt;
+use parquet::file::metadata::ParquetMetaData;
 use quiver_storage::{Location, Object, StorageConfig};
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -112,6 +113,8 @@ pub struct FileSource {
     config: FileSourceConfig,
     files: Vec<Object>,
     schema: SchemaRef,
+    /// The first file's Parquet footer, read to settle the schema.
+    first_footer: Option<Arc<ParquetMetaData>>,
 }
 
 impl FileSource {
@@ -121,11 +124,11 @@ impl FileSource {
         let location = quiver_storage::resolve(base, &config.path, &config.storage).map_err(SourceError::Location)?;
         let files = list(&location).await?;
         let declared = declared_columns(&config.schema)?;
-        let schema = match declared {
-            Some(schema) => schema,
+        let (schema, first_footer) = match declared {
+            Some(schema) => (schema, None),
             None => decode::read_schema(config, &files[0]).await?,
         };
-        Ok(Self { config: config.clone(), files, schema })
+        Ok(Self { config: config.clone(), files, schema, first_footer })
     }
 
     /// The schema every batch has.
@@ -135,10 +138,11 @@ impl FileSource {
 
     /// Reads every file in order and sends its batches; stops early when the
     /// receiver is gone. The last message is an error if reading failed.
-    pub async fn read(self, tx: BatchSender) {
+    pub async fn read(mut self, tx: BatchSender) {
+        let mut footer = self.first_footer.take();
         for object in &self.files {
             let file: Arc<str> = object.url().into();
-            let mut batches = match decode::read_file(&self.config, object, &self.schema).await {
+            let mut batches = match decode::read_file(&self.config, object, &self.schema, footer.take()).await {
                 Ok(batches) => batches,
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;

@@ -30,8 +30,9 @@ pub(super) struct ObjectReader {
 }
 
 impl ObjectReader {
-    pub(super) fn new(object: Object) -> Self {
-        Self { object, metadata: None, ahead: None }
+    /// A reader of `object`; `metadata` when its footer was read already.
+    pub(super) fn new(object: Object, metadata: Option<Arc<ParquetMetaData>>) -> Self {
+        Self { object, metadata, ahead: None }
     }
 
     /// Starts fetching the column chunks of the row group after the one
