@@ -173,13 +173,20 @@ fn csv_streamed_from_a_bucket_into_a_multipart_jsonl_object() {
     let (pipeline, input) = csv_to_jsonl(s3, d, &bucket, 150_000);
     let out = quiver_s3(s3, d, &["run", pipeline.to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}\n--- server\n{}", describe(&out), s3.log());
-    let listing = s3.listing(&format!("{bucket}/out"));
+    let listing = check_jsonl_output(s3, d, &bucket, &input);
     let (_, size) = listing.iter().find(|(k, _)| k.ends_with(".jsonl")).expect("one JSON Lines file");
     assert!(*size > 2 * 5_242_880, "the object spans three parts at least: {listing:?}");
+}
+
+/// Downloads `bucket/out`, checks its manifest and every enriched row of
+/// `input` in it; the listing.
+fn check_jsonl_output(s3: &S3Server, d: &Path, bucket: &str, input: &[Row]) -> std::collections::BTreeMap<String, u64> {
+    let listing = s3.listing(&format!("{bucket}/out"));
     s3.download(&format!("{bucket}/out"), &d.join("got"));
     check_manifest(&d.join("got"), &listing, &format!("{bucket}/out/"));
     let kept: Vec<&Row> = input.iter().filter(|r| r.duration >= 0).collect();
     check_enriched(&read_jsonl_dir(&d.join("got")), &kept);
+    listing
 }
 
 #[test]
@@ -215,11 +222,7 @@ fn a_run_killed_mid_upload_leaves_nothing_visible_and_gc_aborts_its_uploads() {
 
     let rerun = quiver_s3(s3, d, &["run", pipeline.to_str().unwrap()], &[]);
     assert!(rerun.status.success(), "{}", describe(&rerun));
-    let listing = s3.listing(&format!("{bucket}/out"));
-    s3.download(&format!("{bucket}/out"), &d.join("got"));
-    check_manifest(&d.join("got"), &listing, &format!("{bucket}/out/"));
-    let kept: Vec<&Row> = input.iter().filter(|r| r.duration >= 0).collect();
-    check_enriched(&read_jsonl_dir(&d.join("got")), &kept);
+    check_jsonl_output(s3, d, &bucket, &input);
 }
 
 /// Runs a pipeline that reads `source_path` (Parquet) into the bucket, expecting failure; its error output.
