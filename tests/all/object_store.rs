@@ -312,3 +312,33 @@ fn unsupported_schemes_and_read_only_sinks_are_refused_before_anything_runs() {
         assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
     }
 }
+
+#[test]
+fn an_object_deleted_between_the_listing_and_its_read_fails_the_run_naming_it() {
+    let s3 = server();
+    let bucket = s3.bucket();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (pipeline, _) = csv_to_jsonl(s3, d, &bucket, 400_000);
+    // A second file, listed with the first, read after it.
+    s3.upload(&d.join("local/clicks.csv"), &format!("{bucket}/in/clicks2.csv"));
+    let mut command = quiver_command(d, &["run", pipeline.to_str().unwrap()]);
+    command.envs(s3.env()).stderr(std::process::Stdio::piped());
+    let run = command.spawn().unwrap();
+    // Once the first file is flowing (an upload is open), delete the second.
+    s3.python_ok(&format!(
+        "import time\nstart = time.time()\n\
+         while not [k for k in listing('{bucket}/out') if '/_quiver/uploads/' in k]:\n    \
+             assert time.time() - start < 120, 'no upload opened within 120 s'\n    time.sleep(0.02)\n\
+         s3.delete_file('{bucket}/in/clicks2.csv')"
+    ));
+    let out = run.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("s3://{bucket}/in/clicks2.csv: the object was deleted after it was listed")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SECRET_KEY));
+    assert!(s3.listing(&format!("{bucket}/out")).is_empty(), "a failed run leaves no output and no open upload");
+}

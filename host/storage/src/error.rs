@@ -131,11 +131,6 @@ impl StorageError {
             _ => Self::Request { url, reason: text },
         }
     }
-
-    /// Whether the failure is the object being absent (a sink's directory not yet created, say).
-    pub fn is_missing(&self) -> bool {
-        matches!(self, Self::Missing { .. })
-    }
 }
 
 /// The `<Code>` of an S3 error body, when the text quotes one.

@@ -35,11 +35,6 @@ impl Object {
         self.meta.size
     }
 
-    /// The listing's metadata.
-    pub fn meta(&self) -> &ObjectMeta {
-        &self.meta
-    }
-
     fn options(&self, range: Option<Range<u64>>) -> GetOptions {
         GetOptions { if_match: self.meta.e_tag.clone(), range: range.map(GetRange::Bounded), ..Default::default() }
     }
