@@ -9,7 +9,7 @@ use std::process::Output;
 
 use arrow::array::AsArray;
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
-use quiver_tests::s3::{S3Server, SECRET_KEY, server};
+use quiver_tests::s3::{Fault, FaultProxy, S3Server, SECRET_KEY, server};
 use quiver_tests::{
     CLICKSTREAM_SCHEMA, clicks, data_files, describe, plugins, quiver_command, read_parquet_dir, write_parquet,
     write_pipeline,
@@ -341,4 +341,58 @@ fn an_object_deleted_between_the_listing_and_its_read_fails_the_run_naming_it() 
     );
     assert!(!stderr.contains(SECRET_KEY));
     assert!(s3.listing(&format!("{bucket}/out")).is_empty(), "a failed run leaves no output and no open upload");
+}
+
+#[test]
+fn through_a_faulty_network_a_run_retries_its_way_to_exactly_the_right_output() {
+    let s3 = server();
+    let bucket = s3.bucket();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let parts = [clicks(0, 6_000), clicks(6_000, 5_000)];
+    for (name, part) in ["a", "b"].iter().zip(&parts) {
+        write_parquet(&d.join(format!("local/{name}.parquet")), part);
+        s3.upload(&d.join(format!("local/{name}.parquet")), &format!("{bucket}/in/{name}.parquet"));
+    }
+    // Every 7th request fails each way: 500, 503 SlowDown, a cut body, a slow answer.
+    let proxy = FaultProxy::start(s3.port(), 7);
+    let storage = format!(
+        "endpoint = \"{}\"\nallow_http = true\nbackoff_initial_ms = 10\nbackoff_max_ms = 200\n",
+        proxy.endpoint()
+    );
+    let pipeline = write_pipeline(
+        d,
+        &enrich_pipeline(
+            &format!(
+                "[source]\nformat = \"parquet\"\npath = \"s3://{bucket}/in/\"\nbatch_rows = 1000\n[source.storage]\n{storage}"
+            ),
+            &format!(
+                "[sink]\nformat = \"parquet\"\npath = \"s3://{bucket}/out/\"\ntarget_file_bytes = 8000\nrow_group_rows = 1000\n\
+                 [sink.storage]\n{storage}\n[dead_letter]\nformat = \"parquet\"\npath = \"s3://{bucket}/dead/\"\n\
+                 [dead_letter.storage]\n{storage}"
+            ),
+        ),
+    );
+    let out = quiver_s3(s3, d, &["run", pipeline.to_str().unwrap()], &[]);
+    let faults = proxy.faults();
+    eprintln!("faults injected: {faults:?}");
+    for fault in [Fault::Status500, Fault::SlowDown, Fault::CutMidBody, Fault::Slow] {
+        assert!(faults.get(&fault).copied().unwrap_or(0) > 0, "{fault:?} never happened: {faults:?}");
+    }
+    let listing = s3.listing(&format!("{bucket}/out"));
+    if out.status.success() {
+        s3.download(&format!("{bucket}/out"), &d.join("got"));
+        let input: Vec<Row> = parts.iter().flat_map(rows).collect();
+        let kept: Vec<&Row> = input.iter().filter(|r| r.duration >= 0).collect();
+        assert_eq!(check_manifest(&d.join("got"), &listing, &format!("{bucket}/out/")), kept.len() as u64);
+        check_enriched(&read_parquet_dir(&d.join("got")), &kept);
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("s3://{bucket}/")), "the failure names the object: {stderr}");
+        assert!(
+            !listing.keys().any(|k| k.ends_with("/_SUCCESS") || k.ends_with(".parquet")),
+            "a failed run presents nothing as complete: {listing:?}\n{stderr}"
+        );
+        panic!("the run failed under faults it should have retried:\n{stderr}");
+    }
 }

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use crate::{client_python, free_port, kill_with_this_process};
 
+mod proxy;
+pub use proxy::{Fault, FaultProxy};
+
 /// The server's access key.
 pub const ACCESS_KEY: &str = "quiver-test";
 /// The server's secret key: no output of Quiver may show it.
@@ -79,6 +82,11 @@ impl S3Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         Self { dir, port, child: Mutex::new(child) }
+    }
+
+    /// The server's port on loopback.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// The server's URL.

@@ -16,6 +16,7 @@ mod manifest;
 mod object;
 mod profile;
 mod remote;
+mod retry;
 mod secret;
 mod upload;
 

@@ -272,7 +272,7 @@ impl Location {
     /// Every object under `prefix`, markers included; none when the prefix is absent.
     pub async fn list_all(&self, prefix: &ObjectPath) -> Result<Vec<ObjectMeta>, StorageError> {
         let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
-        match self.store.list(prefix).try_collect::<Vec<_>>().await {
+        match crate::retry::again(&self.config, "list", || self.store.list(prefix).try_collect::<Vec<_>>()).await {
             Ok(files) => Ok(files),
             Err(object_store::Error::NotFound { .. }) if self.cloud == Cloud::Local => Ok(Vec::new()),
             Err(e) => Err(self.error(prefix.unwrap_or(&self.path), e, None)),
@@ -281,7 +281,7 @@ impl Location {
 
     /// The metadata of one object.
     pub async fn head(&self, path: &ObjectPath) -> Result<ObjectMeta, StorageError> {
-        self.store.head(path).await.map_err(|e| self.error(path, e, None))
+        crate::retry::again(&self.config, "head", || self.store.head(path)).await.map_err(|e| self.error(path, e, None))
     }
 
     /// A listed object, for reads pinned to the version listed.
@@ -298,12 +298,16 @@ impl Location {
 
     /// Writes a small object in one request; it appears whole or not at all.
     pub async fn put(&self, path: &ObjectPath, bytes: impl Into<PutPayload>) -> Result<(), StorageError> {
-        self.store.put(path, bytes.into()).await.map(drop).map_err(|e| self.error(path, e, None))
+        let payload = bytes.into();
+        crate::retry::again(&self.config, "put", || self.store.put(path, payload.clone()))
+            .await
+            .map(drop)
+            .map_err(|e| self.error(path, e, None))
     }
 
     /// Deletes an object; an absent one is not an error.
     pub async fn delete(&self, path: &ObjectPath) -> Result<(), StorageError> {
-        match self.store.delete(path).await {
+        match crate::retry::again(&self.config, "delete", || self.store.delete(path)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.error(path, e, None)),
         }

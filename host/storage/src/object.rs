@@ -55,8 +55,11 @@ impl Object {
         }
         let want = range.end - range.start;
         let store: &dyn ObjectStore = self.location.store().as_ref();
-        let result = store.get_opts(&self.meta.location, self.options(Some(range))).await.map_err(|e| self.error(e))?;
-        let bytes = result.bytes().await.map_err(|e| self.error(e))?;
+        let bytes = crate::retry::again(self.location.config(), "read", || async {
+            store.get_opts(&self.meta.location, self.options(Some(range.clone()))).await?.bytes().await
+        })
+        .await
+        .map_err(|e| self.error(e))?;
         if (bytes.len() as u64) < want {
             return Err(self.truncated(bytes.len() as u64));
         }
@@ -94,8 +97,12 @@ impl Object {
                     }
                     let options = s.object.options(Some(s.offset..size));
                     let store = s.object.location.store().clone();
-                    let result =
-                        store.get_opts(&s.object.meta.location, options).await.map_err(|e| s.object.error(e))?;
+                    let config = s.object.location.config();
+                    let result = crate::retry::again(config, "read", || {
+                        store.get_opts(&s.object.meta.location, options.clone())
+                    })
+                    .await
+                    .map_err(|e| s.object.error(e))?;
                     s.body = Some(result.into_stream());
                 }
                 match s.body.as_mut().expect("set above").next().await {

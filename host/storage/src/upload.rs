@@ -69,7 +69,9 @@ impl Upload {
         location.check_writable()?;
         let parts = match multipart {
             Some(store) => {
-                let id = store.create_multipart(&path).await.map_err(|e| location.error(&path, e, None))?;
+                let id = crate::retry::again(location.config(), "start an upload", || store.create_multipart(&path))
+                    .await
+                    .map_err(|e| location.error(&path, e, None))?;
                 let name = path.filename().unwrap_or("object");
                 let marker =
                     markers.child(UPLOADS_DIR)?.path().clone().join(format!("{name}.{:016x}.json", fastrand::u64(..)));
@@ -137,7 +139,11 @@ impl Upload {
         match &mut self.parts {
             Parts::Remote { store, id, inflight, .. } => {
                 let (store, id, path) = (store.clone(), id.clone(), self.path.clone());
-                inflight.spawn(async move { (index, store.put_part(&path, &id, index, PutPayload::from(part)).await) });
+                let config = self.location.config().clone();
+                inflight.spawn(async move {
+                    let put = || store.put_part(&path, &id, index, PutPayload::from(part.clone()));
+                    (index, crate::retry::again(&config, "upload a part", put).await)
+                });
             }
             Parts::Local { upload, inflight } => {
                 inflight.spawn(upload.put_part(PutPayload::from(part)));
@@ -211,7 +217,15 @@ impl Upload {
                     url: self.location.url_of(&self.path),
                     reason: "a part of the upload is missing".into(),
                 })?;
-                store.complete_multipart(&self.path, id, parts).await.map_err(failed)?;
+                let complete = || store.complete_multipart(&self.path, id, parts.clone());
+                match crate::retry::again(self.location.config(), "complete an upload", complete).await {
+                    Ok(_) => {}
+                    // A retry after a completion whose answer was lost finds the upload
+                    // gone (servers say so differently): the object is there, whole, if
+                    // it has every byte. Its name is this run's alone.
+                    Err(_) if self.location.head(&self.path).await.is_ok_and(|m| m.size == self.bytes) => {}
+                    Err(e) => return Err(failed(e)),
+                }
                 if let Err(e) = markers.delete(marker).await {
                     tracing::warn!(marker = %markers.url_of(marker), "cannot remove the marker of a completed upload: {e}");
                 }
