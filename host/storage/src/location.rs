@@ -69,7 +69,7 @@ pub fn resolve(base: &Path, text: &str, config: &StorageConfig) -> Result<Locati
         return Err(invalid("the URL names no bucket: write scheme://bucket/prefix".into()));
     }
     // The key, as written (percent-decoded), without the leading slash.
-    let key = percent_decode(url.path().trim_start_matches('/'));
+    let key = percent_encoding::percent_decode_str(url.path().trim_start_matches('/')).decode_utf8_lossy().into_owned();
     let (prefix, glob) = split_glob(&key).map_err(invalid)?;
     let path = ObjectPath::parse(prefix.trim_end_matches('/')).map_err(|e| invalid(e.to_string()))?;
     let (store, multipart) = remote::build(cloud, &url, &bucket, config)?;
@@ -112,26 +112,6 @@ fn split_glob(key: &str) -> Result<(String, Option<GlobMatcher>), String> {
         }
         None => Ok((key.to_string(), None)),
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Makes a path absolute and removes `.` and `..` without touching the file system.

@@ -109,7 +109,8 @@ pub struct FileSink {
     next_file: usize,
     open: BTreeMap<String, OpenFile>,
     finished: Vec<Finished>,
-    written: Vec<ManifestFile>,
+    /// Files committed: where each is, and what the manifest says of it.
+    written: Vec<(ObjectPath, ManifestFile)>,
     /// `written[..kept]` were checkpointed: an abort leaves them.
     kept: usize,
     replaced: Vec<ObjectPath>,
@@ -284,9 +285,9 @@ impl FileSink {
     /// Makes every finished file visible.
     async fn commit_finished(&mut self) -> Result<(), SinkError> {
         while let Some(Finished { upload, rows }) = self.finished.pop() {
-            let path = self.relative(upload.path());
+            let (path, relative) = (upload.path().clone(), self.relative(upload.path()));
             let bytes = upload.commit().await.map_err(|e| self.storage(e))?;
-            self.written.push(ManifestFile { path, bytes, rows });
+            self.written.push((path, ManifestFile { path: relative, bytes, rows }));
         }
         Ok(())
     }
@@ -304,13 +305,9 @@ impl FileSink {
     async fn complete_run(mut self) -> Result<SinkSummary, SinkError> {
         match self.complete().await {
             Ok(()) => Ok(SinkSummary {
-                files: self
-                    .written
-                    .iter()
-                    .map(|f| self.location.url_of(&self.location.path().clone().join(f.path.as_str())))
-                    .collect(),
-                rows: self.written.iter().map(|f| f.rows).sum(),
-                bytes: self.written.iter().map(|f| f.bytes).sum(),
+                files: self.written.iter().map(|(path, _)| self.location.url_of(path)).collect(),
+                rows: self.written.iter().map(|(_, f)| f.rows).sum(),
+                bytes: self.written.iter().map(|(_, f)| f.bytes).sum(),
                 messages: 0,
             }),
             Err(e) => {
@@ -327,7 +324,7 @@ impl FileSink {
         }
         self.commit_finished().await?;
         let mut files = std::mem::take(&mut self.earlier);
-        files.extend(self.written.iter().cloned());
+        files.extend(self.written.iter().map(|(_, f)| f.clone()));
         let manifest = Manifest::new(concat!("quiver ", env!("CARGO_PKG_VERSION")), files);
         manifest.write(&self.location).await.map_err(|e| self.storage(e))?;
         // The new manifest lists only the new files: the old ones can go.
@@ -359,10 +356,9 @@ impl FileSink {
         for finished in std::mem::take(&mut self.finished) {
             finished.upload.abort().await;
         }
-        for file in &self.written[self.kept..] {
-            let path = self.location.path().clone().join(file.path.as_str());
-            if let Err(e) = self.location.delete(&path).await {
-                tracing::warn!(file = %self.location.url_of(&path), "cannot remove file of the failed run: {e}");
+        for (path, _) in &self.written[self.kept..] {
+            if let Err(e) = self.location.delete(path).await {
+                tracing::warn!(file = %self.location.url_of(path), "cannot remove file of the failed run: {e}");
             }
         }
     }
