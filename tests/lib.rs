@@ -11,6 +11,7 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use quiver_runtime::{Limits, Pool, PoolOptions, Runtime};
 
+pub mod azure;
 pub mod kafka;
 pub mod s3;
 

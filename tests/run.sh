@@ -2,9 +2,9 @@
 # Every check and every test of the repository: formatting, clippy (warnings
 # are errors) and the whole workspace's tests, end-to-end tests included.
 # Needs the wasm32-wasip2 target (`rustup target add wasm32-wasip2`) and
-# python3 with venv, and java 17+ with mvn for the Kafka broker; installs the
-# pinned guest toolchains, the test clients, the broker's jars and the S3
-# server itself.
+# python3 with venv, java 17+ with mvn for the Kafka broker, and node for
+# the Azure server; installs the pinned guest toolchains, the test clients,
+# the broker's jars, the S3 server and the Azure server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,8 @@ bash tests/install-clients.sh
 bash tests/kafka/install.sh
 # The S3-compatible server of the object-storage tests (s3s-fs, built from crates.io).
 bash tests/s3/install.sh
+# The Azure Blob Storage server of the Azure tests (Azurite, from npm; needs node).
+bash tests/azure/install.sh
 cargo fmt --all --check
 # Clippy lints the workspace's crates while they build for the tests, with
 # warnings as errors: what `cargo clippy --workspace --all-targets -- -D

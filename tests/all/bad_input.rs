@@ -224,9 +224,9 @@ fn bad_settings_are_refused_by_validate_and_run_before_anything_moves_naming_key
             vec!["batch_rows", "line 4"],
         ),
         (
-            "exactly-once with a file sink",
+            "exactly-once into files that are not appended to",
             pipeline(kafka_in, plugins::GCD, "") + "\n[pipeline]\ndelivery = \"exactly-once\"\n",
-            vec!["[pipeline] delivery", "line 21", "kafka [sink]"],
+            vec!["[pipeline] delivery", "line 21", "set [sink] mode = \"append\""],
         ),
         (
             "a missing plugin file",

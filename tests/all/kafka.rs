@@ -20,7 +20,7 @@ use quiver_tests::{
 use serde_json::{Value, json};
 
 /// One Kafka test at a time: they share the broker (one restarts it) and two cores.
-fn exclusive() -> (MutexGuard<'static, ()>, &'static Broker) {
+pub(crate) fn exclusive() -> (MutexGuard<'static, ()>, &'static Broker) {
     static LOCK: Mutex<()> = Mutex::new(());
     let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     (guard, broker())
@@ -38,7 +38,7 @@ const URLS: &[Option<&str>] = &[
 const COUNTRIES: [&str; 5] = ["DE", "FR", "US", "ZZ", "JP"];
 
 /// Click `i` as a JSON object: nulls, unicode, a few 20 KB URLs and negative durations.
-fn click(i: i64) -> Value {
+pub(crate) fn click(i: i64) -> Value {
     let url = if i % 997 == 3 {
         Some(format!("https://long.example/{}", "segment/".repeat(2500)))
     } else {
@@ -55,7 +55,7 @@ fn click(i: i64) -> Value {
     })
 }
 
-fn click_messages(range: std::ops::Range<i64>) -> impl Iterator<Item = Outgoing> {
+pub(crate) fn click_messages(range: std::ops::Range<i64>) -> impl Iterator<Item = Outgoing> {
     range.map(|i| {
         let c = click(i);
         (Some(c["user_id"].to_string().into_bytes()), Some(c.to_string().into_bytes()), Vec::new())
@@ -124,7 +124,7 @@ fn json_of(r: &Record) -> Value {
 }
 
 /// Checks one enriched row against click `event_id`, computed here.
-fn check_enriched(row: &Value) {
+pub(crate) fn check_enriched(row: &Value) {
     let id = row["event_id"].as_i64().unwrap();
     let input = click(id);
     assert_eq!(row["user_id"], input["user_id"], "{row}");
@@ -135,7 +135,7 @@ fn check_enriched(row: &Value) {
     assert_eq!(row["hour"].as_i64(), Some(utc_hour(input["ts"].as_i64().unwrap()) as i64), "event {id}");
 }
 
-fn negative(id: i64) -> bool {
+pub(crate) fn negative(id: i64) -> bool {
     id % 13 == 5 && id != 0
 }
 
@@ -379,7 +379,7 @@ fn read_ipc_dir(dir: &Path) -> Vec<RecordBatch> {
         .collect()
 }
 
-fn sum(offsets: &[i64]) -> i64 {
+pub(crate) fn sum(offsets: &[i64]) -> i64 {
     offsets.iter().map(|o| o.max(&0)).sum()
 }
 
@@ -494,7 +494,12 @@ fn bad_kafka_settings_are_refused_before_data_moves() {
     let (_one, kafka) = exclusive();
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("delivery = \"exactly-once\"", "[sink]\nformat = \"parquet\"\npath = \"out\"\n", "kafka [sink]"),
+        ("delivery = \"exactly-once\"", "[sink]\nformat = \"parquet\"\npath = \"out\"\n", "mode = \"append\""),
+        (
+            "delivery = \"exactly-once\"",
+            "[sink]\nformat = \"parquet\"\npath = \"out\"\nmode = \"append\"\n\n[dead_letter]\ntype = \"kafka\"\nbootstrap_servers = \"x\"\ntopic = \"d\"\n",
+            "give [dead_letter] a path",
+        ),
         ("", "[sink]\ntype = \"kafka\"\nbootstrap_servers = \"x\"\ntopik = \"t\"\n", "topik"),
         (
             "",

@@ -4,6 +4,7 @@
 //! librdkafka once instead of once per file.
 
 mod aggregate;
+mod azure;
 mod bad_input;
 mod docs;
 mod enrich;
@@ -12,6 +13,7 @@ mod formats;
 mod gcd;
 mod ipc_input;
 mod kafka;
+mod kafka_to_s3;
 mod languages;
 mod object_store;
 mod plugin_cli;

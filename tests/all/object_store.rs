@@ -2,7 +2,8 @@
 //! (s3s-fs on loopback) with pyarrow as the independent client: pyarrow
 //! writes what Quiver reads and reads what Quiver wrote, and every row is
 //! checked against the computation in `enrich.rs`. Credentials come only
-//! from the standard AWS variables, and never show in any output.
+//! from the standard AWS variables, and never show in any output. The
+//! sidecar serves and watches plugins in a bucket.
 
 use std::path::Path;
 use std::process::Output;
@@ -11,14 +12,14 @@ use arrow::array::AsArray;
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use quiver_tests::s3::{Fault, FaultProxy, S3Server, SECRET_KEY, server};
 use quiver_tests::{
-    CLICKSTREAM_SCHEMA, clicks, data_files, describe, plugins, quiver_command, read_parquet_dir, write_parquet,
-    write_pipeline,
+    CLICKSTREAM_SCHEMA, Sidecar, clicks, data_files, describe, plugins, quiver_command, read_parquet_dir, wait_until,
+    write_parquet, write_pipeline,
 };
 
 use crate::enrich::{Row, check_enriched, rows};
 
 /// `quiver ARGS` in `dir` with the server's AWS variables, and `extra` over them.
-fn quiver_s3(s3: &S3Server, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> Output {
+pub(crate) fn quiver_s3(s3: &S3Server, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> Output {
     let mut command = quiver_command(dir, args);
     for (key, value) in s3.env() {
         command.env(key, value);
@@ -40,7 +41,7 @@ fn enrich_pipeline(source: &str, sink: &str) -> String {
 }
 
 /// The manifest of a downloaded output directory, checked against its files.
-fn check_manifest(local: &Path, listing: &std::collections::BTreeMap<String, u64>, prefix: &str) -> u64 {
+pub(crate) fn check_manifest(local: &Path, listing: &std::collections::BTreeMap<String, u64>, prefix: &str) -> u64 {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(local.join("_SUCCESS")).expect("_SUCCESS is there")).unwrap();
     assert_eq!(manifest["version"], 1);
@@ -395,4 +396,54 @@ fn through_a_faulty_network_a_run_retries_its_way_to_exactly_the_right_output() 
         );
         panic!("the run failed under faults it should have retried:\n{stderr}");
     }
+}
+
+#[test]
+fn the_sidecar_serves_and_watches_plugins_in_a_bucket() {
+    let s3 = server();
+    let bucket = s3.bucket();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = format!("{bucket}/plugins/stamp.wasm");
+    s3.upload(Path::new(plugins::STAMP_V1), &key);
+    let env = s3.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let url = format!("s3://{bucket}/plugins/");
+    let sidecar = Sidecar::start_with_env(d, &["--plugins", &url, "--watch-interval-ms", "200"], &env);
+    sidecar.client("version", &["1"]);
+
+    // A new object under the same name is polled, loaded and deployed.
+    s3.upload(Path::new(plugins::STAMP_V2), &key);
+    let deployed = |version: &str| {
+        sidecar.log().lines().any(|l| {
+            l.contains("component from the plugins directory loaded") && l.contains(&format!("version={version}"))
+        })
+    };
+    wait_until("the watcher to load 2.0.0 from the bucket", std::time::Duration::from_secs(60), || deployed("2.0.0"));
+    sidecar.client("version", &["2"]);
+    // A broken object is reported and skipped; the version in use stays.
+    std::fs::write(d.join("broken.wasm"), b"\0asm not really").unwrap();
+    s3.upload(&d.join("broken.wasm"), &key);
+    wait_until("the broken component to be reported", std::time::Duration::from_secs(60), || {
+        sidecar.log().contains("not loaded")
+    });
+    sidecar.client("version", &["2"]);
+    let log = sidecar.log();
+    assert!(log.contains(&format!("{url}stamp.wasm")), "the log names the object: {log}");
+    assert!(!log.contains(SECRET_KEY), "the secret key shows in the log");
+
+    // A bucket that does not exist stops the start, naming it.
+    let missing = format!("s3://no-such-{bucket}/plugins/");
+    let out = quiver_s3(
+        s3,
+        d,
+        &["serve", "--plugins", &missing, "--flight-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"],
+        &[],
+    );
+    assert!(!out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("s3://no-such-{bucket}/plugins")) && stderr.contains("does not exist"),
+        "{stderr}"
+    );
 }

@@ -333,4 +333,24 @@ impl Broker {
             })
             .collect()
     }
+
+    /// Commits `offset` for `group` on `topic`'s `partition`, as a tool
+    /// resetting a group's offsets does; waits (up to 60 s) for the group to
+    /// have no live member, since the broker refuses commits from outside
+    /// a group that has one.
+    pub fn commit(&self, group: &str, topic: &str, partition: i32, offset: i64) {
+        let consumer: BaseConsumer = self.client().set("group.id", group).create().expect("test consumer");
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(topic, partition, Offset::Offset(offset)).expect("a new entry");
+        let started = Instant::now();
+        loop {
+            match consumer.commit(&list, rdkafka::consumer::CommitMode::Sync) {
+                Ok(()) => return,
+                Err(_) if started.elapsed() < Duration::from_secs(60) => {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => panic!("committing {topic}/{partition} at {offset} for {group}: {e}"),
+            }
+        }
+    }
 }

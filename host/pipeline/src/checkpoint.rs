@@ -59,7 +59,7 @@ mod tests {
     use std::sync::Arc;
 
     fn at(partition: i32, next_offset: i64) -> Option<Position> {
-        Some(Position { stream: Arc::from("t"), partition, next_offset, epoch: 0 })
+        Some(Position { stream: Arc::from("t"), partition, first_offset: 0, next_offset, epoch: 0 })
     }
 
     #[test]

@@ -77,9 +77,9 @@ impl Committer {
 
     async fn abandon(&mut self, sink: &mut dyn Sink, dead: &mut DeadLetters, epoch: u64) -> Result<(), PipelineError> {
         tracing::info!("a rebalance happened; abandoning the open transaction, the new assignment re-reads it");
-        // Dead letters share the transaction: their pending writes end with it.
-        let _ = dead.checkpoint().await;
-        transaction(sink)?.abort()?;
+        // What the dead letters fail to hand over is abandoned all the same.
+        let _ = dead.abandon().await;
+        transaction(sink)?.abort().await?;
         self.checkpoints.forget();
         self.epoch = epoch;
         Ok(())
@@ -115,8 +115,10 @@ impl Committer {
                 Ok(())
             }
             Delivery::ExactlyOnce => {
-                dead.checkpoint().await?;
                 let positions = self.checkpoints.take();
+                dead.prepare(&positions).await?;
+                transaction(sink)?.prepare(&positions).await?;
+                dead.checkpoint().await?;
                 if transaction(sink)?.commit(&positions, self.source.as_ref(), self.epoch).await? {
                     self.commits += 1;
                 } else {

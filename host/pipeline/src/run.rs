@@ -334,8 +334,8 @@ async fn deliver(
     dead: &mut DeadLetters,
     progress: &mut Progress,
 ) -> Result<(), PipelineError> {
-    dead.write(batch.dead).await?;
-    sink.write(&batch.batch).await?;
+    dead.write(batch.dead, batch.position.as_ref()).await?;
+    sink.write(&batch.batch, batch.position.as_ref()).await?;
     progress.rows_out += batch.batch.num_rows() as u64;
     progress.rows_rejected = dead.rows();
     progress.update();

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use quiver_storage::StorageConfig;
 use serde::Deserialize;
 
 use quiver_pipeline::config::{
@@ -16,8 +17,13 @@ use quiver_pipeline::config::{
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Directory of plugins loaded at start and watched: `DIR/NAME.wasm`
-    /// is served as plugin `NAME`. Relative to the server file.
-    pub plugins_dir: Option<PathBuf>,
+    /// is served as plugin `NAME`. A local directory, relative to the
+    /// server file, or an object-storage URL (`s3://bucket/plugins/`,
+    /// `gs://…`, `az://…`), whose listing is polled.
+    pub plugins_dir: Option<String>,
+    /// How to reach a `plugins_dir` in object storage: endpoint, region,
+    /// retries, timeouts (the `storage` table of a pipeline file).
+    pub plugins_storage: StorageConfig,
     /// How often the plugins directory is checked for new or changed
     /// components, in milliseconds; 0 turns watching off.
     pub watch_interval_ms: u64,
@@ -59,6 +65,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             plugins_dir: None,
+            plugins_storage: StorageConfig::default(),
             watch_interval_ms: 1000,
             flight_addr: "127.0.0.1:50051".into(),
             http_addr: "127.0.0.1:8080".into(),
@@ -122,8 +129,12 @@ impl ServerConfig {
             toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
         let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         config.base = base.to_owned();
+        if let Some(dir) = &mut config.plugins_dir
+            && !dir.contains("://")
+        {
+            *dir = base.join(&*dir).to_string_lossy().into_owned();
+        }
         for file in [
-            &mut config.plugins_dir,
             &mut config.admin_token_file,
             &mut config.data_token_file,
             &mut config.tls_cert_file,
@@ -156,6 +167,9 @@ impl ServerConfig {
         }
         if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
             problems.add(&At::top("tls_cert_file"), "TLS needs both tls_cert_file and tls_key_file");
+        }
+        for (key, message) in self.plugins_storage.problems() {
+            problems.add(&At::top(&format!("plugins_storage.{key}")), message);
         }
         if self.max_concurrent_calls == Some(0) {
             problems.add(&At::top("max_concurrent_calls"), "must be at least 1");
@@ -208,7 +222,7 @@ on_error = "dead-letter"
         let file = dir.path().join("server.toml");
         std::fs::write(&file, "plugins_dir = \"p\"\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\n").unwrap();
         let config = ServerConfig::load(&file).unwrap();
-        assert_eq!(config.plugins_dir, Some(dir.path().join("p")));
+        assert_eq!(config.plugins_dir, Some(dir.path().join("p").to_string_lossy().into_owned()));
         assert_eq!(config.tls_cert_file, Some(dir.path().join("c.pem")));
         assert_eq!(config.tls_key_file, Some(dir.path().join("k.pem")));
         assert_eq!(config.base, dir.path());

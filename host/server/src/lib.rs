@@ -152,6 +152,10 @@ pub async fn serve(
         // One process-wide crypto provider for tonic and the HTTP server; ring builds without C tools.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
+    let plugins_dir = match &config.plugins_dir {
+        Some(text) => Some(watch::open(text, &config.plugins_storage).await.context("plugins_dir")?),
+        None => None,
+    };
     let registry = Registry::new(runtime, config.clone());
     let service = Arc::new(Service::new(
         registry,
@@ -185,9 +189,9 @@ pub async fn serve(
     let flight = tokio::spawn(flight::serve(shared.clone(), flight_listener, tls, stopped(stop_rx.clone())));
     on_bound(bound);
 
-    if let Some(dir) = &config.plugins_dir {
+    if let Some(dir) = &plugins_dir {
         let started = Instant::now();
-        let (loaded, seen) = watch::load_dir(&service, dir).await;
+        let (loaded, seen) = watch::load_dir(&service, dir).await.context("the plugins directory")?;
         tracing::info!(plugins = loaded, elapsed_ms = started.elapsed().as_millis() as u64, "plugins loaded");
         if config.watch_interval_ms > 0 {
             tokio::spawn(watch::watch(

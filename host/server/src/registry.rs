@@ -6,7 +6,7 @@
 //! already running, and every result comes from exactly one version.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -390,12 +390,6 @@ impl Registry {
     /// The served name of `path` in a plugins directory: `DIR/NAME.wasm` is `NAME`.
     pub fn name_of(path: &Path) -> Option<String> {
         (path.extension()? == "wasm").then(|| path.file_stem()?.to_str().map(str::to_owned)).flatten()
-    }
-
-    /// Reads a component file and loads it as `name`.
-    pub fn load_file(&self, name: &str, path: &Path, deploy: Deploy) -> Result<Loaded, RegistryError> {
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read { path: PathBuf::from(path), source })?;
-        self.load(name, &bytes, &path.display().to_string(), None, deploy)
     }
 }
 

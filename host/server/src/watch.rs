@@ -1,48 +1,70 @@
-//! The plugins directory: every `NAME.wasm` is loaded at start (in
-//! parallel, from the compile cache when it has them) and watched. A new or
-//! changed component is compiled in the background and deployed, unless
-//! its plugin is pinned. A file that fails to load (half-written, corrupt,
-//! wrong hash) is logged and retried when it changes again; the version
-//! serving calls stays. A deleted file unloads nothing: unload through the
-//! admin API.
+//! The plugins directory, on a local disk or in object storage
+//! (`s3://bucket/plugins/`): every `NAME.wasm` in it is loaded at start (in
+//! parallel, from the compile cache when it has them) and watched by
+//! polling its listing. A new or changed component (another ETag, time or
+//! size) is compiled in the background and deployed, unless its plugin is
+//! pinned. A component that fails to load (half-written, corrupt, wrong
+//! hash) is logged and retried when it changes again; the version serving
+//! calls stays. One that cannot be read (the network, say) is retried at
+//! the next poll. A deleted file unloads nothing: unload through the admin API.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures::StreamExt;
+use quiver_storage::{Location, ObjectMeta, StorageConfig, StorageError};
 
 use super::alias::Deploy;
 use super::registry::Registry;
 use super::service::Service;
 
-/// What identifies one state of a file without reading it.
-type Stamp = (SystemTime, u64);
+/// What identifies one state of a component without reading it.
+type Stamp = (Option<String>, i64, u64);
 
-/// The state of each component file when it was last loaded.
-pub type Seen = HashMap<PathBuf, Stamp>;
+/// The state of each component when it was last read, by object path.
+pub type Seen = HashMap<String, Stamp>;
 
-/// Loads every component of `dir`; returns how many loaded, and the files
-/// as they were when read, for [`watch`] to start from.
-pub async fn load_dir(service: &Arc<Service>, dir: &Path) -> (usize, Seen) {
-    let files = components(dir);
-    let seen = files.iter().map(|(_, path, stamp)| (path.clone(), *stamp)).collect();
-    let loaded = futures::stream::iter(files)
-        .map(|(name, path, _)| load(service.clone(), name, path))
+fn stamp(meta: &ObjectMeta) -> Stamp {
+    (meta.e_tag.clone(), meta.last_modified.timestamp_millis(), meta.size)
+}
+
+/// Resolves the plugins directory `text` (a path or a URL) and lists it
+/// once, so a bucket that is missing or refuses the credentials stops the
+/// server at start, naming the URL.
+pub async fn open(text: &str, storage: &StorageConfig) -> Result<Location, StorageError> {
+    let location = quiver_storage::resolve(Path::new("."), text, storage)?.as_directory();
+    location.list_all(location.path()).await?;
+    Ok(location)
+}
+
+/// Loads every component of `dir`; returns how many loaded, and the
+/// components as they were when read, for [`watch`] to start from.
+pub async fn load_dir(service: &Arc<Service>, dir: &Location) -> Result<(usize, Seen), StorageError> {
+    let found = components(dir).await?;
+    let read = futures::stream::iter(found)
+        .map(|(name, meta)| async move { (load(service.clone(), dir, name, &meta).await, meta) })
         .buffer_unordered(quiver_runtime::cores())
-        .filter(|loaded| futures::future::ready(*loaded))
-        .count()
+        .collect::<Vec<_>>()
         .await;
-    (loaded, seen)
+    let mut seen = Seen::new();
+    let mut loaded = 0;
+    for (outcome, meta) in read {
+        loaded += usize::from(outcome == Outcome::Loaded);
+        if outcome != Outcome::Unread {
+            seen.insert(meta.location.to_string(), stamp(&meta));
+        }
+    }
+    Ok((loaded, seen))
 }
 
 /// Watches `dir` every `interval` until `stop` resolves, starting from the
-/// files as [`load_dir`] saw them, so a change made while they loaded is not missed.
+/// components as [`load_dir`] saw them, so a change made while they loaded is not missed.
 pub async fn watch(
     service: Arc<Service>,
-    dir: PathBuf,
+    dir: Location,
     mut seen: Seen,
     interval: Duration,
     stop: impl Future<Output = ()>,
@@ -54,20 +76,49 @@ pub async fn watch(
             _ = &mut stop => return,
             _ = ticker.tick() => {}
         }
-        for (name, path, stamp) in components(&dir) {
-            if seen.get(&path) == Some(&stamp) {
+        let found = match components(&dir).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!("cannot list the plugins directory (retrying at the next poll): {e}");
                 continue;
             }
-            seen.insert(path.clone(), stamp);
-            tracing::info!(plugin = %name, file = %path.display(), "component changed; loading it");
-            load(service.clone(), name, path).await;
+        };
+        for (name, meta) in found {
+            let key = meta.location.to_string();
+            if seen.get(&key) == Some(&stamp(&meta)) {
+                continue;
+            }
+            tracing::info!(plugin = %name, file = %dir.url_of(&meta.location), "component changed; loading it");
+            if load(service.clone(), &dir, name, &meta).await != Outcome::Unread {
+                seen.insert(key, stamp(&meta));
+            }
         }
     }
 }
 
-async fn load(service: Arc<Service>, name: String, path: PathBuf) -> bool {
-    let (n, p) = (name.clone(), path.clone());
-    let result = tokio::task::spawn_blocking(move || service.registry.load_file(&n, &p, Deploy::UnlessPinned)).await;
+/// What became of a component.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Loaded (deployed unless pinned).
+    Loaded,
+    /// Read, but refused: wait until it changes.
+    Refused,
+    /// Not read: try again at the next poll.
+    Unread,
+}
+
+async fn load(service: Arc<Service>, dir: &Location, name: String, meta: &ObjectMeta) -> Outcome {
+    let origin = dir.url_of(&meta.location);
+    let bytes = match dir.object(meta).read_all().await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::warn!(plugin = %name, "not read, retrying at the next poll: {e}");
+            return Outcome::Unread;
+        }
+    };
+    let (n, o) = (name.clone(), origin.clone());
+    let result =
+        tokio::task::spawn_blocking(move || service.registry.load(&n, &bytes, &o, None, Deploy::UnlessPinned)).await;
     match result {
         Ok(Ok(loaded)) => {
             // Said for every load, a known hash too: whoever watches the log sees the file was taken.
@@ -77,37 +128,28 @@ async fn load(service: Arc<Service>, name: String, path: PathBuf) -> bool {
                 deployed = loaded.deployed,
                 "component from the plugins directory loaded"
             );
-            true
+            Outcome::Loaded
         }
         Ok(Err(e)) => {
-            tracing::warn!(plugin = %name, file = %path.display(), "not loaded: {e}");
-            false
+            tracing::warn!(plugin = %name, file = %origin, "not loaded: {e}");
+            Outcome::Refused
         }
         Err(e) => {
             tracing::error!(plugin = %name, "loading panicked: {e}");
-            false
+            Outcome::Refused
         }
     }
 }
 
-/// `(name, path, stamp)` of each `*.wasm` in `dir`, sorted by name.
-fn components(dir: &Path) -> Vec<(String, PathBuf, Stamp)> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => {
-            tracing::warn!(dir = %dir.display(), "cannot read the plugins directory: {e}");
-            return Vec::new();
-        }
-    };
-    let mut found: Vec<_> = entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let path = entry.path();
-            let name = Registry::name_of(&path)?;
-            let meta = entry.metadata().ok().filter(|m| m.is_file())?;
-            Some((name, path, (meta.modified().ok()?, meta.len())))
-        })
+/// `(name, object)` of each `*.wasm` directly in `dir`, sorted by name.
+async fn components(dir: &Location) -> Result<Vec<(String, ObjectMeta)>, StorageError> {
+    let mut found: Vec<(String, ObjectMeta)> = dir
+        .list_all(dir.path())
+        .await?
+        .into_iter()
+        .filter(|meta| meta.location.prefix_match(dir.path()).is_some_and(|below| below.count() == 1))
+        .filter_map(|meta| Some((Registry::name_of(Path::new(meta.location.filename()?))?, meta)))
         .collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
-    found
+    Ok(found)
 }

@@ -16,9 +16,10 @@ pub struct ServeArgs {
     /// The server file (TOML); see the README for its keys.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Serve every DIR/NAME.wasm as plugin NAME, and watch the directory.
-    #[arg(long, value_name = "DIR")]
-    plugins: Option<PathBuf>,
+    /// Serve every DIR/NAME.wasm as plugin NAME, and watch the directory:
+    /// a local directory or a URL (s3://bucket/plugins/, gs://…, az://…).
+    #[arg(long, value_name = "DIR|URL")]
+    plugins: Option<String>,
     /// Arrow Flight address, host:port (port 0 picks a free one).
     #[arg(long, value_name = "HOST:PORT")]
     flight_addr: Option<String>,
@@ -69,13 +70,17 @@ impl ServeArgs {
         set!(flight_addr, http_addr, watch_interval_ms, max_request_mb, max_queued_calls, drain_secs);
         set_some!(admin_token_file, data_token_file, tls_cert_file, tls_key_file, max_concurrent_calls);
         if let Some(dir) = self.plugins {
-            config.plugins_dir = Some(dir);
+            // A local directory given as a flag is relative to where quiver runs.
+            config.plugins_dir = Some(match dir.contains("://") {
+                true => dir,
+                false => std::path::absolute(&dir)?.to_string_lossy().into_owned(),
+            });
         }
         config.check(self.config.as_deref().unwrap_or("(flags)".as_ref()))?;
-        if let Some(dir) = &config.plugins_dir
-            && !dir.is_dir()
+        if let Some(dir) = config.plugins_dir.as_deref().filter(|d| !d.contains("://"))
+            && !std::path::Path::new(dir).is_dir()
         {
-            anyhow::bail!("plugins directory {} does not exist", dir.display());
+            anyhow::bail!("plugins directory {dir} does not exist");
         }
         Ok(config)
     }

@@ -46,8 +46,8 @@ pub struct FlowConfig {
     /// faster batches overtake slower ones.
     #[serde(default = "default_true")]
     pub ordered: bool,
-    /// Kafka source: `at-least-once` (default) or `exactly-once` (Kafka to
-    /// Kafka only, with a transaction per commit).
+    /// Kafka source: `at-least-once` (default) or `exactly-once`: into
+    /// Kafka with a transaction per commit, or into files appended to.
     #[serde(default)]
     pub delivery: Delivery,
     /// Kafka source: how often the sinks are made durable and the consumed
@@ -194,17 +194,41 @@ fn exactly_once_problem(config: &PipelineConfig) -> Option<String> {
     let SourceConfig::Kafka(source) = &config.source else {
         return Some("\"exactly-once\" needs a kafka [source]".into());
     };
-    let SinkConfig::Kafka(sink) = &config.sink else {
-        return Some("\"exactly-once\" needs a kafka [sink]: files cannot join a Kafka transaction".into());
-    };
-    if let Some(SinkConfig::Kafka(dead)) = &config.dead_letter
-        && dead.bootstrap_servers != sink.bootstrap_servers
-    {
-        return Some(
-            "\"exactly-once\" writes dead letters in the sink's transaction: give [dead_letter] the sink's \
-             bootstrap_servers"
-                .into(),
-        );
+    match (&config.sink, &config.dead_letter) {
+        (SinkConfig::Kafka(sink), Some(SinkConfig::Kafka(dead)))
+            if dead.bootstrap_servers != sink.bootstrap_servers =>
+        {
+            return Some(
+                "\"exactly-once\" writes dead letters in the sink's transaction: give [dead_letter] the sink's \
+                 bootstrap_servers"
+                    .into(),
+            );
+        }
+        (SinkConfig::Kafka(_), Some(SinkConfig::Files(_))) => {
+            return Some(
+                "\"exactly-once\" into Kafka writes dead letters in the sink's transaction: give [dead_letter] a \
+                 topic, not a path"
+                    .into(),
+            );
+        }
+        (SinkConfig::Files(_), Some(SinkConfig::Kafka(_))) => {
+            return Some(
+                "\"exactly-once\" into files writes dead letters as files: give [dead_letter] a path, not a topic"
+                    .into(),
+            );
+        }
+        (SinkConfig::Files(files), _) if files.mode != crate::sink::WriteMode::Append => {
+            return Some(
+                "\"exactly-once\" into files resumes in the sink's directory: set [sink] mode = \"append\"".into(),
+            );
+        }
+        (SinkConfig::Files(_), Some(SinkConfig::Files(dead))) if dead.mode != crate::sink::WriteMode::Append => {
+            return Some(
+                "\"exactly-once\" into files resumes in the dead letters' directory: set [dead_letter] mode = \"append\""
+                    .into(),
+            );
+        }
+        (SinkConfig::Kafka(_), _) | (SinkConfig::Files(_), _) => {}
     }
     let strategy = source.properties.get("partition.assignment.strategy").map(|v| v.to_string());
     if strategy.is_some_and(|s| s.contains("cooperative")) {
@@ -314,7 +338,9 @@ delivery = "exactly-once"
             "path = \"out\"\nformat = \"parquet\"",
         );
         let e = PipelineConfig::parse(Path::new("p.toml"), &files_sink).unwrap_err().to_string();
-        assert!(e.contains("delivery") && e.contains("kafka [sink]"), "{e}");
+        assert!(e.contains("delivery") && e.contains("mode = \"append\""), "{e}");
+        let appended = files_sink.replace("format = \"parquet\"", "format = \"parquet\"\nmode = \"append\"");
+        PipelineConfig::parse(Path::new("p.toml"), &appended).unwrap();
         let e = PipelineConfig::parse(Path::new("p.toml"), &kafka.replace("type = \"kafka\"", "type = \"kafak\""))
             .unwrap_err()
             .to_string();

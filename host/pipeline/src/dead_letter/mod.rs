@@ -15,6 +15,7 @@ use arrow::datatypes::SchemaRef;
 
 use crate::PipelineError;
 use crate::sink::{Shared, Sink, SinkConfig, SinkContext, SinkSummary};
+use crate::source::Position;
 use crate::stage::SharedStage;
 use format::{undecodable_batch, undecodable_schema};
 
@@ -43,14 +44,25 @@ impl DeadLetters {
         if let Some(config) = config {
             config.table().check("dead_letter", base).await?;
         }
-        Ok(Self {
+        let in_transaction = transaction.is_some();
+        let mut dead = Self {
             config: config.cloned(),
             base: base.to_owned(),
             stages: stages.to_vec(),
             shared: transaction,
             open: BTreeMap::new(),
             rows: 0,
-        })
+        };
+        // In a transaction every output opens now: each must undo, at the
+        // first commit, what a killed run left in it, whether or not this
+        // run refuses anything there.
+        if let (true, Some(config)) = (in_transaction, config) {
+            for stage in (0..stages.len()).map(Some).chain([None]) {
+                let sink = dead.open(config, stage).await?;
+                dead.open.insert(stage, sink);
+            }
+        }
+        Ok(dead)
     }
 
     async fn open(&mut self, config: &SinkConfig, stage: Option<usize>) -> Result<Box<dyn Sink>, PipelineError> {
@@ -73,7 +85,8 @@ impl DeadLetters {
     }
 
     /// Writes refused rows, or fails the run when there is no dead-letter output.
-    pub async fn write(&mut self, dead: Vec<DeadRows>) -> Result<(), PipelineError> {
+    /// `position` is where the batch they were refused from was read.
+    pub async fn write(&mut self, dead: Vec<DeadRows>, position: Option<&Position>) -> Result<(), PipelineError> {
         for rows in dead {
             let Some(config) = &self.config else {
                 let (count, example) = (rows.rows(), rows.example());
@@ -102,7 +115,7 @@ impl DeadLetters {
                 }
                 DeadRows::Undecodable(records) => undecodable_batch(records),
             };
-            self.open.get_mut(&stage).expect("opened above").write(&batch).await?;
+            self.open.get_mut(&stage).expect("opened above").write(&batch, position).await?;
             self.rows += batch.num_rows() as u64;
         }
         Ok(())
@@ -112,6 +125,29 @@ impl DeadLetters {
     pub async fn checkpoint(&mut self) -> Result<(), PipelineError> {
         for sink in self.open.values_mut() {
             sink.checkpoint().await?;
+        }
+        Ok(())
+    }
+
+    /// Readies the outputs in the sink's transaction for the commit of `positions`.
+    pub async fn prepare(&mut self, positions: &[Position]) -> Result<(), PipelineError> {
+        for sink in self.open.values_mut() {
+            if let Some(transaction) = sink.transaction() {
+                transaction.prepare(positions).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Abandons what was written since the last commit, with the sink's
+    /// transaction: outputs in it (Kafka's) hand their pending writes to it
+    /// to be aborted; outputs with their own (files) abort them.
+    pub async fn abandon(&mut self) -> Result<(), PipelineError> {
+        for sink in self.open.values_mut() {
+            match sink.transaction() {
+                Some(transaction) => transaction.abort().await?,
+                None => sink.checkpoint().await?,
+            }
         }
         Ok(())
     }

@@ -107,6 +107,17 @@ pub enum SinkError {
         /// Why.
         reason: String,
     },
+    #[error(
+        "[{table}] the files are complete, but the source's positions could not be committed after them: {reason}. \
+         A restart resumes from the last commit and replaces the files written after it"
+    )]
+    /// Exactly-once into files: committing the source's positions failed.
+    Positions {
+        /// The pipeline file's table.
+        table: &'static str,
+        /// Why.
+        reason: String,
+    },
     #[error("[{table}] kafka: {reason}")]
     /// The Kafka producer failed.
     Kafka {
@@ -147,8 +158,9 @@ pub struct SinkSummary {
 /// [`checkpoint`](Sink::checkpoint) or [`finish`](Sink::finish).
 #[async_trait::async_trait]
 pub trait Sink: Send {
-    /// Writes a batch.
-    async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError>;
+    /// Writes a batch; `position` is where in its stream it was read, for a
+    /// sink that names its output after source offsets.
+    async fn write(&mut self, batch: &RecordBatch, position: Option<&Position>) -> Result<(), SinkError>;
 
     /// Makes everything written so far durable: files completed, delivery
     /// reports in. An abort afterwards leaves it.
@@ -178,6 +190,13 @@ pub trait Sink: Send {
 /// visible with the source's positions, or not at all.
 #[async_trait::async_trait]
 pub trait Transaction: Send {
+    /// Runs before anything of the commit of `positions` becomes visible,
+    /// dead letters included: a sink that must first undo what a killed
+    /// run left past the committed positions does it here.
+    async fn prepare(&mut self, _positions: &[Position]) -> Result<(), SinkError> {
+        Ok(())
+    }
+
     /// Commits everything written since the last commit together with
     /// `positions` of `source`, unless `source` has reassigned its partitions
     /// since `epoch`: then nothing is committed and the answer is `false`.
@@ -190,7 +209,7 @@ pub trait Transaction: Send {
     ) -> Result<bool, SinkError>;
 
     /// Abandons everything written since the last commit, and starts the next transaction.
-    fn abort(&mut self) -> Result<(), SinkError>;
+    async fn abort(&mut self) -> Result<(), SinkError>;
 }
 
 /// Something one sink shares with others of its kind; only that kind reads it.

@@ -144,6 +144,8 @@ pub struct Position {
     pub stream: Arc<str>,
     /// The partition of the stream.
     pub partition: i32,
+    /// The offset of the batch's first record: what a sink names its output after.
+    pub first_offset: i64,
     /// The offset after the batch's last record: where to resume.
     pub next_offset: i64,
     /// The source's assignment epoch when the batch was read (see [`Acknowledger::epoch`]).

@@ -100,6 +100,8 @@ pub struct KafkaSink {
     table: &'static str,
     producer: Arc<FutureProducer>,
     transactional: bool,
+    /// Writes in another sink's transaction (a dead-letter output's in an exactly-once run).
+    joined: bool,
     topic: Topic,
     key: Option<usize>,
     value: Value,
@@ -131,7 +133,13 @@ impl KafkaSink {
     ) -> Result<Self, SinkError> {
         let shared = context.join.and_then(|shared| shared.downcast::<SharedProducer>().ok());
         let (producer, transactional) = match (shared, context.exactly_once) {
-            (Some(shared), _) => (shared.producer.clone(), shared.transactional),
+            (Some(shared), _) => {
+                let mut sink =
+                    Self::with_producer(table, config, schema, shared.producer.clone(), shared.transactional)?;
+                // The transaction is the sink's that shared the producer: it commits and aborts it.
+                sink.joined = true;
+                return Ok(sink);
+            }
             (None, Some(source)) => {
                 let id = config.transactional_id.clone().unwrap_or_else(|| format!("quiver-{}", source.reader()));
                 (Self::producer(table, config, Some(&id))?, true)
@@ -179,6 +187,7 @@ impl KafkaSink {
             table,
             producer,
             transactional,
+            joined: false,
             topic,
             key,
             value,
@@ -297,7 +306,7 @@ impl KafkaSink {
 
 #[async_trait::async_trait]
 impl Sink for KafkaSink {
-    async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+    async fn write(&mut self, batch: &RecordBatch, _position: Option<&Position>) -> Result<(), SinkError> {
         self.produce(batch).await
     }
 
@@ -315,7 +324,7 @@ impl Sink for KafkaSink {
     async fn abort(self: Box<Self>) {}
 
     fn transaction(&mut self) -> Option<&mut dyn Transaction> {
-        if self.transactional { Some(self) } else { None }
+        if self.transactional && !self.joined { Some(self) } else { None }
     }
 
     fn shared(&self) -> Option<Shared> {
@@ -353,7 +362,7 @@ impl Transaction for KafkaSink {
         })
     }
 
-    fn abort(&mut self) -> Result<(), SinkError> {
+    async fn abort(&mut self) -> Result<(), SinkError> {
         self.abort_transaction()
     }
 }

@@ -405,6 +405,7 @@ impl KafkaSource {
                 }
             })
             .collect();
+        let first = buffer.messages.first().expect("a buffer holds a message").offset;
         let last = buffer.messages.last().expect("a buffer holds a message").offset;
         SourceBatch {
             batch: decoded.batch,
@@ -415,6 +416,7 @@ impl KafkaSource {
             position: Some(Position {
                 stream: topic.clone(),
                 partition: *partition,
+                first_offset: first,
                 next_offset: last + 1,
                 epoch: buffer.epoch,
             }),

@@ -9,6 +9,11 @@
 //! and rows. A failed run aborts what is open and removes what it made
 //! visible since its last checkpoint; a killed one leaves only open uploads,
 //! which no listing shows and `quiver storage gc` aborts.
+//!
+//! Rows from a stream go to files named after their topic, partition and
+//! first offset, which lets a run commit them exactly once ([`stream`]).
+
+mod stream;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,9 +25,11 @@ use quiver_storage::{Location, Manifest, ManifestFile, ObjectPath, StorageConfig
 use serde::Deserialize;
 
 use super::encode::{Compression, Encoder, SharedBuffer};
-use super::{Sink, SinkConfig, SinkContext, SinkError, SinkSummary, SinkTable, partition};
+use super::{Shared, Sink, SinkConfig, SinkContext, SinkError, SinkSummary, SinkTable, Transaction, partition};
 use crate::format::Format;
 use crate::problems::{At, Problems};
+use crate::source::{Partition, Position};
+use stream::{ExactlyOnceFiles, Resumed};
 
 /// What to do when the sink's directory already holds data files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -107,7 +114,8 @@ pub struct FileSink {
     partition_columns: Vec<usize>,
     run_id: String,
     next_file: usize,
-    open: BTreeMap<String, OpenFile>,
+    /// Open files by directory and, for rows from a stream, partition.
+    open: BTreeMap<(String, Option<Partition>), OpenFile>,
     finished: Vec<Finished>,
     /// Files committed: where each is, and what the manifest says of it.
     written: Vec<(ObjectPath, ManifestFile)>,
@@ -116,6 +124,10 @@ pub struct FileSink {
     replaced: Vec<ObjectPath>,
     /// Append mode: the files of the manifest already there.
     earlier: Vec<ManifestFile>,
+    /// Exactly-once: where each partition resumed, and what to clean past it.
+    exactly_once: Option<Resumed>,
+    /// Files were committed or removed since `_SUCCESS` was last written.
+    unlisted: bool,
 }
 
 impl FileSink {
@@ -148,13 +160,22 @@ impl FileSink {
 
     /// Checks the configuration against `schema` and the directory's contents.
     /// `table` names the pipeline file's table in errors.
+    /// In an exactly-once run (`context`), it commits with the source's
+    /// offsets, and dead-letter outputs join its transaction.
     pub async fn open(
         table: &'static str,
         config: &FileSinkConfig,
         base: &Path,
         schema: &SchemaRef,
+        context: SinkContext<'_>,
     ) -> Result<Self, SinkError> {
         let (location, replaced) = Self::prepare(table, config, base).await?;
+        let exactly_once = match (context.exactly_once, context.join) {
+            (Some(_), _) => Some(Resumed::new(Arc::default())),
+            // A dead-letter output joining the sink's transaction.
+            (None, Some(shared)) => shared.downcast::<ExactlyOnceFiles>().ok().map(Resumed::new),
+            (None, None) => None,
+        };
         let earlier = match config.mode {
             WriteMode::Append => Manifest::read(&location)
                 .await
@@ -188,6 +209,8 @@ impl FileSink {
             kept: 0,
             replaced,
             earlier,
+            exactly_once,
+            unlisted: false,
         })
     }
 
@@ -200,29 +223,38 @@ impl FileSink {
         SinkError::Storage { table: self.table, error: source }
     }
 
-    /// Writes a batch, rolling files past the target size.
-    async fn write_batch(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+    /// Writes a batch read at `position`, rolling files past the target size.
+    async fn write_batch(&mut self, batch: &RecordBatch, position: Option<&Position>) -> Result<(), SinkError> {
+        if let (Some(resumed), Some(position)) = (&self.exactly_once, position) {
+            resumed.shared().saw(position);
+        }
         if batch.num_rows() == 0 {
             return Ok(());
         }
         if self.partition_columns.is_empty() {
-            return self.write_to(String::new(), batch.clone()).await;
+            return self.write_to(String::new(), batch.clone(), position).await;
         }
         for (dir, part) in partition::split(batch, &self.partition_columns, &self.file_schema)
             .map_err(|e| SinkError::Write { file: self.location.display(), reason: e.to_string() })?
         {
-            self.write_to(dir, part).await?;
+            self.write_to(dir, part, position).await?;
         }
         Ok(())
     }
 
-    async fn write_to(&mut self, dir: String, batch: RecordBatch) -> Result<(), SinkError> {
-        if !self.open.contains_key(&dir) {
-            let file = self.start_file(&dir).await?;
-            self.open.insert(dir.clone(), file);
+    async fn write_to(
+        &mut self,
+        dir: String,
+        batch: RecordBatch,
+        position: Option<&Position>,
+    ) -> Result<(), SinkError> {
+        let key = (dir, position.map(Position::partition));
+        if !self.open.contains_key(&key) {
+            let file = self.start_file(&key.0, position).await?;
+            self.open.insert(key.clone(), file);
         }
         let table = self.table;
-        let file = self.open.get_mut(&dir).expect("opened above");
+        let file = self.open.get_mut(&key).expect("opened above");
         // Encoding is CPU work: keep it off the async worker's hot loop.
         tokio::task::block_in_place(|| file.encoder.write(&batch))
             .map_err(|e| SinkError::Write { file: file.upload.url(), reason: e.to_string() })?;
@@ -231,14 +263,19 @@ impl FileSink {
         file.upload.write(&bytes).await.map_err(|error| SinkError::Storage { table, error })?;
         let size = file.upload.bytes() + file.encoder.pending_bytes() as u64;
         if size >= self.config.target_file_bytes {
-            let file = self.open.remove(&dir).expect("present");
+            let file = self.open.remove(&key).expect("present");
             self.close(file).await?;
         }
         Ok(())
     }
 
-    async fn start_file(&mut self, dir: &str) -> Result<OpenFile, SinkError> {
-        let name = format!("part-{:05}-{}.{}", self.next_file, self.run_id, self.config.format.extension());
+    /// Starts a file in `dir` whose first rows were read at `position`.
+    async fn start_file(&mut self, dir: &str, position: Option<&Position>) -> Result<OpenFile, SinkError> {
+        let extension = self.config.format.extension();
+        let name = match position {
+            Some(position) => stream::file_name(position, extension),
+            None => format!("part-{:05}-{}.{extension}", self.next_file, self.run_id),
+        };
         self.next_file += 1;
         let directory = self.location.child(dir).map_err(|e| self.storage(e))?;
         let path = directory.path().clone().join(name);
@@ -288,6 +325,7 @@ impl FileSink {
             let (path, relative) = (upload.path().clone(), self.relative(upload.path()));
             let bytes = upload.commit().await.map_err(|e| self.storage(e))?;
             self.written.push((path, ManifestFile { path: relative, bytes, rows }));
+            self.unlisted = true;
         }
         Ok(())
     }
@@ -323,10 +361,7 @@ impl FileSink {
             self.close(file).await?;
         }
         self.commit_finished().await?;
-        let mut files = std::mem::take(&mut self.earlier);
-        files.extend(self.written.iter().map(|(_, f)| f.clone()));
-        let manifest = Manifest::new(concat!("quiver ", env!("CARGO_PKG_VERSION")), files);
-        manifest.write(&self.location).await.map_err(|e| self.storage(e))?;
+        self.write_manifest().await?;
         // The new manifest lists only the new files: the old ones can go.
         for old in &self.replaced {
             if let Err(e) = self.location.delete(old).await {
@@ -334,6 +369,26 @@ impl FileSink {
             }
         }
         Ok(())
+    }
+
+    /// Writes `_SUCCESS`: the earlier manifest's files in append mode, and
+    /// the files this run committed. A file written again under its name
+    /// (rows from a stream, read again after a rebalance or a restart) is
+    /// listed once, as it is now.
+    async fn write_manifest(&mut self) -> Result<(), SinkError> {
+        let mut files: BTreeMap<&str, &ManifestFile> = self.earlier.iter().map(|f| (f.path.as_str(), f)).collect();
+        files.extend(self.written.iter().map(|(_, f)| (f.path.as_str(), f)));
+        let files = files.into_values().cloned().collect();
+        let manifest = Manifest::new(concat!("quiver ", env!("CARGO_PKG_VERSION")), files);
+        manifest.write(&self.location).await.map_err(|e| self.storage(e))?;
+        self.unlisted = false;
+        Ok(())
+    }
+
+    /// Exactly-once: `_SUCCESS` follows the commits, so that it always
+    /// lists what a reader should read.
+    async fn update_manifest(&mut self) -> Result<(), SinkError> {
+        if self.exactly_once.is_some() && self.unlisted { self.write_manifest().await } else { Ok(()) }
     }
 
     /// Completes every open file: all rows written so far are durable, and
@@ -347,15 +402,21 @@ impl FileSink {
         Ok(())
     }
 
-    /// Abandons the run: open uploads are aborted and files this run
-    /// completed since its last checkpoint are deleted, so nothing partial remains.
-    pub async fn abort(mut self) {
+    /// Aborts the files not visible yet: open ones, and finished ones
+    /// waiting for a checkpoint.
+    async fn abort_pending(&mut self) {
         for (_, file) in std::mem::take(&mut self.open) {
             file.upload.abort().await;
         }
         for finished in std::mem::take(&mut self.finished) {
             finished.upload.abort().await;
         }
+    }
+
+    /// Abandons the run: open uploads are aborted and files this run
+    /// completed since its last checkpoint are deleted, so nothing partial remains.
+    pub async fn abort(mut self) {
+        self.abort_pending().await;
         for (path, _) in &self.written[self.kept..] {
             if let Err(e) = self.location.delete(path).await {
                 tracing::warn!(file = %self.location.url_of(path), "cannot remove file of the failed run: {e}");
@@ -412,9 +473,9 @@ impl SinkTable for FileSinkConfig {
         table: &'static str,
         base: &Path,
         schema: &SchemaRef,
-        _context: SinkContext<'_>,
+        context: SinkContext<'_>,
     ) -> Result<Box<dyn Sink>, SinkError> {
-        Ok(Box::new(FileSink::open(table, self, base, schema).await?))
+        Ok(Box::new(FileSink::open(table, self, base, schema, context).await?))
     }
 
     fn for_dead_letters(&self, directory: &str, _schema: &SchemaRef, _from_source: bool) -> SinkConfig {
@@ -445,12 +506,14 @@ fn partition_columns(
 
 #[async_trait::async_trait]
 impl Sink for FileSink {
-    async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
-        self.write_batch(batch).await
+    async fn write(&mut self, batch: &RecordBatch, position: Option<&Position>) -> Result<(), SinkError> {
+        self.write_batch(batch, position).await
     }
 
     async fn checkpoint(&mut self) -> Result<(), SinkError> {
-        self.complete_files().await
+        self.complete_files().await?;
+        // A dead-letter output of an exactly-once run commits here.
+        self.update_manifest().await
     }
 
     async fn finish(self: Box<Self>) -> Result<SinkSummary, SinkError> {
@@ -459,5 +522,13 @@ impl Sink for FileSink {
 
     async fn abort(self: Box<Self>) {
         FileSink::abort(*self).await
+    }
+
+    fn transaction(&mut self) -> Option<&mut dyn Transaction> {
+        if self.exactly_once.is_some() { Some(self) } else { None }
+    }
+
+    fn shared(&self) -> Option<Shared> {
+        self.exactly_once.as_ref().map(|resumed| resumed.shared().clone() as Shared)
     }
 }
