@@ -435,6 +435,32 @@ pub fn kill_with_this_process(pid: u32) {
         .expect("starting a server's watchdog");
 }
 
+/// Starts `command` as a server of the tests, its output in `log`, killed
+/// when this process ends; waits until it listens on loopback `port`,
+/// failing after `within`, naming `what`.
+pub fn start_server(
+    mut command: Command,
+    what: &str,
+    log: &Path,
+    port: u16,
+    within: std::time::Duration,
+) -> std::process::Child {
+    let log = std::fs::File::create(log).expect("creating a server's log");
+    let child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("the log"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+    kill_with_this_process(child.id());
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < within, "{what} did not listen within {} s", within.as_secs());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child
+}
+
 /// The Python of the test clients, installed by `tests/install-clients.sh`.
 pub fn client_python() -> PathBuf {
     let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/toolchains/clients/bin/python");

@@ -5,14 +5,13 @@
 //! as Azure does. The independent client is Microsoft's `azure-storage-blob`
 //! for Python, not Quiver's code.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::{client_python, free_port, kill_with_this_process};
+use crate::{client_python, free_port, start_server};
 
 /// The emulator's account, as every Azure tool knows it.
 pub const ACCOUNT: &str = "devstoreaccount1";
@@ -53,22 +52,12 @@ impl AzureServer {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("data")).unwrap();
         let port = free_port();
-        let log = std::fs::File::create(dir.join("server.log")).unwrap();
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--skipApiVersionCheck"])
             .arg("--location")
-            .arg(dir.join("data"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting azurite");
-        kill_with_this_process(child.id());
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(60), "azurite did not listen within 60 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            .arg(dir.join("data"));
+        let child = start_server(command, "azurite", &dir.join("server.log"), port, Duration::from_secs(60));
         Self { dir, port, child: Mutex::new(child) }
     }
 

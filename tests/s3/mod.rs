@@ -4,14 +4,13 @@
 //! killed when the process ends. The independent client is pyarrow's
 //! `S3FileSystem`, not Quiver's code.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::{client_python, free_port, kill_with_this_process};
+use crate::{client_python, free_port, start_server};
 
 mod proxy;
 pub use proxy::{Fault, FaultProxy};
@@ -65,22 +64,12 @@ impl S3Server {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("data")).unwrap();
         let port = free_port();
-        let log = std::fs::File::create(dir.join("server.log")).unwrap();
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(dir.join("data"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting s3s-fs");
-        kill_with_this_process(child.id());
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "s3s-fs did not listen within 30 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            .arg(dir.join("data"));
+        let child = start_server(command, "s3s-fs", &dir.join("server.log"), port, Duration::from_secs(30));
         Self { dir, port, child: Mutex::new(child) }
     }
 
