@@ -5,6 +5,7 @@
 //! from the standard AWS variables, and never show in any output. The
 //! sidecar serves and watches plugins in a bucket.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
 
@@ -289,6 +290,47 @@ fn a_truncated_object_is_named() {
     s3.upload(&d.join("cut.parquet"), &format!("{bucket}/in/cut.parquet"));
     let stderr = failing_run(s3, d, &format!("s3://{bucket}/in/"), &bucket, &[]);
     assert!(stderr.contains(&format!("s3://{bucket}/in/cut.parquet: not a readable Parquet file")), "{stderr}");
+}
+
+#[test]
+fn a_run_that_fails_after_partitioned_files_were_rolled_leaves_none_of_them() {
+    let s3 = server();
+    let bucket = s3.bucket();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The first file is read and written (files rolled in every country's
+    // directory, waiting for the end of the run); the second cannot be read.
+    write_parquet(&d.join("a.parquet"), &clicks(0, 6_000));
+    write_parquet(&d.join("whole.parquet"), &clicks(6_000, 2_000));
+    let bytes = std::fs::read(d.join("whole.parquet")).unwrap();
+    std::fs::write(d.join("b.parquet"), &bytes[..bytes.len() / 2]).unwrap();
+    s3.upload(&d.join("a.parquet"), &format!("{bucket}/in/a.parquet"));
+    s3.upload(&d.join("b.parquet"), &format!("{bucket}/in/b.parquet"));
+    let pipeline = write_pipeline(
+        d,
+        &enrich_pipeline(
+            &format!("[source]\nformat = \"parquet\"\npath = \"s3://{bucket}/in/\"\nbatch_rows = 500\n"),
+            &format!(
+                "[sink]\nformat = \"parquet\"\npath = \"s3://{bucket}/out/\"\npartition_by = [\"country\"]\n\
+                 target_file_bytes = 3000\nrow_group_rows = 200\n\n\
+                 [dead_letter]\nformat = \"jsonl\"\npath = \"s3://{bucket}/dead/\"\n"
+            ),
+        ),
+    );
+    let out = quiver_s3(s3, d, &["run", pipeline.to_str().unwrap()], &[("QUIVER_LOG", "quiver_pipeline=debug")]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("s3://{bucket}/in/b.parquet")), "{stderr}");
+    let uploaded: BTreeSet<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("file uploaded; visible once committed"))
+        .filter_map(|l| l.split(&format!("s3://{bucket}/out/country=")).nth(1)?.split('/').next())
+        .collect();
+    assert!(uploaded.len() >= 3, "files were finished in several partitions before the failure: {stderr}");
+    for prefix in ["out", "dead"] {
+        let left = s3.listing(&format!("{bucket}/{prefix}"));
+        assert!(left.is_empty(), "a failed run leaves nothing under {prefix}/: {left:?}");
+    }
 }
 
 #[test]

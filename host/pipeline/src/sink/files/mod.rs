@@ -309,6 +309,7 @@ impl FileSink {
         };
         match result {
             Ok(()) => {
+                tracing::debug!(file = %file.upload.url(), rows = file.rows, "file uploaded; visible once committed");
                 self.finished.push(Finished { upload: file.upload, rows: file.rows });
                 Ok(())
             }
