@@ -189,14 +189,14 @@ pub async fn serve(
     let flight = tokio::spawn(flight::serve(shared.clone(), flight_listener, tls, stopped(stop_rx.clone())));
     on_bound(bound);
 
-    if let Some(dir) = &plugins_dir {
+    if let Some(directory) = plugins_dir {
         let started = Instant::now();
-        let (loaded, seen) = watch::load_dir(&service, dir).await.context("the plugins directory")?;
+        let (loaded, dir, seen) = watch::load_dir(&service, directory).await;
         tracing::info!(plugins = loaded, elapsed_ms = started.elapsed().as_millis() as u64, "plugins loaded");
         if config.watch_interval_ms > 0 {
             tokio::spawn(watch::watch(
                 service.clone(),
-                dir.clone(),
+                dir,
                 seen,
                 Duration::from_millis(config.watch_interval_ms),
                 stopped(stop_rx.clone()),

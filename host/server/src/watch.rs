@@ -31,19 +31,27 @@ fn stamp(meta: &ObjectMeta) -> Stamp {
     (meta.e_tag.clone(), meta.last_modified.timestamp_millis(), meta.size)
 }
 
-/// Resolves the plugins directory `text` (a path or a URL) and lists it
-/// once, so a bucket that is missing or refuses the credentials stops the
-/// server at start, naming the URL.
-pub async fn open(text: &str, storage: &StorageConfig) -> Result<Location, StorageError> {
-    let location = quiver_storage::resolve(Path::new("."), text, storage)?.as_directory();
-    location.list_all(location.path()).await?;
-    Ok(location)
+/// The plugins directory and the components a first listing found.
+pub struct Directory {
+    location: Location,
+    found: Vec<(String, ObjectMeta)>,
 }
 
-/// Loads every component of `dir`; returns how many loaded, and the
-/// components as they were when read, for [`watch`] to start from.
-pub async fn load_dir(service: &Arc<Service>, dir: &Location) -> Result<(usize, Seen), StorageError> {
-    let found = components(dir).await?;
+/// Resolves the plugins directory `text` (a path or a URL) and lists it,
+/// so a bucket that is missing or refuses the credentials stops the server
+/// at start, naming the URL.
+pub async fn open(text: &str, storage: &StorageConfig) -> Result<Directory, StorageError> {
+    let location = quiver_storage::resolve(Path::new("."), text, storage)?.as_directory();
+    let found = components(&location).await?;
+    Ok(Directory { location, found })
+}
+
+/// Loads every component [`open`] found; returns how many loaded, the
+/// directory, and the components as they were when read, for [`watch`] to
+/// start from.
+pub async fn load_dir(service: &Arc<Service>, directory: Directory) -> (usize, Location, Seen) {
+    let Directory { location, found } = directory;
+    let dir = &location;
     let read = futures::stream::iter(found)
         .map(|(name, meta)| async move { (load(service.clone(), dir, name, &meta).await, meta) })
         .buffer_unordered(quiver_runtime::cores())
@@ -57,7 +65,7 @@ pub async fn load_dir(service: &Arc<Service>, dir: &Location) -> Result<(usize, 
             seen.insert(meta.location.to_string(), stamp(&meta));
         }
     }
-    Ok((loaded, seen))
+    (loaded, location, seen)
 }
 
 /// Watches `dir` every `interval` until `stop` resolves, starting from the

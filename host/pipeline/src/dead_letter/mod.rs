@@ -56,7 +56,7 @@ impl DeadLetters {
         // In a transaction every output opens now: each must undo, at the
         // first commit, what a killed run left in it, whether or not this
         // run refuses anything there.
-        if let (true, Some(config)) = (in_transaction, config) {
+        if in_transaction && let Some(config) = config {
             for stage in (0..stages.len()).map(Some).chain([None]) {
                 let sink = dead.open(config, stage).await?;
                 dead.open.insert(stage, sink);
