@@ -48,7 +48,7 @@ pub(crate) fn typed_table<'de, D: serde::Deserializer<'de>>(
 }
 
 /// A `type` this build leaves out, as a parse error.
-#[cfg(not(feature = "kafka"))]
+#[cfg_attr(all(feature = "kafka", feature = "iceberg"), allow(dead_code))]
 pub(crate) fn not_built(kind: &str) -> toml::de::Error {
     serde::de::Error::custom(format!(
         "type: this quiver is built without `{kind}`; build it with the cargo feature `{kind}` (on by default)"

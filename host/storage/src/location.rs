@@ -285,6 +285,25 @@ impl Location {
             .map_err(|e| self.error(path, e, None))
     }
 
+    /// Creates `path` only if it does not exist yet: the one step a commit
+    /// that two writers may race for can rest on. `false` when another
+    /// writer created it first.
+    pub async fn create(&self, path: &ObjectPath, bytes: bytes::Bytes) -> Result<bool, StorageError> {
+        let payload = PutPayload::from(bytes.clone());
+        let options = object_store::PutOptions { mode: object_store::PutMode::Create, ..Default::default() };
+        match crate::retry::again(&self.config, "put", || self.store.put_opts(path, payload.clone(), options.clone()))
+            .await
+        {
+            Ok(_) => Ok(true),
+            // A retry after an answer cut in transit finds the object its
+            // first attempt created: it is ours if it holds our bytes.
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                Ok(self.read(path).await.is_ok_and(|(there, _)| there == bytes))
+            }
+            Err(e) => Err(self.error(path, e, None)),
+        }
+    }
+
     /// Deletes an object; an absent one is not an error.
     pub async fn delete(&self, path: &ObjectPath) -> Result<(), StorageError> {
         match crate::retry::again(&self.config, "delete", || self.store.delete(path)).await {

@@ -228,7 +228,15 @@ fn exactly_once_problem(config: &PipelineConfig) -> Option<String> {
                     .into(),
             );
         }
-        (SinkConfig::Kafka(_), _) | (SinkConfig::Files(_), _) => {}
+        #[cfg(feature = "iceberg")]
+        (SinkConfig::Iceberg(_), _) if source.format != crate::source::kafka::MessageFormat::Raw && source.schema.is_empty() => {
+            return Some(
+                "\"exactly-once\" into Iceberg starts each partition where the table says, from the first \
+                 assignment on: declare the source's `schema` (inferring it reads messages before that)"
+                    .into(),
+            );
+        }
+        _ => {}
     }
     let strategy = source.properties.get("partition.assignment.strategy").map(|v| v.to_string());
     if strategy.is_some_and(|s| s.contains("cooperative")) {

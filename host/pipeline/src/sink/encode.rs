@@ -31,6 +31,19 @@ pub enum Compression {
     None,
 }
 
+impl Compression {
+    /// The codec's name in Iceberg's `write.parquet.compression-codec`.
+    pub fn iceberg_name(self) -> &'static str {
+        match self {
+            Self::Zstd => "zstd",
+            Self::Snappy => "snappy",
+            Self::Gzip => "gzip",
+            Self::Lz4 => "lz4",
+            Self::None => "uncompressed",
+        }
+    }
+}
+
 /// A `Write` into a buffer shared with the sink, which drains it.
 #[derive(Clone, Default)]
 pub(super) struct SharedBuffer(Arc<Mutex<Vec<u8>>>);

@@ -1,4 +1,5 @@
-//! Sinks: directories of files ([`files`]) or Kafka topics ([`kafka`]).
+//! Sinks: directories of files ([`files`]), Kafka topics ([`kafka`]) or
+//! Iceberg tables ([`iceberg`]).
 //!
 //! The pipeline knows a sink only as a [`Sink`]: it writes batches, makes
 //! them durable at checkpoints, and finishes or aborts the run's output. A
@@ -7,6 +8,8 @@
 
 mod encode;
 pub mod files;
+#[cfg(feature = "iceberg")]
+pub mod iceberg;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 mod partition;
@@ -34,17 +37,21 @@ pub enum SinkConfig {
     Files(FileSinkConfig),
     /// A Kafka topic.
     #[cfg(feature = "kafka")]
-    /// The Kafka producer failed.
     Kafka(kafka::KafkaSinkConfig),
+    /// An Iceberg table.
+    #[cfg(feature = "iceberg")]
+    Iceberg(iceberg::IcebergSinkConfig),
 }
 
 impl<'de> Deserialize<'de> for SinkConfig {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match crate::value::typed_table(d, &["files", "kafka"])? {
+        match crate::value::typed_table(d, &["files", "kafka", "iceberg"])? {
             ("files", table) => FileSinkConfig::deserialize(table).map(Self::Files),
             #[cfg(feature = "kafka")]
-            (_, table) => kafka::KafkaSinkConfig::deserialize(table).map(Self::Kafka),
-            #[cfg(not(feature = "kafka"))]
+            ("kafka", table) => kafka::KafkaSinkConfig::deserialize(table).map(Self::Kafka),
+            #[cfg(feature = "iceberg")]
+            ("iceberg", table) => iceberg::IcebergSinkConfig::deserialize(table).map(Self::Iceberg),
+            #[allow(unreachable_patterns)]
             (kind, _) => Err(crate::value::not_built(kind)),
         }
         .map_err(serde::de::Error::custom)
@@ -113,6 +120,14 @@ pub enum SinkError {
     )]
     /// Exactly-once into files: committing the source's positions failed.
     Positions {
+        /// The pipeline file's table.
+        table: &'static str,
+        /// Why.
+        reason: String,
+    },
+    #[error("[{table}] iceberg: {reason}")]
+    /// The Iceberg table, its catalog or its files failed; the reason names the table.
+    Iceberg {
         /// The pipeline file's table.
         table: &'static str,
         /// Why.
@@ -267,6 +282,8 @@ impl SinkConfig {
             Self::Files(files) => files,
             #[cfg(feature = "kafka")]
             Self::Kafka(kafka) => kafka,
+            #[cfg(feature = "iceberg")]
+            Self::Iceberg(iceberg) => iceberg,
         }
     }
 }

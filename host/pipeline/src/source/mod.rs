@@ -214,6 +214,22 @@ pub trait Acknowledger: Send + Sync {
     /// The acknowledger itself, for a sink that commits positions inside
     /// its own transaction and must speak the source's protocol to do so.
     fn as_any(&self) -> &dyn Any;
+
+    /// Hands the source a sink that keeps the source's positions itself
+    /// (an Iceberg table records them in its snapshots): from now on, each
+    /// partition assigned starts where `store` says, not at the source's
+    /// own committed position. False if the source cannot do that.
+    fn resume_from(&self, _store: Arc<dyn PositionStore>) -> bool {
+        false
+    }
+}
+
+/// Where a sink that keeps the source's positions resumes each partition.
+pub trait PositionStore: Send + Sync {
+    /// The offset each of `partitions` resumes at: the one after the last
+    /// the sink holds. A partition left out resumes at the source's own
+    /// committed position. Blocks.
+    fn positions(&self, partitions: &[Partition]) -> Result<Vec<(Partition, i64)>, String>;
 }
 
 /// What the pipeline asks of a `[source]` table, whatever its kind.

@@ -3,15 +3,17 @@
 //! rebalance can be told from work read after it.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::sync::{Mutex, MutexGuard};
 
 use rdkafka::ClientContext;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
-use rdkafka::topic_partition_list::TopicPartitionList;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
 
 pub use crate::source::Partition;
+use crate::source::PositionStore;
 
 /// The consumer context: follows rebalances.
 #[derive(Default)]
@@ -21,6 +23,10 @@ pub struct Group {
     /// Held while offsets are committed, and by a revocation: a commit
     /// never straddles a rebalance.
     gate: Mutex<()>,
+    /// A sink that keeps the positions: assigned partitions start there.
+    store: OnceLock<Arc<dyn PositionStore>>,
+    /// Why the positions of an assignment could not be had: the source stops with it.
+    failure: Mutex<Option<String>>,
 }
 
 impl Group {
@@ -32,6 +38,37 @@ impl Group {
     /// The partitions held now.
     pub fn assigned(&self) -> BTreeSet<Partition> {
         self.assigned.lock().expect("not poisoned").clone()
+    }
+
+    /// Makes assigned partitions start where `store` says.
+    pub fn resume_from(&self, store: Arc<dyn PositionStore>) -> bool {
+        self.store.set(store).is_ok()
+    }
+
+    /// Why the last assignment could not start where the position store
+    /// says, once; the source must stop.
+    pub fn take_failure(&self) -> Option<String> {
+        self.failure.lock().expect("not poisoned").take()
+    }
+
+    /// Sets the offsets of the partitions in `list` to the store's.
+    fn seek_to_store(&self, list: &mut TopicPartitionList) {
+        let Some(store) = self.store.get() else { return };
+        let wanted = partitions(list);
+        match store.positions(&wanted) {
+            Ok(found) => {
+                for ((topic, partition), offset) in found {
+                    if let Err(e) = list.set_partition_offset(&topic, partition, Offset::Offset(offset)) {
+                        *self.failure.lock().expect("not poisoned") = Some(format!("{topic}/{partition}: {e}"));
+                    }
+                    tracing::info!(%topic, partition, offset, "kafka: resuming where the sink's table says");
+                }
+            }
+            Err(e) => {
+                *self.failure.lock().expect("not poisoned") =
+                    Some(format!("cannot read where the sink resumes the assigned partitions: {e}"));
+            }
+        }
     }
 
     /// Holds off revocations until the guard is dropped.
@@ -47,6 +84,31 @@ fn partitions(list: &TopicPartitionList) -> Vec<Partition> {
 impl ClientContext for Group {}
 
 impl ConsumerContext for Group {
+    /// rdkafka's own rebalance, but for the offsets an assignment starts
+    /// at, which a position store may set first.
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, list: &mut TopicPartitionList) {
+        if err == RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+            self.seek_to_store(list);
+        }
+        let rebalance = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => Rebalance::Assign(list),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => Rebalance::Revoke(list),
+            other => Rebalance::Error(rdkafka::error::KafkaError::Rebalance(other.into())),
+        };
+        self.pre_rebalance(consumer, &rebalance);
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let result = match (err, cooperative) {
+            (RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, true) => consumer.incremental_assign(list),
+            (RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, false) => consumer.assign(list),
+            (_, true) => consumer.incremental_unassign(list),
+            (_, false) => consumer.unassign(),
+        };
+        if let Err(e) = result {
+            tracing::warn!("kafka: applying the rebalance failed: {e}");
+        }
+        self.post_rebalance(consumer, &rebalance);
+    }
+
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             let _held = self.hold();

@@ -339,6 +339,10 @@ impl KafkaSource {
                 }
                 received = self.consumer.recv() => match received {
                     Ok(m) => {
+                        if let Some(reason) = self.consumer.context().take_failure() {
+                            let _ = tx.send(Err(SourceError::Kafka { reason })).await;
+                            return;
+                        }
                         let now_epoch = self.consumer.context().epoch();
                         let (partition, message) = detach(&m);
                         drop(m);
@@ -508,6 +512,10 @@ impl Acknowledger for Offsets {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+
+    fn resume_from(&self, store: Arc<dyn crate::source::PositionStore>) -> bool {
+        self.group().resume_from(store)
     }
 }
 
