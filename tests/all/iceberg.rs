@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float32Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{Float64Type, Int64Type};
-use quiver_tests::{client_python, clicks, describe, plugins, quiver, write_parquet, write_pipeline};
+use quiver_tests::{clicks, client_python, describe, plugins, quiver, write_parquet, write_pipeline};
 use serde_json::Value;
 
 use crate::enrich::{Row, check_enriched, rows};
@@ -40,6 +40,20 @@ pub(crate) fn read_table(table_dir: &str, key: &str, s3: Option<&quiver_tests::s
     let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
     let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(arrow::datatypes::Schema::empty()));
     let all = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    // pyiceberg reads strings as large strings: the checks read them as strings.
+    let fields: Vec<arrow::datatypes::Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            arrow::datatypes::DataType::LargeUtf8 => {
+                f.as_ref().clone().with_data_type(arrow::datatypes::DataType::Utf8)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let columns: Vec<ArrayRef> =
+        all.columns().iter().zip(&fields).map(|(c, f)| arrow::compute::cast(c, f.data_type()).unwrap()).collect();
+    let all = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap();
     let sorted = if all.num_rows() == 0 {
         all
     } else {
@@ -87,7 +101,8 @@ fn snapshots(info: &Value) -> &Vec<Value> {
 /// Checks every data file's partition against its rows, with the
 /// reader's own transforms (`iceberg_read.py` counts mismatches).
 fn check_partitions(info: &Value, fields: &[&str]) {
-    let spec: Vec<&str> = info["partition_spec"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let spec: Vec<&str> =
+        info["partition_spec"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
     assert_eq!(spec, fields);
     assert_eq!(info["partition_mismatches"], 0, "{info:#}");
 }
@@ -152,7 +167,8 @@ fn enrich_into_a_partitioned_table_twice_read_back_by_pyiceberg() {
 
 /// A table of `id`, `name`, `score` (and `tag`) for the evolution tests.
 fn people(ids: std::ops::Range<i64>, wide: bool, tag: bool) -> RecordBatch {
-    let names: StringArray = ids.clone().map(|i| (i % 4 != 0).then(|| format!("näme-{i}-{}", "é".repeat(i as usize % 7)))).collect();
+    let names: StringArray =
+        ids.clone().map(|i| (i % 4 != 0).then(|| format!("näme-{i}-{}", "é".repeat(i as usize % 7)))).collect();
     let mut columns: Vec<(&str, ArrayRef)> = Vec::new();
     if wide {
         columns.push(("id", Arc::new(ids.clone().collect::<Int64Array>())));
@@ -167,8 +183,7 @@ fn people(ids: std::ops::Range<i64>, wide: bool, tag: bool) -> RecordBatch {
         columns.push(("tag", Arc::new(ids.map(|i| (i % 3 != 0).then(|| format!("t{i}"))).collect::<StringArray>())));
     }
     // Every column nullable, as a plugin's would be unless it says otherwise.
-    let batch = RecordBatch::try_from_iter_with_nullable(columns.into_iter().map(|(n, c)| (n, c, true))).unwrap();
-    batch
+    RecordBatch::try_from_iter_with_nullable(columns.into_iter().map(|(n, c)| (n, c, true))).unwrap()
 }
 
 fn copy_pipeline(extra: &str) -> String {
@@ -203,7 +218,8 @@ fn the_table_adds_new_columns_and_widens_types_and_old_rows_read_null() {
     assert!(out.status.success(), "{}", describe(&out));
     let table = d.join("lake/crm/people");
     let before = read_table(table.to_str().unwrap(), "id", None);
-    let types: Vec<&str> = before.info["schema"].as_array().unwrap().iter().map(|f| f["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> =
+        before.info["schema"].as_array().unwrap().iter().map(|f| f["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["int", "string", "float"]);
 
     // The next version of the output: long ids, double scores, a new column.
@@ -241,16 +257,21 @@ fn the_table_adds_new_columns_and_widens_types_and_old_rows_read_null() {
     assert_eq!(snapshots(&after.info).len(), 2);
 
     // With schema_evolution = "none", a new column is refused before data moves.
-    let mut wider = people(2_000..2_100, true, true);
-    let extra: ArrayRef = Arc::new((2_000..2_100).map(Some).collect::<Int64Array>());
-    wider = RecordBatch::try_from_iter(
-        wider.schema().fields().iter().map(|f| f.name().clone()).zip(wider.columns().iter().cloned()).chain([("rank".to_string(), extra)]),
+    let wide = people(2_000..2_100, true, true);
+    let rank: ArrayRef = Arc::new((2_000..2_100).map(Some).collect::<Int64Array>());
+    let schema = wide.schema();
+    let columns = schema.fields().iter().map(|f| f.name().clone()).zip(wide.columns().iter().cloned());
+    let wider = RecordBatch::try_from_iter_with_nullable(
+        columns.chain([("rank".to_string(), rank)]).map(|(name, column)| (name, column, true)),
     )
     .unwrap();
     let out = run_with(d, &wider, r#"schema_evolution = "none""#);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("crm.people") && stderr.contains("`rank`") && stderr.contains("schema_evolution"), "{stderr}");
+    assert!(
+        stderr.contains("crm.people") && stderr.contains("`rank`") && stderr.contains("schema_evolution"),
+        "{stderr}"
+    );
     let unchanged = read_table(table.to_str().unwrap(), "id", None);
     assert_eq!(unchanged.rows.num_rows(), 2_000);
     assert_eq!(snapshots(&unchanged.info).len(), 2);
@@ -287,12 +308,23 @@ fn outputs_that_cannot_go_into_the_table_are_refused_naming_the_column() {
     refused(long_ids, "crm.people", r#"schema_evolution = "none""#, &["`id`", "narrow", "long", "int"]);
     // A new required column.
     let code: ArrayRef = Arc::new((0..10).map(|i| Some(format!("c{i}"))).collect::<StringArray>());
-    let required = RecordBatch::try_from_iter_with_nullable([("id", ids.clone(), true), ("code", code, false)]).unwrap();
+    let required =
+        RecordBatch::try_from_iter_with_nullable([("id", ids.clone(), true), ("code", code, false)]).unwrap();
     refused(required, "crm.people", "", &["`code`", "required"]);
     // An unknown transform, and a partition column the output lacks: no table is created.
     let plain = people(0..10, true, false);
-    refused(plain.clone(), "crm.other", r#"partition_spec = ["dya(id)"]"#, &["crm.other", "dya(id)", "unknown transform"]);
-    refused(plain, "crm.other", r#"partition_spec = ["bucket(8, user)"]"#, &["bucket(8, user)", "no column `user`", "id, name, score"]);
+    refused(
+        plain.clone(),
+        "crm.other",
+        r#"partition_spec = ["dya(id)"]"#,
+        &["crm.other", "dya(id)", "unknown transform"],
+    );
+    refused(
+        plain,
+        "crm.other",
+        r#"partition_spec = ["bucket(8, user)"]"#,
+        &["bucket(8, user)", "no column `user`", "id, name, score"],
+    );
     assert!(!d.join("lake/crm/other").exists(), "nothing of the refused table is written");
 }
 
@@ -313,7 +345,8 @@ fn concurrent_writers_append_to_one_table_and_lose_nothing() {
         let pipeline = write_pipeline(&wd, &text);
         let mut command = quiver_tests::quiver_command(&wd, &["run", "--no-progress", pipeline.to_str().unwrap()]);
         command.env("QUIVER_LOG", "info");
-        children.push(command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap());
+        children
+            .push(command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap());
     }
     let mut conflicts = 0;
     for child in children {
@@ -333,4 +366,32 @@ fn concurrent_writers_append_to_one_table_and_lose_nothing() {
     for pair in snaps.windows(2) {
         assert_eq!(pair[1]["parent"], pair[0]["id"], "a chain: each commit built on the one before");
     }
+}
+
+#[test]
+fn a_warehouse_in_a_bucket_is_read_back_by_pyiceberg_over_s3() {
+    let s3 = quiver_tests::s3::server();
+    let bucket = s3.bucket();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let parts = [clicks(0, 2_500), clicks(2_500, 1_700)];
+    let pipeline = write_pipeline(d, &enrich_into_table(&format!("s3://{bucket}/wh"), ""));
+    for (i, part) in parts.iter().enumerate() {
+        let _ = std::fs::remove_dir_all(d.join("in"));
+        write_parquet(&d.join("in/part.parquet"), part);
+        let out = crate::object_store::quiver_s3(s3, d, &["run", pipeline.to_str().unwrap()], &[]);
+        assert!(out.status.success(), "run {i}: {}\n--- server\n{}", describe(&out), s3.log());
+    }
+    let listing = s3.listing(&format!("{bucket}/wh/web/clicks/metadata"));
+    for version in ["v1.metadata.json", "v2.metadata.json", "v3.metadata.json", "version-hint.text"] {
+        assert!(listing.keys().any(|k| k.ends_with(&format!("/metadata/{version}"))), "{version}: {listing:?}");
+    }
+    let read = read_table(&format!("s3://{bucket}/wh/web/clicks"), "event_id", Some(s3));
+    let input: Vec<Row> = parts.iter().flat_map(rows).collect();
+    let kept: Vec<&Row> = input.iter().filter(|r| r.duration >= 0).collect();
+    check_enriched(&read.rows, &kept);
+    assert_eq!(snapshots(&read.info).len(), 2);
+    check_partitions(&read.info, &["country", "user_id_bucket"]);
+    let path = read.info["files"][0]["path"].as_str().unwrap();
+    assert!(path.starts_with(&format!("s3://{bucket}/wh/web/clicks/data/")), "{path}");
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
 use quiver_tests::{CLICKSTREAM_SCHEMA, describe, plugins, quiver_command, wait_until, write_pipeline};
 use serde_json::Value;

@@ -9,7 +9,8 @@ AWS_SECRET_ACCESS_KEY.
 TABLE_DIR_OR_METADATA is a table's directory (local path or s3:// URL; its
 metadata/version-hint.text names the current version) or a metadata file.
 Writes every row of the current snapshot to OUT.parquet, and prints one JSON
-object: the snapshots (id, parent, operation, summary), the current
+object: the snapshots in commit order (id, parent, sequence
+number, operation, summary), the current
 schema's fields, the partition spec, the sort order, and every data file
 (path, partition, rows).
 """
@@ -74,10 +75,12 @@ def main():
                     {
                         "id": s.snapshot_id,
                         "parent": s.parent_snapshot_id,
+                        "sequence_number": s.sequence_number,
                         "operation": s.summary.operation.value if s.summary else None,
                         "summary": dict(s.summary.additional_properties) if s.summary else {},
                     }
-                    for s in meta.snapshots
+                    # The metadata lists snapshots in no particular order.
+                    for s in sorted(meta.snapshots, key=lambda s: s.sequence_number)
                 ],
                 "schema": [
                     {"id": f.field_id, "name": f.name, "type": str(f.field_type), "required": f.required}

@@ -51,8 +51,8 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{Int64Array, StringArray};
-    use arrow58::Array as _;
     use arrow::datatypes::{DataType, Field};
+    use arrow58::Array as _;
 
     use super::*;
 

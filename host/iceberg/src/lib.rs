@@ -18,10 +18,10 @@ mod storage;
 pub mod table;
 pub mod writer;
 
-/// iceberg-rust, for the types this crate's API speaks in.
-pub use iceberg;
 pub use catalog::{CatalogConfig, OpenCatalog, RestConfig, WarehouseCatalog};
 pub use error::IcebergError;
+/// iceberg-rust, for the types this crate's API speaks in.
+pub use iceberg;
 pub use schema::SchemaEvolution;
 pub use table::{TableSpec, open};
 pub use writer::{Committed, TableWriter};

@@ -97,7 +97,8 @@ pub fn plan(
         if existing.required && !field.required {
             return Err(refuse(
                 &field.name,
-                "the table requires it, but the output's field is nullable; make the plugin's field non-nullable".into(),
+                "the table requires it, but the output's field is nullable; make the plugin's field non-nullable"
+                    .into(),
             ));
         }
         match compare(&existing.field_type, &field.field_type) {
@@ -156,7 +157,11 @@ fn compare(table: &Type, output: &Type) -> Fit {
         (Long, Int) | (Double, Float) => Fit::Lossless,
         (Int, Long) | (Float, Double) => Fit::Widen(t.clone(), o.clone()),
         (Decimal { precision: tp, scale: ts }, Decimal { precision: op, scale: os }) if ts == os => {
-            if op <= tp { Fit::Lossless } else { Fit::Widen(t.clone(), o.clone()) }
+            if op <= tp {
+                Fit::Lossless
+            } else {
+                Fit::Widen(t.clone(), o.clone())
+            }
         }
         _ => Fit::Changed,
     }
@@ -168,11 +173,12 @@ fn same_shape(a: &Type, b: &Type) -> bool {
     match (a, b) {
         (Type::Primitive(x), Type::Primitive(y)) => x == y,
         (Type::Struct(x), Type::Struct(y)) => {
-            x.fields().len() == y.fields().len()
-                && x.fields().iter().zip(y.fields()).all(|(f, g)| same_field(f, g))
+            x.fields().len() == y.fields().len() && x.fields().iter().zip(y.fields()).all(|(f, g)| same_field(f, g))
         }
         (Type::List(x), Type::List(y)) => same_field(&x.element_field, &y.element_field),
-        (Type::Map(x), Type::Map(y)) => same_field(&x.key_field, &y.key_field) && same_field(&x.value_field, &y.value_field),
+        (Type::Map(x), Type::Map(y)) => {
+            same_field(&x.key_field, &y.key_field) && same_field(&x.value_field, &y.value_field)
+        }
         _ => false,
     }
 }

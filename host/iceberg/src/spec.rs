@@ -21,9 +21,7 @@ fn parse(entry: &str) -> Result<Entry, String> {
         return Ok(Entry { transform: Transform::Identity, column: entry.to_string() });
     };
     let name = entry[..open].trim().to_ascii_lowercase();
-    let inner = entry[open + 1..]
-        .strip_suffix(')')
-        .ok_or_else(|| "missing the closing parenthesis".to_string())?;
+    let inner = entry[open + 1..].strip_suffix(')').ok_or_else(|| "missing the closing parenthesis".to_string())?;
     let args: Vec<&str> = inner.split(',').map(str::trim).collect();
     let width = |what: &str| -> Result<u32, String> {
         args[0].parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| format!("{what} must be a positive integer"))
@@ -38,10 +36,9 @@ fn parse(entry: &str) -> Result<Entry, String> {
         ("bucket", [_, c]) => (Transform::Bucket(width("the bucket count")?), c),
         ("truncate", [_, c]) => (Transform::Truncate(width("the truncation width")?), c),
         ("bucket" | "truncate", _) => return Err(format!("write {name}(N, column)")),
-        (
-            "identity" | "year" | "years" | "month" | "months" | "day" | "days" | "hour" | "hours" | "void",
-            _,
-        ) => return Err(format!("write {name}(column)")),
+        ("identity" | "year" | "years" | "month" | "months" | "day" | "days" | "hour" | "hours" | "void", _) => {
+            return Err(format!("write {name}(column)"));
+        }
         _ => {
             return Err(format!(
                 "unknown transform `{name}`; use identity, year, month, day, hour, bucket(N, c), truncate(W, c) or void"
@@ -91,9 +88,12 @@ pub fn sort_order(table: &str, entries: &[String], schema: &Schema) -> Result<So
         let (entry, id) = bind(table, "sort_order", &words[..term_end].join(" "), schema)?;
         order.with_sort_field(SortField { source_id: id, transform: entry.transform, direction, null_order });
     }
-    order
-        .build_unbound()
-        .map_err(|e| IcebergError::Spec { table: table.into(), key: "sort_order", entry: entries.join(", "), reason: e.message().to_string() })
+    order.build_unbound().map_err(|e| IcebergError::Spec {
+        table: table.into(),
+        key: "sort_order",
+        entry: entries.join(", "),
+        reason: e.message().to_string(),
+    })
 }
 
 /// Where the term ends, and its direction and null order (nulls first
@@ -134,11 +134,7 @@ fn bind(table: &str, key: &'static str, text: &str, schema: &Schema) -> Result<(
     let entry = parse(text).map_err(fail)?;
     let Some(field) = schema.field_by_name(&entry.column) else {
         let columns: Vec<&str> = schema.as_struct().fields().iter().map(|f| f.name.as_str()).collect();
-        return Err(fail(format!(
-            "the output has no column `{}` (it has: {})",
-            entry.column,
-            columns.join(", ")
-        )));
+        return Err(fail(format!("the output has no column `{}` (it has: {})", entry.column, columns.join(", "))));
     };
     entry.transform.result_type(&field.field_type).map_err(|_| {
         fail(format!("{} does not apply to `{}`, a {} column", entry.transform, entry.column, field.field_type))

@@ -91,7 +91,8 @@ pub(crate) fn key_of(location: &Location, path: &str) -> iceberg::Result<ObjectP
         if !local.starts_with('/') {
             return Err(outside());
         }
-        return ObjectPath::from_absolute_path(local).map_err(|e| iceberg::Error::new(iceberg::ErrorKind::DataInvalid, e.to_string()));
+        return ObjectPath::from_absolute_path(local)
+            .map_err(|e| iceberg::Error::new(iceberg::ErrorKind::DataInvalid, e.to_string()));
     }
     let root = location.url_of(&ObjectPath::default());
     let key = path.strip_prefix(root.as_str()).ok_or_else(outside)?;

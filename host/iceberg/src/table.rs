@@ -169,4 +169,3 @@ fn widen(metadata: &TableMetadata, evolution: &schema::Evolution) -> iceberg::Re
         .with_fields(fields)
         .build()
 }
-

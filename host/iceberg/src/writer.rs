@@ -175,10 +175,8 @@ impl TableWriter {
     async fn start(&mut self) -> Result<Open, IcebergError> {
         let metadata = self.table.metadata();
         let properties = metadata.properties();
-        let target_bytes = properties
-            .get("write.target-file-size-bytes")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(512 << 20);
+        let target_bytes =
+            properties.get("write.target-file-size-bytes").and_then(|v| v.parse::<usize>().ok()).unwrap_or(512 << 20);
         let schema = metadata.current_schema().clone();
         let parquet = ParquetWriterBuilder::new(writer_properties(&self.name, properties)?, schema.clone());
         let locations = Recording {
@@ -186,11 +184,8 @@ impl TableWriter {
             written: self.written.clone(),
         };
         // Unique per writer and commit, so that concurrent writers never collide.
-        let names = DefaultFileNameGenerator::new(
-            format!("{}-{:05}", self.run, self.commits),
-            None,
-            DataFileFormat::Parquet,
-        );
+        let names =
+            DefaultFileNameGenerator::new(format!("{}-{:05}", self.run, self.commits), None, DataFileFormat::Parquet);
         let rolling =
             RollingFileWriterBuilder::new(parquet, target_bytes, self.table.file_io().clone(), locations, names);
         let files = DataFileWriterBuilder::new(rolling);
@@ -230,7 +225,8 @@ impl TableWriter {
             bytes: files.iter().map(DataFile::file_size_in_bytes).sum(),
         };
         let tx = Transaction::new(&self.table);
-        let action = tx.fast_append().with_check_duplicate(false).add_data_files(files).set_snapshot_properties(properties);
+        let action =
+            tx.fast_append().with_check_duplicate(false).add_data_files(files).set_snapshot_properties(properties);
         let tx = action.apply(tx).map_err(|e| self.failed(e))?;
         let table = tx.commit(self.catalog.catalog()).await.map_err(|e| self.failed(e))?;
         let snapshot_id = table.metadata().current_snapshot_id().unwrap_or_default();

@@ -17,8 +17,8 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use iceberg::io::FileIO;
 use iceberg::Runtime;
+use iceberg::io::FileIO;
 use iceberg::spec::{TableMetadata, TableMetadataBuilder};
 use iceberg::table::Table;
 use iceberg::{
@@ -70,11 +70,7 @@ impl WarehouseCatalog {
     /// every later version a writer created after it.
     async fn current(&self, table: &TableIdent) -> Result<Option<Current>> {
         let dir = self.metadata_dir(table)?;
-        let hint = match self.warehouse.read(&dir.clone().join("version-hint.text")).await {
-            Ok((bytes, _)) => String::from_utf8_lossy(&bytes).trim().parse::<u64>().unwrap_or(0),
-            Err(quiver_storage::StorageError::Missing { .. }) => 0,
-            Err(e) => return Err(io_error(e)),
-        };
+        let hint = self.hint(&dir).await?;
         let mut version = hint;
         loop {
             match self.warehouse.head(&Self::version_file(&dir, version + 1)).await {
@@ -90,10 +86,30 @@ impl WarehouseCatalog {
         let metadata: TableMetadata = serde_json::from_slice(&bytes).map_err(|e| {
             Error::new(
                 ErrorKind::DataInvalid,
-                format!("{}: not Iceberg table metadata: {e}", self.warehouse.url_of(&Self::version_file(&dir, version))),
+                format!(
+                    "{}: not Iceberg table metadata: {e}",
+                    self.warehouse.url_of(&Self::version_file(&dir, version))
+                ),
             )
         })?;
         Ok(Some(Current { version, metadata }))
+    }
+
+    /// The version `version-hint.text` names; 0 when there is none. A
+    /// writer may be replacing it while it is read: then it is read again,
+    /// and after a few tries not trusted at all (the probe finds the versions).
+    async fn hint(&self, dir: &ObjectPath) -> Result<u64> {
+        use quiver_storage::StorageError::{Changed, Missing, Vanished};
+        let file = dir.clone().join("version-hint.text");
+        for _ in 0..3 {
+            match self.warehouse.read(&file).await {
+                Ok((bytes, _)) => return Ok(String::from_utf8_lossy(&bytes).trim().parse::<u64>().unwrap_or(0)),
+                Err(Missing { .. }) => return Ok(0),
+                Err(Changed { .. } | Vanished { .. }) => continue,
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        Ok(0)
     }
 
     /// Writes `metadata` as `version` of `table` unless that version exists;
@@ -127,10 +143,7 @@ impl WarehouseCatalog {
     }
 
     fn missing(&self, table: &TableIdent) -> Error {
-        Error::new(
-            ErrorKind::TableNotFound,
-            format!("table {table} does not exist under {}", self.warehouse.display()),
-        )
+        Error::new(ErrorKind::TableNotFound, format!("table {table} does not exist under {}", self.warehouse.display()))
     }
 }
 
@@ -299,9 +312,8 @@ impl WarehouseCatalog {
     /// Makes `schema` the current schema of `table`, unless another writer
     /// changed the schema since `table` was loaded.
     pub async fn replace_schema(&self, table: &Table, schema: iceberg::spec::Schema) -> Result<Table> {
-        let requirement = TableRequirement::CurrentSchemaIdMatch {
-            current_schema_id: table.metadata().current_schema_id(),
-        };
+        let requirement =
+            TableRequirement::CurrentSchemaIdMatch { current_schema_id: table.metadata().current_schema_id() };
         let updates = vec![TableUpdate::AddSchema { schema }, TableUpdate::SetCurrentSchema { schema_id: -1 }];
         self.commit(table.identifier(), vec![requirement], updates).await
     }

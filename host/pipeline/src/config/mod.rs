@@ -229,7 +229,9 @@ fn exactly_once_problem(config: &PipelineConfig) -> Option<String> {
             );
         }
         #[cfg(feature = "iceberg")]
-        (SinkConfig::Iceberg(_), _) if source.format != crate::source::kafka::MessageFormat::Raw && source.schema.is_empty() => {
+        (SinkConfig::Iceberg(_), _)
+            if source.format != crate::source::kafka::MessageFormat::Raw && source.schema.is_empty() =>
+        {
             return Some(
                 "\"exactly-once\" into Iceberg starts each partition where the table says, from the first \
                  assignment on: declare the source's `schema` (inferring it reads messages before that)"

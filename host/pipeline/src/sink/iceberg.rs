@@ -75,6 +75,9 @@ pub struct IcebergSinkConfig {
 impl IcebergSinkConfig {
     fn spec(&self) -> TableSpec {
         let mut properties = self.properties.clone();
+        // Iceberg's default of 4 is for batch jobs; streams commit often,
+        // often beside other writers.
+        properties.entry("commit.retry.num-retries".into()).or_insert("10".into());
         if let Some(bytes) = self.target_file_bytes {
             properties.entry("write.target-file-size-bytes".into()).or_insert(bytes.to_string());
         }
@@ -144,7 +147,8 @@ impl IcebergSink {
             if !source.resume_from(positions) {
                 return Err(SinkError::Iceberg {
                     table,
-                    reason: "exactly-once needs a source that resumes where the table says: use a kafka [source]".into(),
+                    reason: "exactly-once needs a source that resumes where the table says: use a kafka [source]"
+                        .into(),
                 });
             }
         }
@@ -174,7 +178,12 @@ impl IcebergSink {
         self.positions.clear();
         self.starts.clear();
         if let Some(committed) = committed {
-            tracing::debug!(table = self.table, snapshot = committed.snapshot_id, rows = committed.rows, "snapshot committed");
+            tracing::debug!(
+                table = self.table,
+                snapshot = committed.snapshot_id,
+                rows = committed.rows,
+                "snapshot committed"
+            );
             self.summary.rows += committed.rows;
             self.summary.bytes += committed.bytes;
             self.summary.files.extend(committed.files);
@@ -232,7 +241,12 @@ impl Transaction for IcebergSink {
     /// group. Refuses (`false`) when the source was rebalanced since
     /// `epoch`, or when the table already holds rows this commit would
     /// repeat: another member committed the partition since it was assigned here.
-    async fn commit(&mut self, positions: &[Position], source: &dyn Acknowledger, epoch: u64) -> Result<bool, SinkError> {
+    async fn commit(
+        &mut self,
+        positions: &[Position],
+        source: &dyn Acknowledger,
+        epoch: u64,
+    ) -> Result<bool, SinkError> {
         if source.epoch() != epoch {
             return Ok(false);
         }
@@ -247,7 +261,8 @@ impl Transaction for IcebergSink {
         let wanted: Vec<Partition> =
             self.starts.keys().map(|(stream, partition)| (std::sync::Arc::from(stream.as_str()), *partition)).collect();
         let store = self.store.clone().expect("exactly-once has a store");
-        let recorded = store.recorded(&wanted).await.map_err(|reason| SinkError::Iceberg { table: self.table, reason })?;
+        let recorded =
+            store.recorded(&wanted).await.map_err(|reason| SinkError::Iceberg { table: self.table, reason })?;
         for ((stream, partition), offset) in recorded {
             let start = self.starts.get(&(stream.to_string(), partition)).copied().unwrap_or(offset);
             if offset > start {
@@ -305,7 +320,11 @@ impl PositionStore for TablePositions {
 /// For each of `partitions`, the offset to resume at that the newest
 /// snapshot of `group` naming it records, walking back from the current
 /// snapshot through its ancestors.
-fn walk_positions(table: &quiver_iceberg::iceberg::table::Table, group: &str, partitions: &[Partition]) -> Vec<(Partition, i64)> {
+fn walk_positions(
+    table: &quiver_iceberg::iceberg::table::Table,
+    group: &str,
+    partitions: &[Partition],
+) -> Vec<(Partition, i64)> {
     let metadata = table.metadata();
     let mut found: Vec<(Partition, i64)> = Vec::new();
     let mut next = metadata.current_snapshot_id();
