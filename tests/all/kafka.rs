@@ -55,6 +55,44 @@ pub(crate) fn click(i: i64) -> Value {
     })
 }
 
+/// Spawns `command` (a `quiver run` of a Kafka pipeline in `dir`, logging
+/// at info) and, once it holds partitions, produces clicks `0..n` into
+/// `topic` while it runs, `per_pause` messages then 100 ms; kills it with
+/// `kill -9` once `group` has committed a quarter of them. The stream is
+/// then complete in the topic.
+pub(crate) fn kill_mid_stream(
+    kafka: &Broker,
+    dir: &std::path::Path,
+    mut command: std::process::Command,
+    (topic, group): (&str, &str),
+    n: i64,
+    per_pause: usize,
+) {
+    command.stdout(std::fs::File::create(dir.join("first.out")).unwrap());
+    command.stderr(std::fs::File::create(dir.join("first.err")).unwrap());
+    let mut first = command.spawn().unwrap();
+    wait_until("the first run to join its group", Duration::from_secs(120), || {
+        std::fs::read_to_string(dir.join("first.err")).unwrap_or_default().contains("partitions assigned")
+    });
+    std::thread::scope(|scope| {
+        let paced = click_messages(0..n).enumerate().map(|(i, message)| {
+            if i % per_pause == per_pause - 1 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            message
+        });
+        let producer = scope.spawn(|| kafka.produce(topic, paced));
+        wait_until("the first run to commit a quarter of the stream", Duration::from_secs(300), || {
+            sum(&kafka.committed(group, topic)) >= n / 4
+        });
+        first.kill().unwrap();
+        first.wait().unwrap();
+        producer.join().unwrap();
+    });
+    let committed = kafka.committed(group, topic);
+    assert!(sum(&committed) < n, "the kill came after the end ({committed:?} committed)");
+}
+
 pub(crate) fn click_messages(range: std::ops::Range<i64>) -> impl Iterator<Item = Outgoing> {
     range.map(|i| {
         let c = click(i);

@@ -6,15 +6,14 @@
 //! resume from the table's positions and leave every message exactly once.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
-use quiver_tests::{CLICKSTREAM_SCHEMA, describe, plugins, quiver_command, wait_until, write_pipeline};
+use quiver_tests::{CLICKSTREAM_SCHEMA, describe, plugins, quiver_command, write_pipeline};
 use serde_json::Value;
 
 use crate::iceberg::read_table;
-use crate::kafka::{click_messages, exclusive, negative, sum};
+use crate::kafka::{exclusive, kill_mid_stream, negative};
 
 fn pipeline(bootstrap: &str, topic: &str, extra_source: &str) -> String {
     format!(
@@ -81,31 +80,9 @@ fn kafka_into_iceberg_exactly_once_through_a_kill_and_a_lost_offset_commit() {
     let running = write_pipeline(d, &pipeline(&kafka.bootstrap(), topic, ""));
     let mut command = quiver_command(d, &["run", "--no-progress", running.to_str().unwrap()]);
     command.env("QUIVER_LOG", "info");
-    command.stdout(std::fs::File::create(d.join("first.out")).unwrap());
-    command.stderr(std::fs::File::create(d.join("first.err")).unwrap());
-    let mut first = command.spawn().unwrap();
-    wait_until("the first run to join its group", Duration::from_secs(120), || {
-        std::fs::read_to_string(d.join("first.err")).unwrap_or_default().contains("partitions assigned")
-    });
-    // The stream arrives while the run reads it (20,000 messages a second);
-    // the run is killed once a quarter of it is committed.
-    std::thread::scope(|scope| {
-        let paced = click_messages(0..n).enumerate().map(|(i, message)| {
-            if i % 2_000 == 1_999 {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            message
-        });
-        let producer = scope.spawn(|| kafka.produce(topic, paced));
-        wait_until("the first run to commit a quarter of the stream", Duration::from_secs(300), || {
-            sum(&kafka.committed(&group, topic)) >= n / 4
-        });
-        first.kill().unwrap();
-        first.wait().unwrap();
-        producer.join().unwrap();
-    });
-    let committed = kafka.committed(&group, topic);
-    assert!(sum(&committed) < n, "the kill came after the end ({committed:?} committed)");
+    // The stream arrives while the run reads it; the run is killed once a
+    // quarter of it is committed, with files open and batches in flight.
+    kill_mid_stream(kafka, d, command, (topic, &group), n, 2_000);
     let table_dir = d.join("lake/stream/clicks");
     let killed = read_table(table_dir.to_str().unwrap(), "event_id", None);
     let at_kill = table_positions(&killed.info, topic);

@@ -6,15 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use quiver_tests::s3::server;
-use quiver_tests::{
-    CLICKSTREAM_SCHEMA, describe, plugins, quiver_command, read_parquet_dir, wait_until, write_pipeline,
-};
+use quiver_tests::{CLICKSTREAM_SCHEMA, describe, plugins, quiver_command, read_parquet_dir, write_pipeline};
 use serde_json::Value;
 
-use crate::kafka::{check_enriched, click_messages, exclusive, negative, sum};
+use crate::kafka::{check_enriched, exclusive, kill_mid_stream, negative};
 use crate::object_store::{check_manifest, quiver_s3};
 
 /// Kafka (`topic`) through enrich into Parquet in `s3://bucket/eos/out/`,
@@ -86,32 +83,10 @@ fn kafka_into_s3_exactly_once_through_a_kill_and_a_lost_offset_commit() {
     let running = write_pipeline(d, &pipeline(&kafka.bootstrap(), topic, &bucket, ""));
     let mut command = quiver_command(d, &["run", "--no-progress", running.to_str().unwrap()]);
     command.envs(s3.env()).env("QUIVER_LOG", "info");
-    command.stdout(std::fs::File::create(d.join("first.out")).unwrap());
-    command.stderr(std::fs::File::create(d.join("first.err")).unwrap());
-    let mut first = command.spawn().unwrap();
-    wait_until("the first run to join its group", Duration::from_secs(120), || {
-        std::fs::read_to_string(d.join("first.err")).unwrap_or_default().contains("partitions assigned")
-    });
-    // The stream arrives while the run reads it (10,000 messages a second),
-    // and the run is killed once a quarter of it is committed: in the
-    // middle of the stream, with files open and batches in flight.
-    std::thread::scope(|scope| {
-        let paced = click_messages(0..n).enumerate().map(|(i, message)| {
-            if i % 1_000 == 999 {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            message
-        });
-        let producer = scope.spawn(|| kafka.produce(topic, paced));
-        wait_until("the first run to commit a quarter of the stream", Duration::from_secs(180), || {
-            sum(&kafka.committed(&group, topic)) >= n / 4
-        });
-        first.kill().unwrap();
-        first.wait().unwrap();
-        producer.join().unwrap();
-    });
+    // The stream arrives while the run reads it; the run is killed once a
+    // quarter of it is committed, with files open and batches in flight.
+    kill_mid_stream(kafka, d, command, (topic, &group), n, 1_000);
     let committed = kafka.committed(&group, topic);
-    assert!(sum(&committed) < n, "the kill came after the end ({committed:?} committed)");
 
     // Take back partition 0's last offset commit: its offset goes back to
     // where one of its files starts, so that file and the ones after it are

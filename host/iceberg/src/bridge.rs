@@ -61,7 +61,7 @@ mod tests {
         let schema = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Int64, false),
             Field::new("name", DataType::Utf8, true)
-                .with_metadata([("PARQUET:field_id".to_string(), "2".to_string())].into()),
+                .with_metadata(std::collections::HashMap::from([("PARQUET:field_id".to_string(), "2".to_string())])),
         ]));
         let names = StringArray::from(vec![Some("größe"), None, Some("")]);
         let values = names.values().as_ptr();

@@ -209,6 +209,7 @@ impl TableWriter {
         properties: HashMap<String, String>,
         always: bool,
     ) -> Result<Option<Committed>, IcebergError> {
+        let started = std::time::Instant::now();
         let files: Vec<DataFile> = match self.open.take() {
             None => Vec::new(),
             Some(Open::Unpartitioned(writer)) => writer.close().await.map_err(|e| self.failed(e))?,
@@ -224,12 +225,22 @@ impl TableWriter {
             rows: files.iter().map(DataFile::record_count).sum(),
             bytes: files.iter().map(DataFile::file_size_in_bytes).sum(),
         };
+        let closed = started.elapsed();
         let tx = Transaction::new(&self.table);
         let action =
             tx.fast_append().with_check_duplicate(false).add_data_files(files).set_snapshot_properties(properties);
         let tx = action.apply(tx).map_err(|e| self.failed(e))?;
         let table = tx.commit(self.catalog.catalog()).await.map_err(|e| self.failed(e))?;
         let snapshot_id = table.metadata().current_snapshot_id().unwrap_or_default();
+        tracing::debug!(
+            table = self.name,
+            snapshot = snapshot_id,
+            files = committed.files.len(),
+            rows = committed.rows,
+            close_ms = closed.as_secs_f64() * 1e3,
+            commit_ms = (started.elapsed() - closed).as_secs_f64() * 1e3,
+            "snapshot committed"
+        );
         self.table = table;
         self.written.lock().expect("not poisoned").clear();
         self.rows = 0;

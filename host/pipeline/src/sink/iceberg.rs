@@ -178,12 +178,6 @@ impl IcebergSink {
         self.positions.clear();
         self.starts.clear();
         if let Some(committed) = committed {
-            tracing::debug!(
-                table = self.table,
-                snapshot = committed.snapshot_id,
-                rows = committed.rows,
-                "snapshot committed"
-            );
             self.summary.rows += committed.rows;
             self.summary.bytes += committed.bytes;
             self.summary.files.extend(committed.files);

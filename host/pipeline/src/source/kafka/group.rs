@@ -3,7 +3,7 @@
 //! rebalance can be told from work read after it.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::sync::{Mutex, MutexGuard};
 
@@ -27,6 +27,8 @@ pub struct Group {
     store: OnceLock<Arc<dyn PositionStore>>,
     /// Why the positions of an assignment could not be had: the source stops with it.
     failure: Mutex<Option<String>>,
+    /// Whether `failure` holds something: read for every message, so no lock.
+    failed: AtomicBool,
 }
 
 impl Group {
@@ -48,7 +50,15 @@ impl Group {
     /// Why the last assignment could not start where the position store
     /// says, once; the source must stop.
     pub fn take_failure(&self) -> Option<String> {
+        if !self.failed.load(Ordering::Acquire) {
+            return None;
+        }
         self.failure.lock().expect("not poisoned").take()
+    }
+
+    fn fail(&self, reason: String) {
+        *self.failure.lock().expect("not poisoned") = Some(reason);
+        self.failed.store(true, Ordering::Release);
     }
 
     /// Sets the offsets of the partitions in `list` to the store's.
@@ -59,15 +69,12 @@ impl Group {
             Ok(found) => {
                 for ((topic, partition), offset) in found {
                     if let Err(e) = list.set_partition_offset(&topic, partition, Offset::Offset(offset)) {
-                        *self.failure.lock().expect("not poisoned") = Some(format!("{topic}/{partition}: {e}"));
+                        self.fail(format!("{topic}/{partition}: {e}"));
                     }
                     tracing::info!(%topic, partition, offset, "kafka: resuming where the sink's table says");
                 }
             }
-            Err(e) => {
-                *self.failure.lock().expect("not poisoned") =
-                    Some(format!("cannot read where the sink resumes the assigned partitions: {e}"));
-            }
+            Err(e) => self.fail(format!("cannot read where the sink resumes the assigned partitions: {e}")),
         }
     }
 
