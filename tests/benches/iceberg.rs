@@ -121,7 +121,9 @@ fn commits(s3: &S3Server, dir: &Path, warehouse: &str, name: &str) -> (Vec<f64>,
         json.write(&clickstream(first, 10_000)).unwrap();
         json.finish().unwrap();
         let text = json.into_inner();
-        messages.extend(text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| (None, Some(l.to_vec()), Vec::new())));
+        messages.extend(
+            text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| (None, Some(l.to_vec()), Vec::new())),
+        );
     }
     kafka.produce(&topic, messages);
     let text = format!(
