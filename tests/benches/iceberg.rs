@@ -6,7 +6,7 @@
 //!   unpartitioned Iceberg table and into one partitioned by `country`,
 //!   all local, each run twice, best kept;
 //! - the latency of each snapshot commit (median, p99) from a Kafka stream
-//!   committed every 250 ms, into a local warehouse and into one on the S3
+//!   committed every 10 ms, into a local warehouse and into one on the S3
 //!   server: the time to complete the commit's files, and the time to commit
 //!   the snapshot (manifest, manifest list, metadata file), from the sink's
 //!   debug log.
@@ -26,7 +26,7 @@ use quiver_tests::{CLICKSTREAM_SCHEMA, plugins, quiver_bin, write_pipeline};
 
 const ROWS: usize = 10_000_000;
 const CHUNK: usize = 500_000;
-const MESSAGES: i64 = 100_000;
+const MESSAGES: i64 = 200_000;
 
 fn main() {
     let s3 = server();
@@ -66,7 +66,7 @@ fn main() {
     }
     println!("  Iceberg / Parquet files: {:.2}x; partitioned: {:.2}x", rates[1] / rates[0], rates[2] / rates[0]);
 
-    println!("\nsnapshot commits from Kafka every 250 ms ({MESSAGES} messages, 4 partitions):");
+    println!("\nsnapshot commits from Kafka every 10 ms ({MESSAGES} messages, 4 partitions):");
     let bucket = s3.bucket();
     for (name, warehouse) in [("local warehouse", "lake".to_string()), ("S3 warehouse", format!("s3://{bucket}/wh"))] {
         let (close, commit) = commits(s3, d, &warehouse, name);
@@ -110,7 +110,7 @@ fn timed(s3: &S3Server, dir: &Path, text: &str) -> f64 {
 }
 
 /// Streams [`MESSAGES`] clicks through enrich into `warehouse`, committing
-/// every 250 ms: each commit's file and snapshot times, in milliseconds.
+/// every 10 ms: each commit's file and snapshot times, in milliseconds.
 fn commits(s3: &S3Server, dir: &Path, warehouse: &str, name: &str) -> (Vec<f64>, Vec<f64>) {
     let kafka = broker();
     let topic = format!("bench-iceberg-{}", name.replace(' ', "-"));
@@ -127,7 +127,7 @@ fn commits(s3: &S3Server, dir: &Path, warehouse: &str, name: &str) -> (Vec<f64>,
     }
     kafka.produce(&topic, messages);
     let text = format!(
-        "[source]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopics = [\"{topic}\"]\ngroup_id = \"g-{topic}\"\nformat = \"json\"\nstop_at_end = true\nbatch_rows = 1000\n{CLICKSTREAM_SCHEMA}\n\n[[transform]]\nplugin = \"{}\"\ntransform = \"enrich\"\n\n[sink]\ntype = \"iceberg\"\nwarehouse = \"{warehouse}\"\ntable = \"bench.{}\"\n\n[dead_letter]\nformat = \"jsonl\"\npath = \"dead-{topic}/\"\n\n[pipeline]\ndelivery = \"exactly-once\"\ncommit_interval_ms = 250\n",
+        "[source]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopics = [\"{topic}\"]\ngroup_id = \"g-{topic}\"\nformat = \"json\"\nstop_at_end = true\nbatch_rows = 500\n{CLICKSTREAM_SCHEMA}\n\n[[transform]]\nplugin = \"{}\"\ntransform = \"enrich\"\n\n[sink]\ntype = \"iceberg\"\nwarehouse = \"{warehouse}\"\ntable = \"bench.{}\"\n\n[dead_letter]\nformat = \"jsonl\"\npath = \"dead-{topic}/\"\n\n[pipeline]\ndelivery = \"exactly-once\"\ncommit_interval_ms = 10\n",
         kafka.bootstrap(),
         plugins::ENRICH.replace('\\', "/"),
         topic.replace('-', "_"),
