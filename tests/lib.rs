@@ -70,6 +70,25 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) {
     writer.close().unwrap();
 }
 
+/// Writes `rows` rows of the demo clickstream to a Parquet file, in row
+/// groups of `chunk` rows: the benchmarks' input.
+pub fn write_clickstream(
+    path: &Path,
+    rows: usize,
+    chunk: usize,
+    properties: parquet::file::properties::WriterProperties,
+) {
+    std::fs::create_dir_all(path.parent().expect("file in a directory")).unwrap();
+    let first = quiver_pipeline::demo::clickstream(0, 1);
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, first.schema(), Some(properties)).unwrap();
+    for start in (0..rows).step_by(chunk) {
+        writer.write(&quiver_pipeline::demo::clickstream(start as u64, chunk)).unwrap();
+        writer.flush().unwrap();
+    }
+    writer.close().unwrap();
+}
+
 /// The data files of a directory, recursively, sorted; markers and hidden files left out.
 pub fn data_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();

@@ -13,16 +13,14 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Instant;
 
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use quiver_pipeline::demo::clickstream;
 use quiver_tests::kafka::broker;
 use quiver_tests::s3::{S3Server, server};
-use quiver_tests::{CLICKSTREAM_SCHEMA, plugins, quiver_bin, write_pipeline};
+use quiver_tests::{CLICKSTREAM_SCHEMA, plugins, quiver_bin, write_clickstream, write_pipeline};
 
 const ROWS: usize = 10_000_000;
 const CHUNK: usize = 500_000;
@@ -34,7 +32,8 @@ fn main() {
     let d = dir.path();
     println!("quiver Iceberg benchmark (one run; everything on the same 2 cores)\n");
     let input = d.join("in/clicks.parquet");
-    write_clicks(&input);
+    let zstd = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
+    write_clickstream(&input, ROWS, CHUNK, zstd);
 
     println!("10M rows, Parquet -> enrich -> (best of 2):");
     let sinks = [
@@ -79,20 +78,6 @@ fn main() {
             quantile(&commit, 0.99)
         );
     }
-}
-
-/// Writes the clickstream to `path`, zstd, in row groups of [`CHUNK`] rows.
-fn write_clicks(path: &Path) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let properties = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
-    let first = clickstream(0, 1);
-    let file = std::fs::File::create(path).unwrap();
-    let mut writer = ArrowWriter::try_new(file, Arc::clone(&first.schema()), Some(properties)).unwrap();
-    for start in (0..ROWS).step_by(CHUNK) {
-        writer.write(&clickstream(start as u64, CHUNK)).unwrap();
-        writer.flush().unwrap();
-    }
-    writer.close().unwrap();
 }
 
 /// Runs the pipeline `text` in `dir`: its wall seconds.

@@ -10,14 +10,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use quiver_pipeline::demo::clickstream;
 use quiver_tests::s3::{S3Server, server};
-use quiver_tests::{plugins, quiver_bin, write_pipeline};
+use quiver_tests::{plugins, quiver_bin, write_clickstream, write_pipeline};
 
 const ROWS: usize = 10_000_000;
 const CHUNK: usize = 500_000;
@@ -35,7 +32,7 @@ fn main() {
     let small = d.join("in/clicks.parquet");
     let large = d.join("large/clicks.parquet");
     for (path, properties) in [(&small, zstd), (&large, plain)] {
-        write_clicks(path, properties);
+        write_clickstream(path, ROWS, CHUNK, properties);
         let key = format!("{bucket}/{}", path.strip_prefix(d).unwrap().display());
         s3.upload(path, &key);
     }
@@ -81,19 +78,6 @@ fn main() {
 }
 
 const TRANSFORM: &str = "[[transform]]\nplugin = \"ENRICH\"\ntransform = \"enrich\"\n";
-
-/// Writes the clickstream to `path`, in row groups of [`CHUNK`] rows.
-fn write_clicks(path: &Path, properties: WriterProperties) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let first = clickstream(0, 1);
-    let file = std::fs::File::create(path).unwrap();
-    let mut writer = ArrowWriter::try_new(file, Arc::clone(&first.schema()), Some(properties)).unwrap();
-    for start in (0..ROWS).step_by(CHUNK) {
-        writer.write(&clickstream(start as u64, CHUNK)).unwrap();
-        writer.flush().unwrap();
-    }
-    writer.close().unwrap();
-}
 
 /// Runs the pipeline `text` under `/usr/bin/time`: wall seconds and peak RSS in KiB.
 fn measure(s3: &S3Server, dir: &Path, text: &str) -> (f64, u64) {
