@@ -25,33 +25,25 @@ pub fn file_io(warehouse: &Location) -> FileIO {
 
 /// What a catalog builds the file IO of tables under `warehouse` with.
 pub fn factory(warehouse: &Location) -> Arc<dyn StorageFactory> {
-    Arc::new(Factory { warehouse: Some(warehouse.clone()) })
+    Arc::new(Warehouse { warehouse: Some(warehouse.clone()) })
 }
 
-/// Builds [`Warehouse`] storage. iceberg-rust wants factories serializable
-/// (to ship them to other processes); Quiver never does, so the resolved
-/// location is not serialized and a deserialized factory refuses to build.
+/// Storage for the paths under one warehouse location, and its own
+/// factory. iceberg-rust wants both serializable (to ship them to other
+/// processes); Quiver never does, so the resolved location is not
+/// serialized and a deserialized one refuses to work.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Factory {
+struct Warehouse {
     #[serde(skip)]
     warehouse: Option<Location>,
 }
 
 #[typetag::serde(name = "quiver")]
-impl StorageFactory for Factory {
+impl StorageFactory for Warehouse {
     fn build(&self, _config: &StorageConfig) -> iceberg::Result<Arc<dyn Storage>> {
-        let warehouse = self.warehouse.clone().ok_or_else(|| {
-            iceberg::Error::new(iceberg::ErrorKind::FeatureUnsupported, "quiver storage cannot be shipped")
-        })?;
-        Ok(Arc::new(Warehouse { warehouse: Some(warehouse) }))
+        self.location()?;
+        Ok(Arc::new(self.clone()))
     }
-}
-
-/// Storage for the paths under one warehouse location.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Warehouse {
-    #[serde(skip)]
-    warehouse: Option<Location>,
 }
 
 /// An iceberg error that carries Quiver's storage error (which names the URL).

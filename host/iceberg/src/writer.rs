@@ -80,7 +80,6 @@ pub struct TableWriter {
     commits: u64,
     open: Option<Open>,
     written: Arc<Mutex<Vec<String>>>,
-    rows: u64,
 }
 
 impl TableWriter {
@@ -110,7 +109,6 @@ impl TableWriter {
             commits: 0,
             open: None,
             written: Arc::default(),
-            rows: 0,
         })
     }
 
@@ -149,9 +147,7 @@ impl TableWriter {
                 result
             }
         };
-        result.map_err(|e| self.failed(e))?;
-        self.rows += batch.num_rows() as u64;
-        Ok(())
+        result.map_err(|e| self.failed(e))
     }
 
     /// `batch` in the table's sort order, within the batch: files come out
@@ -243,7 +239,6 @@ impl TableWriter {
         );
         self.table = table;
         self.written.lock().expect("not poisoned").clear();
-        self.rows = 0;
         Ok(Some(Committed { snapshot_id, ..committed }))
     }
 
@@ -258,12 +253,6 @@ impl TableWriter {
                 tracing::warn!(file = path, "cannot remove a file of the abandoned commit: {e}");
             }
         }
-        self.rows = 0;
-    }
-
-    /// Rows written since the last commit.
-    pub fn pending_rows(&self) -> u64 {
-        self.rows
     }
 }
 

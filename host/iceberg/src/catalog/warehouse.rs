@@ -131,11 +131,15 @@ impl WarehouseCatalog {
         Ok(true)
     }
 
+    /// The URL of version `version` of `table`'s metadata.
+    fn metadata_url(&self, table: &TableIdent, version: u64) -> String {
+        format!("{}/metadata/v{version}.metadata.json", self.table_location(table))
+    }
+
     fn table(&self, ident: &TableIdent, version: u64, metadata: TableMetadata) -> Result<Table> {
-        let location = format!("{}/metadata/v{version}.metadata.json", self.table_location(ident));
         Table::builder()
             .file_io(self.file_io.clone())
-            .metadata_location(location)
+            .metadata_location(self.metadata_url(ident, version))
             .metadata(metadata)
             .identifier(ident.clone())
             .runtime(Runtime::try_current()?)
@@ -229,22 +233,14 @@ impl Catalog for WarehouseCatalog {
         if self.current(table).await?.is_none() {
             return Err(self.missing(table));
         }
-        let dir = self.metadata_dir(table)?;
-        for meta in self.warehouse.list_all(&dir).await.map_err(io_error)? {
-            self.warehouse.delete(&meta.location).await.map_err(io_error)?;
-        }
-        Ok(())
+        self.file_io.delete_prefix(format!("{}/metadata", self.table_location(table))).await
     }
 
     async fn purge_table(&self, table: &TableIdent) -> Result<()> {
         if self.current(table).await?.is_none() {
             return Err(self.missing(table));
         }
-        let dir = storage::key_of(&self.warehouse, &self.table_location(table))?;
-        for meta in self.warehouse.list_all(&dir).await.map_err(io_error)? {
-            self.warehouse.delete(&meta.location).await.map_err(io_error)?;
-        }
-        Ok(())
+        self.file_io.delete_prefix(self.table_location(table)).await
     }
 
     async fn table_exists(&self, table: &TableIdent) -> Result<bool> {
@@ -288,7 +284,7 @@ impl WarehouseCatalog {
         updates: Vec<TableUpdate>,
     ) -> Result<Table> {
         let current = self.current(ident).await?.ok_or_else(|| self.missing(ident))?;
-        let base = format!("{}/metadata/v{}.metadata.json", self.table_location(ident), current.version);
+        let base = self.metadata_url(ident, current.version);
         for requirement in requirements {
             requirement.check(Some(&current.metadata))?;
         }

@@ -110,12 +110,10 @@ pub struct IcebergSink {
     table: &'static str,
     writer: TableWriter,
     /// Where each stream partition written since the last commit is read up to.
-    positions: BTreeMap<(String, i32), i64>,
+    positions: BTreeMap<Partition, i64>,
     /// Exactly-once: where each partition's first batch since the last commit starts.
-    starts: BTreeMap<(String, i32), i64>,
-    /// Exactly-once: the consumer group whose positions the table keeps.
-    group: Option<String>,
-    /// Exactly-once: the table's record of the positions.
+    starts: BTreeMap<Partition, i64>,
+    /// Exactly-once: the table's record of the positions, and the group they belong to.
     store: Option<std::sync::Arc<TablePositions>>,
     summary: SinkSummary,
 }
@@ -133,14 +131,13 @@ impl IcebergSink {
         let location = config.location(table, base)?;
         let catalog = config.catalog.open(&location).await.map_err(|e| failed(table, e))?;
         let opened = quiver_iceberg::open(&catalog, &config.spec(), schema).await.map_err(|e| failed(table, e))?;
-        let group = context.exactly_once.map(|source| source.reader().to_string());
         let mut store = None;
-        if let (Some(source), Some(group)) = (context.exactly_once, &group) {
+        if let Some(source) = context.exactly_once {
             let positions = std::sync::Arc::new(TablePositions {
                 table,
                 catalog: catalog.clone(),
                 ident: quiver_iceberg::table::ident(&config.table).map_err(|e| failed(table, e))?,
-                group: group.clone(),
+                group: source.reader().to_string(),
                 runtime: tokio::runtime::Handle::current(),
             });
             store = Some(positions.clone());
@@ -158,7 +155,6 @@ impl IcebergSink {
             writer,
             positions: BTreeMap::new(),
             starts: BTreeMap::new(),
-            group,
             store,
             summary: SinkSummary::default(),
         })
@@ -171,8 +167,8 @@ impl IcebergSink {
         if !self.positions.is_empty() {
             properties.insert(POSITIONS_KEY.into(), positions_json(&self.positions));
         }
-        if let Some(group) = &self.group {
-            properties.insert(GROUP_KEY.into(), group.clone());
+        if let Some(store) = &self.store {
+            properties.insert(GROUP_KEY.into(), store.group.clone());
         }
         let committed = self.writer.commit(properties, always).await.map_err(|e| failed(self.table, e))?;
         self.positions.clear();
@@ -188,10 +184,10 @@ impl IcebergSink {
 
 /// Positions as the snapshot summary records them:
 /// `{"topic": {"0": 42, "1": 17}}`, each the offset to resume at.
-fn positions_json(positions: &BTreeMap<(String, i32), i64>) -> String {
+fn positions_json(positions: &BTreeMap<Partition, i64>) -> String {
     let mut streams: BTreeMap<&str, BTreeMap<String, i64>> = BTreeMap::new();
     for ((stream, partition), next) in positions {
-        streams.entry(stream).or_default().insert(partition.to_string(), *next);
+        streams.entry(stream.as_ref()).or_default().insert(partition.to_string(), *next);
     }
     serde_json::to_string(&streams).expect("maps of strings and numbers serialize")
 }
@@ -200,9 +196,8 @@ fn positions_json(positions: &BTreeMap<(String, i32), i64>) -> String {
 impl Sink for IcebergSink {
     async fn write(&mut self, batch: &RecordBatch, position: Option<&Position>) -> Result<(), SinkError> {
         if let Some(position) = position {
-            let key = (position.stream.to_string(), position.partition);
-            self.starts.entry(key.clone()).or_insert(position.first_offset);
-            self.positions.insert(key, position.next_offset);
+            self.starts.entry(position.partition()).or_insert(position.first_offset);
+            self.positions.insert(position.partition(), position.next_offset);
         }
         self.writer.write(batch).await.map_err(|e| failed(self.table, e))
     }
@@ -212,7 +207,7 @@ impl Sink for IcebergSink {
     }
 
     async fn finish(mut self: Box<Self>) -> Result<SinkSummary, SinkError> {
-        let always = self.group.is_some() && !self.positions.is_empty();
+        let always = self.store.is_some() && !self.positions.is_empty();
         if let Err(e) = self.commit(always).await {
             self.writer.abort().await;
             return Err(e);
@@ -225,7 +220,7 @@ impl Sink for IcebergSink {
     }
 
     fn transaction(&mut self) -> Option<&mut dyn Transaction> {
-        if self.group.is_some() { Some(self) } else { None }
+        if self.store.is_some() { Some(self) } else { None }
     }
 }
 
@@ -245,20 +240,19 @@ impl Transaction for IcebergSink {
             return Ok(false);
         }
         for p in positions {
-            let key = (p.stream.to_string(), p.partition);
-            let next = self.positions.entry(key).or_insert(p.next_offset);
+            let next = self.positions.entry(p.partition()).or_insert(p.next_offset);
             *next = (*next).max(p.next_offset);
         }
         if self.positions.is_empty() {
             return Ok(true);
         }
-        let wanted: Vec<Partition> =
-            self.starts.keys().map(|(stream, partition)| (std::sync::Arc::from(stream.as_str()), *partition)).collect();
-        let store = self.store.clone().expect("exactly-once has a store");
+        let wanted: Vec<Partition> = self.starts.keys().cloned().collect();
+        let store = self.store.clone().expect("a sink offers its transaction only with a store");
         let recorded =
             store.recorded(&wanted).await.map_err(|reason| SinkError::Iceberg { table: self.table, reason })?;
-        for ((stream, partition), offset) in recorded {
-            let start = self.starts.get(&(stream.to_string(), partition)).copied().unwrap_or(offset);
+        for (partition, offset) in recorded {
+            let start = self.starts.get(&partition).copied().unwrap_or(offset);
+            let (stream, partition) = partition;
             if offset > start {
                 tracing::warn!(%stream, partition, table_at = offset, start, "the table moved past this transaction: abandoning it");
                 return Ok(false);
