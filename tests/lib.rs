@@ -12,6 +12,7 @@ use arrow::datatypes::SchemaRef;
 use quiver_runtime::{Limits, Pool, PoolOptions, Runtime};
 
 pub mod azure;
+pub mod iceberg;
 pub mod kafka;
 pub mod s3;
 

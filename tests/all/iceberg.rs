@@ -21,17 +21,23 @@ pub(crate) struct Read {
 /// Reads the table at `table_dir` (a local directory or an `s3://` URL)
 /// with pyiceberg; `env` for the S3 case.
 pub(crate) fn read_table(table_dir: &str, key: &str, s3: Option<&quiver_tests::s3::S3Server>) -> Read {
+    let mut args = vec![table_dir.to_string()];
+    let mut env = Vec::new();
+    if let Some(s3) = s3 {
+        args.extend(["--s3-endpoint".to_string(), s3.endpoint()]);
+        env = s3.env().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    }
+    read_with(&args, &env, key)
+}
+
+/// Runs `tests/clients/iceberg_read.py` with `args` (and its output file)
+/// and `env`, and reads what it wrote, sorted by `key`.
+pub(crate) fn read_with(args: &[String], env: &[(String, String)], key: &str) -> Read {
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("rows.parquet");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/iceberg_read.py");
     let mut command = std::process::Command::new(client_python());
-    command.arg(&script).arg(table_dir).arg(&out);
-    if let Some(s3) = s3 {
-        command.arg("--s3-endpoint").arg(s3.endpoint());
-        for (k, v) in s3.env() {
-            command.env(k, v);
-        }
-    }
+    command.arg(&script).arg(&args[0]).arg(&out).args(&args[1..]).envs(env.iter().cloned());
     let output = command.output().unwrap();
     assert!(output.status.success(), "pyiceberg failed:\n{}", describe(&output));
     let info: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -63,7 +69,7 @@ pub(crate) fn read_table(table_dir: &str, key: &str, s3: Option<&quiver_tests::s
     Read { info, rows: sorted }
 }
 
-fn enrich_into_table(warehouse: &str, extra: &str) -> String {
+pub(crate) fn enrich_into_table(warehouse: &str, extra: &str) -> String {
     format!(
         r#"
 [source]
@@ -94,13 +100,13 @@ mode = "append"
 }
 
 /// The snapshots pyiceberg listed, in order.
-fn snapshots(info: &Value) -> &Vec<Value> {
+pub(crate) fn snapshots(info: &Value) -> &Vec<Value> {
     info["snapshots"].as_array().unwrap()
 }
 
 /// Checks every data file's partition against its rows, with the
 /// reader's own transforms (`iceberg_read.py` counts mismatches).
-fn check_partitions(info: &Value, fields: &[&str]) {
+pub(crate) fn check_partitions(info: &Value, fields: &[&str]) {
     let spec: Vec<&str> =
         info["partition_spec"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
     assert_eq!(spec, fields);

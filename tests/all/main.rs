@@ -12,6 +12,7 @@ mod examples;
 mod formats;
 mod gcd;
 mod iceberg;
+mod iceberg_rest;
 mod ipc_input;
 mod kafka;
 mod kafka_to_iceberg;

@@ -2,9 +2,11 @@
 pyarrow, from its metadata file alone: no catalog of Quiver's is involved.
 
     iceberg_read.py TABLE_DIR_OR_METADATA OUT.parquet [--s3-endpoint URL]
+    iceberg_read.py NAMESPACE.NAME OUT.parquet --rest URI [--token TOKEN]
 
 With --s3-endpoint, the credentials are AWS_ACCESS_KEY_ID and
-AWS_SECRET_ACCESS_KEY.
+AWS_SECRET_ACCESS_KEY. With --rest, the table is loaded by name through
+pyiceberg's REST catalog client at URI instead.
 
 TABLE_DIR_OR_METADATA is a table's directory (local path or s3:// URL; its
 metadata/version-hint.text names the current version) or a metadata file.
@@ -36,8 +38,18 @@ def main():
             "s3.force-virtual-addressing": "false",
         }
         del args[at : at + 2]
+    rest = option(args, "--rest")
+    token = option(args, "--token")
     where, out = args
-    if where.endswith(".metadata.json"):
+    if rest is not None:
+        from pyiceberg.catalog import load_catalog
+
+        config = {"type": "rest", "uri": rest}
+        if token is not None:
+            config["token"] = token
+        table = load_catalog("rest", **config).load_table(where)
+        metadata = table.metadata_location
+    elif where.endswith(".metadata.json"):
         metadata = where
     else:
         from pyiceberg.io import load_file_io
@@ -47,7 +59,8 @@ def main():
         with hint.open() as f:
             version = int(f.read().decode().strip())
         metadata = f"{where.rstrip('/')}/metadata/v{version}.metadata.json"
-    table = StaticTable.from_metadata(metadata, properties)
+    if rest is None:
+        table = StaticTable.from_metadata(metadata, properties)
     rows = table.scan().to_arrow()
     pq.write_table(rows, out)
     meta = table.metadata
@@ -120,6 +133,16 @@ def partition_mismatches(table, schema, data_file):
             if compute(value) != wanted:
                 bad += 1
     return bad
+
+
+def option(args, name):
+    """Removes `name VALUE` from args, returning VALUE (None if absent)."""
+    if name not in args:
+        return None
+    at = args.index(name)
+    value = args[at + 1]
+    del args[at : at + 2]
+    return value
 
 
 def partition_names(table):

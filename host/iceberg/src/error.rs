@@ -5,9 +5,9 @@
 #[derive(Debug, thiserror::Error)]
 pub enum IcebergError {
     /// The catalog cannot be reached, or refused the credentials.
-    #[error("catalog {catalog}: {reason}")]
+    #[error("{catalog}: {reason}; check its `uri` and credentials in [sink.catalog], and that it is running")]
     Catalog {
-        /// The catalog's URL or warehouse.
+        /// The catalog, as [`crate::CatalogConfig::describe`] names it.
         catalog: String,
         /// Why.
         reason: String,
@@ -80,6 +80,9 @@ impl IcebergError {
 /// An iceberg error's message with its causes, on one line.
 fn message(error: &iceberg::Error) -> String {
     let mut text = error.message().to_string();
+    if let Some(answer) = catalog_answer(&error.to_string()) {
+        text = answer;
+    }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         text.push_str(": ");
@@ -87,4 +90,22 @@ fn message(error: &iceberg::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// What a REST catalog answered, from the context iceberg-rust's REST
+/// client attaches to an unexpected answer (shown only through `Display`:
+/// `…, context: { status: 401 Unauthorized, headers: {…}, json: {…} } => …`):
+/// the status and the catalog's own message, headers left out.
+fn catalog_answer(shown: &str) -> Option<String> {
+    let context = shown.split_once(", context: { ")?.1;
+    let status = context.strip_prefix("status: ")?.split(", headers: ").next()?;
+    let json = context.split_once(", json: ").and_then(|(_, rest)| rest.rsplit_once(" } => ")).map(|(json, _)| json);
+    let said = json.and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok()).and_then(|body| {
+        let error = body.get("error")?;
+        Some(format!("{} ({})", error.get("message")?.as_str()?, error.get("type")?.as_str()?))
+    });
+    Some(match said {
+        Some(said) => format!("the catalog answered {status}: {said}"),
+        None => format!("the catalog answered {status}"),
+    })
 }

@@ -54,7 +54,9 @@ fn parse(entry: &str) -> Result<Entry, String> {
 /// The partition spec of `entries` over `schema`, fields named as Spark
 /// names them (`ts_day`, `user_id_bucket`, `country`).
 pub fn partition_spec(table: &str, entries: &[String], schema: &Schema) -> Result<UnboundPartitionSpec, IcebergError> {
-    let mut spec = UnboundPartitionSpec::builder();
+    // The spec of a new table is spec 0; said explicitly because Iceberg's
+    // own REST catalog refuses a create request whose spec has no id.
+    let mut spec = UnboundPartitionSpec::builder().with_spec_id(0);
     for text in entries {
         let (entry, id) = bind(table, "partition_spec", text, schema)?;
         let name = match entry.transform {

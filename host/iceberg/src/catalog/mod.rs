@@ -97,7 +97,7 @@ impl CatalogConfig {
                 for (key, env) in [("credential", &rest.credential_env), ("token", &rest.token_env)] {
                     if let Some(env) = env {
                         let value = std::env::var(env).map_err(|_| IcebergError::Catalog {
-                            catalog: rest.uri.clone(),
+                            catalog: self.describe(),
                             reason: format!("the environment variable {env} (named by {key}_env) is not set"),
                         })?;
                         properties.insert(key.into(), value);
@@ -107,9 +107,9 @@ impl CatalogConfig {
                     .with_storage_factory(crate::storage::factory(warehouse))
                     .load("quiver", properties)
                     .await
-                    .map_err(|e| IcebergError::catalog(&rest.uri, e))?;
+                    .map_err(|e| IcebergError::catalog(&self.describe(), e))?;
                 // The builder connects lazily: ask for something now.
-                catalog.list_namespaces(None).await.map_err(|e| IcebergError::catalog(&rest.uri, e))?;
+                catalog.list_namespaces(None).await.map_err(|e| IcebergError::catalog(&self.describe(), e))?;
                 Ok(OpenCatalog { inner: Arc::new(catalog), warehouse: None, name: rest.uri.clone() })
             }
         }
