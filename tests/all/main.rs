@@ -6,6 +6,7 @@
 mod aggregate;
 mod azure;
 mod bad_input;
+mod compact;
 mod docs;
 mod enrich;
 mod examples;

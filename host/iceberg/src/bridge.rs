@@ -29,6 +29,25 @@ pub fn batch_to_58(batch: &RecordBatch) -> Result<arrow58::RecordBatch, String> 
     arrow58::RecordBatch::try_new(std::sync::Arc::new(schema), crossed.columns().to_vec()).map_err(|e| e.to_string())
 }
 
+/// A batch of iceberg-rust's arrow (as its reader returns them) as a batch
+/// of the workspace's.
+pub fn batch_from_58(batch: &arrow58::RecordBatch) -> Result<RecordBatch, String> {
+    let data = arrow58::Array::into_data(arrow58::StructArray::from(batch.clone()));
+    let (array, schema) = arrow58::ffi::to_ffi(&data).map_err(|e| e.to_string())?;
+    // SAFETY: the same C struct in two versions of the crate (see the module's documentation).
+    let (array, schema) = unsafe {
+        (
+            std::mem::transmute::<arrow58::ffi::FFI_ArrowArray, arrow::ffi::FFI_ArrowArray>(array),
+            std::mem::transmute::<schema58::ffi::FFI_ArrowSchema, arrow::ffi::FFI_ArrowSchema>(schema),
+        )
+    };
+    // SAFETY: `array` and `schema` were exported together just above.
+    let data = unsafe { arrow::ffi::from_ffi(array, &schema) }.map_err(|e| e.to_string())?;
+    let crossed = StructArray::from(data);
+    let schema = schema_from_58(batch.schema().as_ref())?;
+    RecordBatch::try_new(std::sync::Arc::new(schema), crossed.columns().to_vec()).map_err(|e| e.to_string())
+}
+
 /// A schema of the workspace's arrow as one of iceberg-rust's, field
 /// metadata included.
 pub fn schema_to_58(schema: &Schema) -> Result<schema58::Schema, String> {

@@ -7,11 +7,13 @@
 //! - [`catalog`]: the embedded catalog in the warehouse's files, or a REST catalog.
 //! - [`table`]: opening a table for an output, and its schema evolution ([`schema`]).
 //! - [`writer`]: appends, one snapshot per commit.
+//! - [`maintain`]: compaction and snapshot expiry.
 //! - [`bridge`]: the crossing between the workspace's arrow and iceberg-rust's.
 
 pub mod bridge;
 pub mod catalog;
 mod error;
+pub mod maintain;
 pub mod schema;
 mod spec;
 mod storage;

@@ -80,6 +80,8 @@ pub struct TableWriter {
     commits: u64,
     open: Option<Open>,
     written: Arc<Mutex<Vec<String>>>,
+    /// The size files roll at, when not the table's own.
+    target_bytes: Option<usize>,
 }
 
 impl TableWriter {
@@ -109,7 +111,14 @@ impl TableWriter {
             commits: 0,
             open: None,
             written: Arc::default(),
+            target_bytes: None,
         })
+    }
+
+    /// Rolls files at `bytes` instead of the table's `write.target-file-size-bytes`.
+    pub fn with_target_bytes(mut self, bytes: usize) -> Self {
+        self.target_bytes = Some(bytes);
+        self
     }
 
     /// The table, as of the last commit.
@@ -171,8 +180,7 @@ impl TableWriter {
     async fn start(&mut self) -> Result<Open, IcebergError> {
         let metadata = self.table.metadata();
         let properties = metadata.properties();
-        let target_bytes =
-            properties.get("write.target-file-size-bytes").and_then(|v| v.parse::<usize>().ok()).unwrap_or(512 << 20);
+        let target_bytes = self.target_bytes.unwrap_or_else(|| target_file_bytes(properties) as usize);
         let schema = metadata.current_schema().clone();
         let parquet = ParquetWriterBuilder::new(writer_properties(&self.name, properties)?, schema.clone());
         let locations = Recording {
@@ -206,12 +214,7 @@ impl TableWriter {
         always: bool,
     ) -> Result<Option<Committed>, IcebergError> {
         let started = std::time::Instant::now();
-        let files: Vec<DataFile> = match self.open.take() {
-            None => Vec::new(),
-            Some(Open::Unpartitioned(writer)) => writer.close().await.map_err(|e| self.failed(e))?,
-            Some(Open::Partitioned(partitioned)) => partitioned.0.close().await.map_err(|e| self.failed(e))?,
-        };
-        self.commits += 1;
+        let files = self.close().await?;
         if files.is_empty() && !always {
             return Ok(None);
         }
@@ -242,6 +245,24 @@ impl TableWriter {
         Ok(Some(Committed { snapshot_id, ..committed }))
     }
 
+    /// Completes the files written since the last commit, for a caller
+    /// that commits them itself; [`TableWriter::abort`] still removes them
+    /// until [`TableWriter::forget`].
+    pub async fn close(&mut self) -> Result<Vec<DataFile>, IcebergError> {
+        let files = match self.open.take() {
+            None => Vec::new(),
+            Some(Open::Unpartitioned(writer)) => writer.close().await.map_err(|e| self.failed(e))?,
+            Some(Open::Partitioned(partitioned)) => partitioned.0.close().await.map_err(|e| self.failed(e))?,
+        };
+        self.commits += 1;
+        Ok(files)
+    }
+
+    /// Forgets the files written so far, once a caller committed them.
+    pub fn forget(&mut self) {
+        self.written.lock().expect("not poisoned").clear();
+    }
+
     /// Abandons the files written since the last commit: they are removed,
     /// and the table stays at its last snapshot.
     pub async fn abort(&mut self) {
@@ -254,6 +275,11 @@ impl TableWriter {
             }
         }
     }
+}
+
+/// The table's `write.target-file-size-bytes`, Iceberg's 512 MiB if unset.
+pub fn target_file_bytes(properties: &HashMap<String, String>) -> u64 {
+    properties.get("write.target-file-size-bytes").and_then(|v| v.parse().ok()).unwrap_or(512 << 20)
 }
 
 /// The Parquet writer's settings from the table's `write.parquet.*` properties.

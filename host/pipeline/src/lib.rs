@@ -8,7 +8,8 @@
 //!   or [`Sink`](sink::Sink) interface;
 //! - [`Stage`]: one transform, a pool of warm instances of its plugin with
 //!   bisection of failing batches and a circuit breaker;
-//! - [`run`](run()): the bounded channels, ordering, dead letters and commits.
+//! - [`run`](run()): the bounded channels, ordering, dead letters and commits;
+//! - [`compact`]: rewriting the small files of an Iceberg table or an output directory.
 //!
 //! The source runs as its own task feeding a bounded channel; each stage
 //! processes up to `instances` batches at once on blocking threads, and
@@ -20,6 +21,7 @@
 //! `commit_interval_ms` the sinks are made durable and only then are the
 //! offsets of the batches they hold committed.
 
+pub mod compact;
 pub mod config;
 pub mod demo;
 pub mod format;

@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and the commands.
 
+mod compact;
 mod demo;
 mod plugin;
 mod run;
@@ -61,6 +62,8 @@ enum Command {
     /// Look after object storage: abort the uploads a killed run left open.
     #[command(subcommand)]
     Storage(storage::StorageCommand),
+    /// Compact an Iceberg table or an output directory: small files rewritten into files of a target size.
+    Compact(compact::CompactArgs),
     /// Generate the sample clickstream and run the validate and enrich plugins over it.
     Demo(demo::DemoArgs),
 }
@@ -74,6 +77,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args, &cli.cache),
         Command::Serve(args) => serve::run(args, &cli.cache),
         Command::Storage(command) => storage::run(command),
+        Command::Compact(args) => compact::run(args),
     }
 }
 

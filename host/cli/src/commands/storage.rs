@@ -64,7 +64,7 @@ fn gc(args: GcArgs) -> anyhow::Result<()> {
 }
 
 /// `90s`, `30m`, `1h`, `2d`.
-fn parse_age(text: &str) -> Result<Duration, String> {
+pub(super) fn parse_age(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
     let n: u64 =
         number.parse().map_err(|_| format!("`{text}`: write a number and a unit, as in 90s, 30m, 1h or 2d"))?;

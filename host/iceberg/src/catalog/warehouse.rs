@@ -49,6 +49,11 @@ impl WarehouseCatalog {
         Self { warehouse, file_io }
     }
 
+    /// The warehouse.
+    pub fn location(&self) -> &Location {
+        &self.warehouse
+    }
+
     /// The location of `table`'s directory: `<warehouse>/<namespace…>/<name>`.
     pub fn table_location(&self, table: &TableIdent) -> String {
         let mut path = self.warehouse.path().clone();
