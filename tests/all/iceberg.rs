@@ -401,3 +401,33 @@ fn a_warehouse_in_a_bucket_is_read_back_by_pyiceberg_over_s3() {
     let path = read.info["files"][0]["path"].as_str().unwrap();
     assert!(path.starts_with(&format!("s3://{bucket}/wh/web/clicks/data/")), "{path}");
 }
+
+#[test]
+fn mode_overwrite_replaces_every_row_in_one_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = run_with(d, &people(0..1_200, true, false), "");
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = run_with(d, &people(5_000..5_800, true, false), r#"mode = "overwrite""#);
+    assert!(out.status.success(), "{}", describe(&out));
+    let read = read_table(d.join("lake/crm/people").to_str().unwrap(), "id", None);
+    let id = read.rows.column_by_name("id").unwrap().as_primitive::<Int64Type>();
+    assert_eq!(id.values().to_vec(), (5_000..5_800).collect::<Vec<i64>>(), "only the second run's rows");
+    let snaps = snapshots(&read.info);
+    assert_eq!(snaps.len(), 2);
+    assert_eq!(snaps[1]["operation"], "overwrite");
+    let summary = &snaps[1]["summary"];
+    assert_eq!(summary["deleted-records"], "1200");
+    assert_eq!(summary["added-records"], "800");
+    assert_eq!(summary["total-records"], "800");
+    assert_eq!(summary["quiver.version"], env!("CARGO_PKG_VERSION"));
+
+    // A stream has no end to overwrite at.
+    let text = "[source]\ntype = \"kafka\"\nbootstrap_servers = \"127.0.0.1:1\"\ntopics = [\"t\"]\ngroup_id = \"g\"\n\
+                format = \"json\"\n\n[sink]\ntype = \"iceberg\"\nwarehouse = \"lake\"\ntable = \"crm.people\"\nmode = \"overwrite\"\n";
+    let pipeline = write_pipeline(d, text);
+    let out = quiver(d, &["validate", pipeline.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("mode") && stderr.contains("a stream does not end"), "{stderr}");
+}

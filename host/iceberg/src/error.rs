@@ -40,7 +40,8 @@ pub enum IcebergError {
     /// Other writers kept committing first, past every retry.
     #[error(
         "table {table}: the commit conflicted with other writers past its retries ({reason}); \
-         the table is at its previous snapshot, and the files of this commit are orphans for `quiver compact`"
+         the table is at its previous snapshot; the data files of this commit are removed, and \
+         `quiver compact TABLE --expire-older-than AGE` deletes the manifests its attempts left"
     )]
     Conflict {
         /// The table.

@@ -241,8 +241,45 @@ impl TableWriter {
             "snapshot committed"
         );
         self.table = table;
-        self.written.lock().expect("not poisoned").clear();
+        self.forget();
         Ok(Some(Committed { snapshot_id, ..committed }))
+    }
+
+    /// Completes the files written since the last commit and makes them
+    /// the table's only rows, as one `overwrite` snapshot whose summary
+    /// carries `properties`: every file live when it commits is removed
+    /// (other writers' appends included, retried on top of them). Through
+    /// the warehouse's own catalog only.
+    pub async fn overwrite(&mut self, properties: HashMap<String, String>) -> Result<Committed, IcebergError> {
+        let catalog = self.catalog.clone();
+        let Some(warehouse) = catalog.warehouse() else {
+            return Err(IcebergError::Table {
+                table: self.name.clone(),
+                reason: "mode = \"overwrite\" commits through the warehouse's own catalog; with a REST catalog, use \"append\""
+                    .into(),
+            });
+        };
+        let files = self.close().await?;
+        let ident = self.table.identifier().clone();
+        let replacing = crate::maintain::replace::Replacing::Everything;
+        let table = crate::maintain::replace::commit_replace(
+            warehouse,
+            &ident,
+            self.table.clone(),
+            replacing,
+            &files,
+            iceberg::spec::Operation::Overwrite,
+            &properties,
+        )
+        .await?;
+        self.table = table;
+        self.forget();
+        Ok(Committed {
+            snapshot_id: self.table.metadata().current_snapshot_id().unwrap_or_default(),
+            files: files.iter().map(|f| f.file_path().to_string()).collect(),
+            rows: files.iter().map(DataFile::record_count).sum(),
+            bytes: files.iter().map(DataFile::file_size_in_bytes).sum(),
+        })
     }
 
     /// Completes the files written since the last commit, for a caller

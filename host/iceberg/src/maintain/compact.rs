@@ -5,20 +5,16 @@
 //! or after, never between; the rows are the same.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use futures::TryStreamExt;
-use iceberg::spec::{
-    DataFile, MAIN_BRANCH, ManifestContentType, ManifestFile, ManifestListWriter, ManifestWriter,
-    ManifestWriterBuilder, Operation, Snapshot, SnapshotReference, SnapshotRetention, SnapshotSummaryCollector, Struct,
-    Summary,
-};
+use iceberg::TableIdent;
+use iceberg::spec::{DataFile, Operation, Struct};
 use iceberg::table::Table;
-use iceberg::{ErrorKind, TableIdent, TableRequirement, TableUpdate};
 
-use super::{Live, live_files, new_snapshot_id, unreferenced};
+use super::replace::{Replacing, commit_replace};
+use super::{Live, live_files, unreferenced};
 use crate::bridge;
-use crate::catalog::{OpenCatalog, WarehouseCatalog};
+use crate::catalog::OpenCatalog;
 use crate::error::IcebergError;
 use crate::writer::{TableWriter, target_file_bytes};
 
@@ -81,7 +77,13 @@ pub async fn compact(
         let chosen: HashSet<String> = groups.values().flatten().map(|f| f.entry.file_path().to_string()).collect();
         let mut writer = TableWriter::new(&name, catalog.clone(), loaded.clone())?.with_target_bytes(target as usize);
         let committed = match rewrite(&loaded, &chosen, &mut writer, &name).await {
-            Ok(written) => commit(warehouse, table, &name, loaded, &chosen, &written).await.map(|id| (id, written)),
+            Ok(written) => {
+                let replacing = Replacing::Files(&chosen);
+                let properties = HashMap::from([("quiver.version".to_string(), env!("CARGO_PKG_VERSION").to_string())]);
+                commit_replace(warehouse, table, loaded, replacing, &written, Operation::Replace, &properties)
+                    .await
+                    .map(|done| (done.metadata().current_snapshot_id().unwrap_or_default(), written))
+            }
             Err(e) => Err(e),
         };
         let (snapshot_id, written) = match committed {
@@ -154,197 +156,4 @@ async fn rewrite(
         writer.write(&batch).await?;
     }
     writer.close().await
-}
-
-/// Commits the replace snapshot, retrying on top of other writers' commits
-/// (an append does not touch the files being replaced) as often as the
-/// table's `commit.retry.num-retries` says.
-async fn commit(
-    warehouse: &WarehouseCatalog,
-    ident: &TableIdent,
-    name: &str,
-    mut table: Table,
-    chosen: &HashSet<String>,
-    written: &[DataFile],
-) -> Result<i64, IcebergError> {
-    let failed = |e| IcebergError::table(&name, e);
-    let retries: u32 =
-        table.metadata().properties().get("commit.retry.num-retries").and_then(|v| v.parse().ok()).unwrap_or(4);
-    let mut attempt = 0;
-    loop {
-        let replace = replace_snapshot(&table, chosen, written, attempt).await.map_err(failed)?;
-        match warehouse.commit(ident, replace.requirements, replace.updates).await {
-            Ok(_) => return Ok(replace.snapshot_id),
-            Err(e) => {
-                for path in &replace.files {
-                    let _ = table.file_io().delete(path).await;
-                }
-                if e.kind() != ErrorKind::CatalogCommitConflicts || attempt >= retries {
-                    return Err(failed(e));
-                }
-                attempt += 1;
-                table = iceberg::Catalog::load_table(warehouse, ident).await.map_err(failed)?;
-            }
-        }
-    }
-}
-
-/// A replace snapshot ready to commit, and the metadata files it wrote.
-struct Replace {
-    snapshot_id: i64,
-    requirements: Vec<TableRequirement>,
-    updates: Vec<TableUpdate>,
-    files: Vec<String>,
-}
-
-/// The snapshot that replaces `chosen` with `written` on top of `table`'s
-/// current one: a manifest of the new files, each manifest that listed a
-/// chosen file rewritten with it deleted (the others kept as they were),
-/// every other manifest carried over.
-async fn replace_snapshot(
-    table: &Table,
-    chosen: &HashSet<String>,
-    written: &[DataFile],
-    attempt: u32,
-) -> iceberg::Result<Replace> {
-    let metadata = table.metadata();
-    let current = metadata.current_snapshot().ok_or_else(|| gone("the table has no snapshot any more"))?;
-    let snapshot_id = new_snapshot_id(table);
-    let sequence = metadata.next_sequence_number();
-    let schema = metadata.current_schema().clone();
-    let spec = metadata.default_partition_spec().clone();
-    let commit = format!("{:016x}", fastrand::u64(..));
-    let location = metadata.location().trim_end_matches('/');
-    let mut files = Vec::new();
-    let mut made = 0;
-    let mut new_output = || {
-        made += 1;
-        let path = format!("{location}/metadata/{commit}-m{made}.avro");
-        files.push(path.clone());
-        table.file_io().new_output(path)
-    };
-    let mut summary = SnapshotSummaryCollector::default();
-    let mut added =
-        ManifestWriterBuilder::new(new_output()?, Some(snapshot_id), schema.clone(), (*spec).clone()).build_v2_data();
-    for file in written {
-        // A negative sequence number: the snapshot's own, inherited.
-        added.add_file(file.clone(), -1)?;
-        summary.add_file(file, schema.clone(), spec.clone());
-    }
-    let mut manifests: Vec<ManifestFile> = vec![added.write_manifest_file().await?];
-    // The manifests that list a chosen file become one per partition spec:
-    // their other files kept as existing, the chosen ones as deleted.
-    let mut rewritten: HashMap<i32, ManifestWriter> = HashMap::new();
-    let mut found = 0;
-    for listed in table.manifest_list_reader(current).load().await?.consume_entries() {
-        if listed.content != ManifestContentType::Data {
-            manifests.push(listed);
-            continue;
-        }
-        let manifest = listed.load_manifest(table.file_io()).await?;
-        if !manifest.entries().iter().any(|e| e.is_alive() && chosen.contains(e.file_path())) {
-            manifests.push(listed);
-            continue;
-        }
-        let own_spec = Arc::new(manifest.metadata().partition_spec.clone());
-        let writer = match rewritten.entry(listed.partition_spec_id) {
-            std::collections::hash_map::Entry::Occupied(open) => open.into_mut(),
-            std::collections::hash_map::Entry::Vacant(slot) => slot.insert(
-                ManifestWriterBuilder::new(new_output()?, Some(snapshot_id), schema.clone(), (*own_spec).clone())
-                    .build_v2_data(),
-            ),
-        };
-        for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
-            let data_sequence =
-                entry.sequence_number().ok_or_else(|| gone("a manifest entry has no sequence number"))?;
-            if chosen.contains(entry.file_path()) {
-                found += 1;
-                summary.remove_file(entry.data_file(), schema.clone(), own_spec.clone());
-                writer.add_delete_file(entry.data_file().clone(), data_sequence, entry.file_sequence_number)?;
-            } else {
-                let added_by = entry.snapshot_id().unwrap_or(listed.added_snapshot_id);
-                writer.add_existing_file(
-                    entry.data_file().clone(),
-                    added_by,
-                    data_sequence,
-                    entry.file_sequence_number,
-                )?;
-            }
-        }
-    }
-    for (_, writer) in rewritten {
-        manifests.push(writer.write_manifest_file().await?);
-    }
-    if found != chosen.len() {
-        return Err(iceberg::Error::new(
-            ErrorKind::CatalogCommitConflicts,
-            format!("another writer removed {} of the files being compacted", chosen.len() - found),
-        ));
-    }
-    let list = format!("{location}/metadata/snap-{snapshot_id}-{attempt}-{commit}.avro");
-    files.push(list.clone());
-    let mut lists = ManifestListWriter::v2(
-        table.file_io().new_output(&list)?.writer().await?,
-        snapshot_id,
-        Some(current.snapshot_id()),
-        sequence,
-    );
-    lists.add_manifests(manifests.into_iter())?;
-    lists.close().await?;
-
-    let mut properties = summary.build();
-    totals(&mut properties, &current.summary().additional_properties);
-    let snapshot = Snapshot::builder()
-        .with_manifest_list(list)
-        .with_snapshot_id(snapshot_id)
-        .with_parent_snapshot_id(Some(current.snapshot_id()))
-        .with_sequence_number(sequence)
-        .with_summary(Summary { operation: Operation::Replace, additional_properties: properties })
-        .with_schema_id(metadata.current_schema_id())
-        .with_timestamp_ms(chrono_now_ms())
-        .build();
-    Ok(Replace {
-        snapshot_id,
-        requirements: vec![
-            TableRequirement::UuidMatch { uuid: metadata.uuid() },
-            TableRequirement::RefSnapshotIdMatch {
-                r#ref: MAIN_BRANCH.to_string(),
-                snapshot_id: Some(current.snapshot_id()),
-            },
-        ],
-        updates: vec![
-            TableUpdate::AddSnapshot { snapshot },
-            TableUpdate::SetSnapshotRef {
-                ref_name: MAIN_BRANCH.to_string(),
-                reference: SnapshotReference::new(snapshot_id, SnapshotRetention::branch(None, None, None)),
-            },
-        ],
-        files,
-    })
-}
-
-/// The table's totals after the change `summary` records, from the
-/// previous snapshot's: what readers show as the table's size.
-fn totals(summary: &mut HashMap<String, String>, previous: &HashMap<String, String>) {
-    let number =
-        |map: &HashMap<String, String>, key: &str| map.get(key).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-    for (total, added, removed) in [
-        ("total-data-files", "added-data-files", "deleted-data-files"),
-        ("total-records", "added-records", "deleted-records"),
-        ("total-files-size", "added-files-size", "removed-files-size"),
-        ("total-delete-files", "added-delete-files", "removed-delete-files"),
-        ("total-position-deletes", "added-position-deletes", "removed-position-deletes"),
-        ("total-equality-deletes", "added-equality-deletes", "removed-equality-deletes"),
-    ] {
-        let value = number(previous, total) + number(summary, added) - number(summary, removed);
-        summary.insert(total.to_string(), value.to_string());
-    }
-}
-
-fn gone(what: &str) -> iceberg::Error {
-    iceberg::Error::new(ErrorKind::DataInvalid, what.to_string())
-}
-
-fn chrono_now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -5,6 +5,7 @@
 
 mod compact;
 mod expire;
+pub(crate) mod replace;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

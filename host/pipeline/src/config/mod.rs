@@ -132,6 +132,16 @@ impl PipelineConfig {
             }
         }
         self.sink.table().validate(&At::table("sink"), base, problems);
+        #[cfg(all(feature = "iceberg", feature = "kafka"))]
+        if let (SinkConfig::Iceberg(sink), SourceConfig::Kafka(_)) = (&self.sink, &self.source)
+            && sink.mode == crate::sink::iceberg::TableMode::Overwrite
+        {
+            problems.add(
+                &At::table("sink").key("mode"),
+                "\"overwrite\" replaces the table's rows with a run's when it ends, and a stream does not end: \
+                 use \"append\"",
+            );
+        }
         if let Some(dead) = &self.dead_letter {
             dead.table().validate(&At::table("dead_letter"), base, problems);
         }

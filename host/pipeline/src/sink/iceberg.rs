@@ -32,6 +32,18 @@ const GROUP_KEY: &str = "quiver.group";
 /// The snapshot summary key of the positions: `{"topic": {"0": 42}}`.
 const POSITIONS_KEY: &str = "quiver.positions";
 
+/// What a run does to the rows already in the table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableMode {
+    /// Add the run's rows: one `append` snapshot per commit.
+    #[default]
+    Append,
+    /// Replace every row with the run's, as one `overwrite` snapshot at its
+    /// end (a failed run leaves the table as it was). Runs reading files only.
+    Overwrite,
+}
+
 /// `[sink]` or `[dead_letter]` with `type = "iceberg"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,6 +58,10 @@ pub struct IcebergSinkConfig {
     /// (no server); `{ type = "rest", uri = "http://…" }` for a REST catalog.
     #[serde(default)]
     pub catalog: CatalogConfig,
+    /// `append` (default): the run's rows are added; `overwrite`: they
+    /// replace the table's, when the run succeeds (warehouse catalog only).
+    #[serde(default)]
+    pub mode: TableMode,
     /// Partition fields of a table the sink creates: `identity(c)` or `c`,
     /// `year(c)`, `month(c)`, `day(c)`, `hour(c)`, `bucket(N, c)`, `truncate(W, c)`.
     #[serde(default)]
@@ -115,6 +131,7 @@ pub struct IcebergSink {
     starts: BTreeMap<Partition, i64>,
     /// Exactly-once: the table's record of the positions, and the group they belong to.
     store: Option<std::sync::Arc<TablePositions>>,
+    mode: TableMode,
     summary: SinkSummary,
 }
 
@@ -156,6 +173,7 @@ impl IcebergSink {
             positions: BTreeMap::new(),
             starts: BTreeMap::new(),
             store,
+            mode: config.mode,
             summary: SinkSummary::default(),
         })
     }
@@ -170,7 +188,11 @@ impl IcebergSink {
         if let Some(store) = &self.store {
             properties.insert(GROUP_KEY.into(), store.group.clone());
         }
-        let committed = self.writer.commit(properties, always).await.map_err(|e| failed(self.table, e))?;
+        let committed = match self.mode {
+            TableMode::Append => self.writer.commit(properties, always).await,
+            TableMode::Overwrite => self.writer.overwrite(properties).await.map(Some),
+        }
+        .map_err(|e| failed(self.table, e))?;
         self.positions.clear();
         self.starts.clear();
         if let Some(committed) = committed {
@@ -203,6 +225,10 @@ impl Sink for IcebergSink {
     }
 
     async fn checkpoint(&mut self) -> Result<(), SinkError> {
+        // An overwrite is one snapshot, at the end.
+        if self.mode == TableMode::Overwrite {
+            return Ok(());
+        }
         self.commit(false).await
     }
 
@@ -357,6 +383,12 @@ impl SinkTable for IcebergSinkConfig {
         }
         if self.target_file_bytes == Some(0) {
             problems.add(&at.key("target_file_bytes"), "must be at least 1");
+        }
+        if self.mode == TableMode::Overwrite && matches!(self.catalog, CatalogConfig::Rest(_)) {
+            problems.add(
+                &at.key("mode"),
+                "\"overwrite\" commits through the warehouse's own catalog: with a REST catalog, use \"append\"",
+            );
         }
         problems.add_storage(at, &self.storage);
     }
