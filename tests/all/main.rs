@@ -13,6 +13,7 @@ mod examples;
 mod formats;
 mod gcd;
 mod iceberg;
+mod iceberg_conflict;
 mod iceberg_rest;
 mod ipc_input;
 mod kafka;
