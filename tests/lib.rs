@@ -14,6 +14,7 @@ use quiver_runtime::{Limits, Pool, PoolOptions, Runtime};
 pub mod azure;
 pub mod iceberg;
 pub mod kafka;
+pub mod registry;
 pub mod s3;
 
 /// Paths of the plugins under test.

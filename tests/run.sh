@@ -4,8 +4,8 @@
 # Needs the wasm32-wasip2 target (`rustup target add wasm32-wasip2`) and
 # python3 with venv, java 17+ with mvn for the Kafka broker, and node for
 # the Azure server; installs the pinned guest toolchains, the test clients,
-# the broker's jars, the S3 server, the Azure server and the Iceberg REST
-# catalog's jars.
+# the broker's jars, the S3 server, the Azure server, the Iceberg REST
+# catalog's jars and the schema registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,8 @@ bash tests/s3/install.sh
 bash tests/azure/install.sh
 # Apache Iceberg's REST catalog of the REST catalog tests (jars from Maven Central; needs java and mvn).
 bash tests/iceberg/install.sh
+# The Confluent-compatible schema registry of the Avro tests (Apicurio, from Maven Central; needs java and mvn).
+bash tests/registry/install.sh
 cargo fmt --all --check
 # Clippy lints the workspace's crates while they build for the tests, with
 # warnings as errors: what `cargo clippy --workspace --all-targets -- -D

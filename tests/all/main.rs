@@ -4,6 +4,7 @@
 //! librdkafka once instead of once per file.
 
 mod aggregate;
+mod avro;
 mod azure;
 mod bad_input;
 mod compact;

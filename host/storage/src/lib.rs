@@ -28,6 +28,6 @@ pub use manifest::{MANIFEST, Manifest, ManifestFile};
 pub use object::Object;
 pub use object_store::ObjectMeta;
 pub use object_store::path::Path as ObjectPath;
-pub use remote::Cloud;
+pub use remote::{Cloud, install_crypto};
 pub use secret::redact;
 pub use upload::{UPLOADS_DIR, Upload};

@@ -143,7 +143,7 @@ pub(crate) fn build(
 
 /// reqwest is built on rustls without a default crypto provider, so that
 /// ring (not aws-lc, a C build) provides it: install it once.
-fn install_crypto() {
+pub fn install_crypto() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Another part of the process may have installed one already: fine.

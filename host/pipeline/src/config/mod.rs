@@ -240,7 +240,10 @@ fn exactly_once_problem(config: &PipelineConfig) -> Option<String> {
         }
         #[cfg(feature = "iceberg")]
         (SinkConfig::Iceberg(_), _)
-            if source.format != crate::source::kafka::MessageFormat::Raw && source.schema.is_empty() =>
+            if !matches!(
+                source.format,
+                crate::source::kafka::MessageFormat::Raw | crate::source::kafka::MessageFormat::Avro
+            ) && source.schema.is_empty() =>
         {
             return Some(
                 "\"exactly-once\" into Iceberg starts each partition where the table says, from the first \

@@ -117,6 +117,10 @@ pub enum SourceError {
         /// Why.
         reason: String,
     },
+    #[cfg(feature = "kafka")]
+    #[error("[source] registry: {0}")]
+    /// The schema registry failed, or holds a schema the source cannot read.
+    Registry(#[from] quiver_registry::RegistryError),
 }
 
 /// A batch read from a source, with where it came from.

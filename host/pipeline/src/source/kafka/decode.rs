@@ -31,6 +31,10 @@ pub enum MessageFormat {
     Ipc,
     /// The message itself: key, value, headers, topic, partition, offset, timestamp.
     Raw,
+    /// Avro in the Confluent wire format (magic byte, schema id, body), its
+    /// schemas from `[source.registry]`: every writer's version is read as
+    /// the subject's latest (or pinned) version.
+    Avro,
 }
 
 /// One consumed message, detached from the consumer.
@@ -64,6 +68,8 @@ pub struct Decoded {
 /// Turns the messages of one topic-partition into a batch of `schema`.
 pub struct MessageDecoder {
     format: MessageFormat,
+    /// Avro: the decoder of the subject's schemas.
+    avro: Option<Arc<quiver_registry::AvroDecoder>>,
     /// The batch schema.
     schema: SchemaRef,
     /// JSON and Debezium: the row image's columns.
@@ -75,7 +81,7 @@ impl MessageDecoder {
     /// Debezium and the stream schema for IPC; raw messages have a fixed schema.
     pub fn new(format: MessageFormat, declared: SchemaRef) -> Self {
         let schema = match format {
-            MessageFormat::Json | MessageFormat::Ipc => declared.clone(),
+            MessageFormat::Json | MessageFormat::Ipc | MessageFormat::Avro => declared.clone(),
             MessageFormat::Debezium => {
                 let mut fields: Vec<Arc<Field>> = declared.fields().iter().cloned().collect();
                 fields.push(Arc::new(Field::new(DEBEZIUM_COLUMNS[0], DataType::Utf8, false)));
@@ -84,7 +90,13 @@ impl MessageDecoder {
             }
             MessageFormat::Raw => raw_schema(),
         };
-        Self { format, schema, rows: declared }
+        Self { format, avro: None, schema, rows: declared }
+    }
+
+    /// A decoder of Avro messages in the Confluent wire format.
+    pub fn avro(decoder: Arc<quiver_registry::AvroDecoder>) -> Self {
+        let schema = decoder.schema().clone();
+        Self { format: MessageFormat::Avro, avro: Some(decoder), rows: schema.clone(), schema }
     }
 
     /// The schema of every batch.
@@ -99,6 +111,12 @@ impl MessageDecoder {
             MessageFormat::Debezium => self.debezium(messages),
             MessageFormat::Ipc => self.ipc(messages),
             MessageFormat::Raw => raw(topic, partition, messages),
+            MessageFormat::Avro => {
+                let decoder = self.avro.as_ref().expect("an Avro decoder is made by MessageDecoder::avro");
+                let values: Vec<Option<&[u8]>> = messages.iter().map(|m| m.value.as_deref()).collect();
+                let (batch, failed) = decoder.decode(&values);
+                finish(batch, messages, failed)
+            }
         }
     }
 

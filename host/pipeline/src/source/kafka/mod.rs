@@ -60,8 +60,11 @@ pub struct KafkaSourceConfig {
     /// Where a group without committed offsets starts: `earliest` (default) or `latest`.
     #[serde(default)]
     pub start: StartFrom,
-    /// How values are decoded: `json`, `debezium`, `ipc` or `raw`.
+    /// How values are decoded: `json`, `debezium`, `ipc`, `raw` or `avro`.
     pub format: MessageFormat,
+    /// `avro`: the schema registry, and the subject whose schema the rows take.
+    #[serde(default)]
+    pub registry: Option<quiver_registry::RegistryConfig>,
     /// JSON and Debezium: the row's columns. JSON infers them from the first
     /// messages when absent; Debezium needs them.
     #[serde(default)]
@@ -139,18 +142,41 @@ impl SourceTable for KafkaSourceConfig {
             (MessageFormat::Debezium, Ok(None)) => {
                 problems.add(&at.key("schema"), "format \"debezium\" needs the row's columns declared")
             }
-            (MessageFormat::Ipc | MessageFormat::Raw, Ok(Some(_))) => problems.add(
+            (MessageFormat::Ipc | MessageFormat::Raw | MessageFormat::Avro, Ok(Some(_))) => problems.add(
                 &at.key("schema"),
-                "IPC messages carry their schema and raw messages have a fixed one; declare columns for json and \
-                 debezium only",
+                "IPC messages carry their schema, raw messages have a fixed one and Avro's is the registry's; \
+                 declare columns for json and debezium only",
             ),
             _ => {}
+        }
+        match (&self.registry, self.format) {
+            (None, MessageFormat::Avro) => problems.add(
+                &at.key("format"),
+                "\"avro\" reads its schemas from a schema registry: add [source.registry] with its url",
+            ),
+            (Some(_), format) if format != MessageFormat::Avro => {
+                problems.add(&at.key("registry"), "only format \"avro\" reads schemas from a registry")
+            }
+            (Some(registry), _) => {
+                for (key, problem) in registry.problems() {
+                    problems.add(&at.key(&format!("registry.{key}")), problem);
+                }
+                if registry.subject.is_none() && (self.topics.len() != 1 || self.topic_pattern.is_some()) {
+                    problems.add(
+                        &at.key("registry.subject"),
+                        "name the subject whose schema the rows take: `<topic>-value` is the default for one topic only",
+                    );
+                }
+            }
+            (None, _) => {}
         }
     }
 
     fn declared_schema(&self) -> Result<Option<SchemaRef>, SourceError> {
         let base = match (self.format, declared_columns(&self.schema)?) {
             (MessageFormat::Raw, _) => Some(raw_schema()),
+            // The registry's, when the source opens.
+            (MessageFormat::Avro, _) => None,
             (_, declared) => declared,
         };
         Ok(base.map(|schema| MessageDecoder::new(self.format, schema).schema().clone()))
@@ -174,6 +200,28 @@ impl SourceTable for KafkaSourceConfig {
     }
 }
 
+/// The decoder of the subject `registry` names (`<topic>-value` of the only topic by default).
+async fn open_avro(
+    registry: &quiver_registry::RegistryConfig,
+    topics: &[String],
+) -> Result<quiver_registry::AvroDecoder, SourceError> {
+    let subject = match (&registry.subject, topics) {
+        (Some(subject), _) => subject.clone(),
+        (None, [topic]) => format!("{topic}-value"),
+        (None, _) => return Err(config_error("registry", "name the subject whose schema the rows take")),
+    };
+    let client = Arc::new(quiver_registry::Registry::new(registry)?);
+    let decoder = quiver_registry::AvroDecoder::open(client, &subject, registry.version).await?;
+    let reader = decoder.reader();
+    tracing::info!(
+        subject = reader.subject,
+        version = reader.version,
+        id = reader.id,
+        "kafka: rows take the registry's schema"
+    );
+    Ok(decoder)
+}
+
 fn config_error(key: &'static str, reason: impl Into<String>) -> SourceError {
     SourceError::Config { key, reason: reason.into() }
 }
@@ -189,6 +237,11 @@ impl KafkaSource {
             None => config.topics.clone(),
         };
         let declared = declared_columns(&config.schema)?;
+        // The registry first: a missing subject or an unreadable schema fails before the group is joined.
+        let avro = match (&config.registry, config.format) {
+            (Some(registry), MessageFormat::Avro) => Some(Arc::new(open_avro(registry, &config.topics).await?)),
+            _ => None,
+        };
         let mut client = client_config("source", &config.bootstrap_servers, &config.properties)
             .map_err(|reason| SourceError::Kafka { reason })?;
         client
@@ -216,6 +269,10 @@ impl KafkaSource {
             backlog: Vec::new(),
             eof: Vec::new(),
         };
+        if let Some(avro) = avro {
+            source.decoder = MessageDecoder::avro(avro);
+            return Ok(source);
+        }
         let schema = match (config.format, declared) {
             (MessageFormat::Raw, _) => raw_schema(),
             (_, Some(schema)) => schema,

@@ -1,0 +1,58 @@
+//! The `registry` table of a source: where the schema registry is, how to
+//! sign in, and which subject's schema the rows take.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// `[source.registry]`: a Confluent-compatible schema registry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// The registry's base URL: `http://localhost:8081` (Confluent,
+    /// Karapace), `http://host/apis/ccompat/v7` (Apicurio).
+    pub url: String,
+    /// The subject whose schema the rows take. Default: `<topic>-value`
+    /// (the TopicNameStrategy) of the source's only topic.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The subject's version the rows take (the reader's schema); default
+    /// its latest when the run starts.
+    #[serde(default)]
+    pub version: Option<u32>,
+    /// The environment variable holding `user:password` for HTTP basic
+    /// auth (Confluent's `basic.auth.user.info`). The secret is never in
+    /// the pipeline file, nor in any message.
+    #[serde(default)]
+    pub credential_env: Option<String>,
+    /// A PEM file of the certificate authority that signed the registry's
+    /// TLS certificate, when it is not a public one.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Seconds to wait for the registry's answer.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+impl RegistryConfig {
+    /// What is wrong with the keys on their own, with the key at fault.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        match reqwest::Url::parse(&self.url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            Ok(url) => problems.push(("url", format!("`{}`: use http:// or https://", url.scheme()))),
+            Err(e) => problems.push(("url", format!("`{}` is not a URL: {e}", quiver_storage::redact(&self.url)))),
+        }
+        if self.timeout_secs == 0 {
+            problems.push(("timeout_secs", "must be at least 1".into()));
+        }
+        if self.version == Some(0) {
+            problems.push(("version", "versions start at 1".into()));
+        }
+        problems
+    }
+}

@@ -1,0 +1,71 @@
+//! Why the registry could not answer what was asked, naming the registry,
+//! the subject or the schema id.
+
+/// A schema registry failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry did not answer.
+    #[error(
+        "the schema registry at {url} cannot be reached: {reason}; check [source.registry] url, and that it is running"
+    )]
+    Unreachable {
+        /// The registry's URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The registry refused the credentials.
+    #[error("the schema registry at {url} refused the credentials ({status}): check the variable credential_env names")]
+    Refused {
+        /// The registry's URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The subject, or its version, is not registered.
+    #[error(
+        "the schema registry at {url} has no subject `{subject}`{version}: register its schema first, or set [source.registry] subject"
+    )]
+    NoSubject {
+        /// The registry's URL.
+        url: String,
+        /// The subject.
+        subject: String,
+        /// ` version N`, or empty.
+        version: String,
+    },
+    /// No schema has this id.
+    #[error("schema id {id} is not in the schema registry at {url}")]
+    NoSchema {
+        /// The registry's URL.
+        url: String,
+        /// The id.
+        id: u32,
+    },
+    /// The registry answered something else.
+    #[error("the schema registry at {url} answered {status}: {message}")]
+    Status {
+        /// The request's URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// What it said.
+        message: String,
+    },
+    /// A schema the registry holds is not one this decoder can read.
+    #[error("subject `{subject}`: {reason}")]
+    Schema {
+        /// The subject (or `schema id N`).
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+    /// The configuration cannot work (a CA file that does not load, …).
+    #[error("[source.registry] {key}: {reason}")]
+    Config {
+        /// The key at fault.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+}

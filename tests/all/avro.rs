@@ -1,0 +1,141 @@
+//! Avro from Kafka in the Confluent wire format, its schemas in a real
+//! registry (Apicurio's Confluent API): confluent-kafka's AvroSerializer
+//! writes the messages with two versions of the subject's schema, Quiver
+//! reads them all as the latest, and every field of every row is checked
+//! against a computation written here; the messages that are not Avro of a
+//! registered schema go to the dead letters with their reason.
+
+use std::path::Path;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
+use quiver_tests::kafka::broker;
+use quiver_tests::registry::{Registry, registry};
+use quiver_tests::{client_python, describe, read_parquet_dir, write_pipeline};
+
+/// Produces rows `first..first + count` with schema `version` through confluent-kafka.
+fn produce(registry: &Registry, topic: &str, first: usize, count: usize, version: u32) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/avro_produce.py");
+    let out = std::process::Command::new(client_python())
+        .arg(script)
+        .args([broker().bootstrap(), registry.url(), topic.to_string()])
+        .args([first.to_string(), count.to_string(), version.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
+}
+
+fn pipeline(topic: &str, registry: &str) -> String {
+    format!(
+        "[source]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopics = [\"{topic}\"]\ngroup_id = \"g-{topic}\"\n\
+         format = \"avro\"\nstop_at_end = true\nbatch_rows = 700\n\n[source.registry]\nurl = \"{registry}\"\n\n\
+         [sink]\nformat = \"parquet\"\npath = \"out/\"\n\n[dead_letter]\nformat = \"jsonl\"\npath = \"dead/\"\n",
+        broker().bootstrap()
+    )
+}
+
+/// Checks row `r` of `rows` (sorted by event_id) against the formulas of `avro_produce.py`.
+fn check_row(rows: &RecordBatch, r: usize, i: i64, version: u32) {
+    let col = |name: &str| rows.column_by_name(name).unwrap_or_else(|| panic!("no column {name}: {:?}", rows.schema()));
+    assert_eq!(col("event_id").as_primitive::<Int64Type>().value(r), i);
+    assert_eq!(col("user").as_string::<i32>().value(r), format!("usér-{i}"));
+    assert_eq!(col("ts").as_primitive::<TimestampMillisecondType>().value(r), 1_700_000_000_000 + 1000 * i);
+    assert_eq!(col("day").as_primitive::<Date32Type>().value(r) as i64, 19_000 + i % 365);
+    assert_eq!(col("amount").as_primitive::<Decimal128Type>().value(r), i as i128 * 125);
+    let country = arrow::compute::cast(col("country"), &DataType::Utf8).unwrap();
+    assert_eq!(country.as_string::<i32>().value(r), ["DE", "FR", "JP", "US"][i as usize % 4]);
+    let tags = col("tags").as_list::<i32>().value(r);
+    let tags: Vec<&str> = tags.as_string::<i32>().iter().map(Option::unwrap).collect();
+    assert_eq!(tags, (0..i % 3).map(|j| format!("t{j}")).collect::<Vec<_>>());
+    let attrs = col("attrs").as_map().value(r);
+    let keys: Vec<&str> = attrs.column(0).as_string::<i32>().iter().map(Option::unwrap).collect();
+    let values = attrs.column(1).as_primitive::<Int64Type>().values().to_vec();
+    if i % 2 == 0 {
+        assert_eq!((keys, values), (vec!["a", "b"], vec![i, 2 * i]));
+    } else {
+        assert!(keys.is_empty());
+    }
+    let location = col("location").as_struct();
+    assert_eq!(location.column(0).as_primitive::<Float64Type>().value(r), i as f64 / 1000.0);
+    assert_eq!(location.column(1).as_primitive::<Float64Type>().value(r), -(i as f64) / 1000.0);
+    let note = col("note").as_string::<i32>();
+    if i % 5 == 0 {
+        assert!(note.is_null(r));
+    } else {
+        assert_eq!(note.value(r), "n".repeat(i as usize % 7));
+    }
+    let id = col("id");
+    let uuid = format!("{:032x}", i);
+    let uuid = format!("{}-{}-{}-{}-{}", &uuid[..8], &uuid[8..12], &uuid[12..16], &uuid[16..20], &uuid[20..]);
+    match id.data_type() {
+        DataType::Utf8 => assert_eq!(id.as_string::<i32>().value(r), uuid),
+        DataType::FixedSizeBinary(16) => {
+            assert_eq!(id.as_fixed_size_binary().value(r), (i as u128).to_be_bytes().as_slice())
+        }
+        other => panic!("uuid as {other}"),
+    }
+    let channel = col("channel").as_string::<i32>();
+    match version {
+        1 => assert!(channel.is_null(r), "rows written before `channel` read its default"),
+        _ => assert_eq!(channel.value(r), format!("ch{}", i % 3)),
+    }
+}
+
+#[test]
+fn avro_in_two_schema_versions_reads_as_the_latest_field_by_field_and_poison_goes_to_dead_letters() {
+    let kafka = broker();
+    let registry = registry();
+    let topic = "avro-clicks";
+    kafka.create_topic(topic, 3);
+    produce(registry, topic, 0, 1_500, 1);
+    produce(registry, topic, 1_500, 1_500, 2);
+    let valid = kafka.read_all(topic, false).into_iter().find_map(|r| r.value).unwrap();
+    let mut unknown = valid.clone();
+    unknown[1..5].copy_from_slice(&987_654u32.to_be_bytes());
+    let mut zero = valid.clone();
+    zero[1..5].copy_from_slice(&0u32.to_be_bytes());
+    let poison: Vec<quiver_tests::kafka::Outgoing> = vec![
+        (Some(b"p1".to_vec()), Some(br#"{"event_id": 1}"#.to_vec()), vec![]),
+        (Some(b"p2".to_vec()), Some(unknown), vec![]),
+        (Some(b"p3".to_vec()), Some(zero), vec![]),
+        (Some(b"p4".to_vec()), Some(valid[..valid.len() / 2].to_vec()), vec![]),
+        (Some(b"p5".to_vec()), None, vec![]),
+    ];
+    kafka.produce(topic, poison);
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = write_pipeline(d, &pipeline(topic, &registry.url()));
+    let out = quiver_tests::quiver_command(d, &["run", "--no-progress", file.to_str().unwrap()])
+        .env("QUIVER_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
+    // The latest version, then each id met once: v1's, and the two that are not there.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("4 requests to the schema registry for 4 schema ids"), "{stderr}");
+
+    let rows = read_parquet_dir(&d.join("out"));
+    let order = arrow::compute::sort_to_indices(rows.column_by_name("event_id").unwrap(), None, None).unwrap();
+    let rows = arrow::compute::take_record_batch(&rows, &order).unwrap();
+    assert_eq!(rows.num_rows(), 3_000, "{:?}", rows.schema());
+    for r in 0..3_000 {
+        check_row(&rows, r, r as i64, if r < 1_500 { 1 } else { 2 });
+    }
+
+    let dead: Vec<serde_json::Value> = quiver_tests::data_files(&d.join("dead"))
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<_>>()
+        })
+        .collect();
+    let mut reasons: Vec<String> = dead.iter().map(|r| r["quiver_reason"].as_str().unwrap().to_string()).collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 5, "{dead:#?}");
+    let has = |what: &str| reasons.iter().filter(|r| r.contains(what)).count();
+    assert_eq!(has("Confluent wire format"), 1, "{reasons:#?}");
+    assert_eq!(has("schema id 987654 is not in the schema registry"), 1, "{reasons:#?}");
+    assert_eq!(has("schema id 0 is not in the schema registry"), 1, "{reasons:#?}");
+    assert_eq!(has("truncated"), 1, "{reasons:#?}");
+    assert_eq!(has("tombstone"), 1, "{reasons:#?}");
+}

@@ -1,0 +1,100 @@
+"""Produces clicks to a Kafka topic as confluent-kafka's AvroSerializer
+writes them (the Confluent wire format, the schema registered under
+`<topic>-value`): an independent writer for Quiver's Avro source.
+
+    avro_produce.py BOOTSTRAP REGISTRY_URL TOPIC FIRST COUNT VERSION
+
+VERSION 1 is the first schema; 2 adds an optional `channel` field (with a
+default), a compatible change. Row i's fields are computed from i alone,
+as the Rust test computes them again:
+
+    event_id  long                   i
+    user      string                 "usér-{i}"
+    ts        timestamp-millis       1_700_000_000_000 + 1000 i
+    day       date                   19000 + i % 365
+    amount    decimal(10, 2)         1.25 i
+    country   enum DE FR JP US       the (i % 4)th
+    tags      array<string>          ["t0", ... "t{i % 3 - 1}"]
+    attrs     map<long>              {"a": i, "b": 2 i} when i is even, else {}
+    location  record lat, lon        i / 1000, -i / 1000
+    note      null | string          null when i % 5 == 0, else "n" * (i % 7)
+    id        uuid                   UUID(int=i)
+    channel   null | string (v2)     "ch{i % 3}"
+"""
+
+import datetime
+import decimal
+import sys
+import uuid
+
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+FIELDS = [
+    {"name": "event_id", "type": "long"},
+    {"name": "user", "type": "string"},
+    {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+    {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+    {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}},
+    {"name": "country", "type": {"type": "enum", "name": "Country", "symbols": ["DE", "FR", "JP", "US"]}},
+    {"name": "tags", "type": {"type": "array", "items": "string"}},
+    {"name": "attrs", "type": {"type": "map", "values": "long"}},
+    {
+        "name": "location",
+        "type": {
+            "type": "record",
+            "name": "Location",
+            "fields": [{"name": "lat", "type": "double"}, {"name": "lon", "type": "double"}],
+        },
+    },
+    {"name": "note", "type": ["null", "string"], "default": None},
+    {"name": "id", "type": {"type": "string", "logicalType": "uuid"}},
+]
+CHANNEL = {"name": "channel", "type": ["null", "string"], "default": None}
+
+
+def schema(version):
+    fields = FIELDS + ([CHANNEL] if version >= 2 else [])
+    return {"type": "record", "name": "Click", "namespace": "quiver.tests", "fields": fields}
+
+
+def row(i, version):
+    value = {
+        "event_id": i,
+        "user": f"usér-{i}",
+        "ts": datetime.datetime.fromtimestamp((1_700_000_000_000 + 1000 * i) / 1000, tz=datetime.timezone.utc),
+        "day": datetime.date(1970, 1, 1) + datetime.timedelta(days=19000 + i % 365),
+        "amount": decimal.Decimal(i * 125).scaleb(-2),
+        "country": ["DE", "FR", "JP", "US"][i % 4],
+        "tags": [f"t{j}" for j in range(i % 3)],
+        "attrs": {"a": i, "b": 2 * i} if i % 2 == 0 else {},
+        "location": {"lat": i / 1000, "lon": -i / 1000},
+        "note": None if i % 5 == 0 else "n" * (i % 7),
+        "id": str(uuid.UUID(int=i)),
+    }
+    if version >= 2:
+        value["channel"] = f"ch{i % 3}"
+    return value
+
+
+def main():
+    bootstrap, registry, topic, first, count, version = sys.argv[1:]
+    first, count, version = int(first), int(count), int(version)
+    import json
+
+    client = SchemaRegistryClient({"url": registry})
+    serializer = AvroSerializer(client, json.dumps(schema(version)), conf={"auto.register.schemas": True})
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20})
+    context = SerializationContext(topic, MessageField.VALUE)
+    for i in range(first, first + count):
+        producer.produce(topic, key=str(i).encode(), value=serializer(row(i, version), context))
+        if i % 1000 == 0:
+            producer.poll(0)
+    if producer.flush(60) != 0:
+        sys.exit("messages were left unsent")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+//! A real Confluent-compatible schema registry for the tests: Apicurio
+//! Registry (Apache-2.0, its Confluent API under `/apis/ccompat/v7`, in
+//! memory), fetched by `tests/registry/install.sh`, started once per test
+//! process on loopback, and killed when the process ends. The independent
+//! clients are confluent-kafka's serializers for Python, not Quiver's code.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::{client_python, free_port, start_server};
+
+/// The registry of this test process.
+pub struct Registry {
+    dir: PathBuf,
+    port: u16,
+    child: Mutex<Child>,
+}
+
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
+static SUBJECTS: AtomicU64 = AtomicU64::new(0);
+
+/// The shared registry, started on first use.
+pub fn registry() -> &'static Registry {
+    REGISTRY.get_or_init(Registry::start)
+}
+
+impl Registry {
+    fn start() -> Self {
+        let jar = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/toolchains/apicurio/apicurio-registry-app-3.0.9-runner.jar");
+        assert!(jar.is_file(), "{} is missing: run `bash tests/registry/install.sh`", jar.display());
+        let dir = std::env::temp_dir().join(format!("quiver-registry-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let mut command = Command::new("java");
+        command
+            .arg("-Xmx512m")
+            .arg("-Dquarkus.http.host=127.0.0.1")
+            .arg(format!("-Dquarkus.http.port={port}"))
+            .arg("-jar")
+            .arg(&jar)
+            .current_dir(&dir);
+        let child = start_server(command, "apicurio registry", &dir.join("server.log"), port, Duration::from_secs(120));
+        let registry = Self { dir, port, child: Mutex::new(child) };
+        // The port opens before the API answers.
+        crate::wait_until("the registry's API", Duration::from_secs(60), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && registry.python("import urllib.request; urllib.request.urlopen(URL + '/subjects')").status.success()
+        });
+        registry
+    }
+
+    /// The Confluent-compatible API's base URL, as a `[source.registry]` takes it.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/apis/ccompat/v7", self.port)
+    }
+
+    /// A subject name no other test uses, `PREFIX-N-value`.
+    pub fn subject(&self, prefix: &str) -> String {
+        format!("{prefix}-{}-value", SUBJECTS.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Runs a Python script with `URL` (the registry's) defined.
+    pub fn python(&self, script: &str) -> Output {
+        Command::new(client_python())
+            .arg("-c")
+            .arg(format!("URL = {:?}\n{script}", self.url()))
+            .output()
+            .expect("running the client python")
+    }
+
+    /// The registry's log.
+    pub fn log(&self) -> String {
+        let alive = self.child.lock().unwrap().try_wait().is_ok_and(|status| status.is_none());
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        format!("(registry {}) {log}", if alive { "running" } else { "exited" })
+    }
+}
