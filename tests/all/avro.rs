@@ -139,3 +139,67 @@ fn avro_in_two_schema_versions_reads_as_the_latest_field_by_field_and_poison_goe
     assert_eq!(has("truncated"), 1, "{reasons:#?}");
     assert_eq!(has("tombstone"), 1, "{reasons:#?}");
 }
+
+/// Registers `schema` (Avro JSON) under `subject` with confluent-kafka's registry client.
+fn register(registry: &Registry, subject: &str, schema: &str) {
+    let out = registry.python(&format!(
+        "from confluent_kafka.schema_registry import Schema, SchemaRegistryClient\n\
+         print(SchemaRegistryClient({{'url': URL}}).register_schema({subject:?}, Schema({schema:?}, 'AVRO')))"
+    ));
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+#[test]
+fn a_pinned_version_and_refusals_before_any_message_moves() {
+    let kafka = broker();
+    let registry = registry();
+    let topic = "avro-pinned";
+    kafka.create_topic(topic, 2);
+    produce(registry, topic, 0, 400, 1);
+    produce(registry, topic, 400, 400, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |text: &str| {
+        let file = write_pipeline(d, text);
+        quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()])
+    };
+
+    // Pinned to version 1: the rows written with version 2 lose `channel`.
+    let pinned = pipeline(topic, &registry.url()).replace("[source.registry]\n", "[source.registry]\nversion = 1\n");
+    let out = run(&pinned);
+    assert!(out.status.success(), "{}", describe(&out));
+    let rows = read_parquet_dir(&d.join("out"));
+    assert_eq!(rows.num_rows(), 800);
+    assert!(rows.column_by_name("channel").is_none(), "{:?}", rows.schema());
+    std::fs::remove_dir_all(d.join("out")).unwrap();
+
+    let refused = |text: String, wanted: &[&str]| {
+        let out = run(&text);
+        assert!(!out.status.success(), "{}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for w in wanted {
+            assert!(stderr.contains(w), "wanted {w:?} in:\n{stderr}");
+        }
+        assert!(!d.join("out").exists(), "nothing is written");
+    };
+    // No registry there.
+    let nowhere = format!("http://127.0.0.1:{}/apis/ccompat/v7", quiver_tests::free_port());
+    refused(pipeline(topic, &nowhere), &["[source] registry", &nowhere, "cannot be reached"]);
+    // A subject nobody registered.
+    let missing = pipeline(topic, &registry.url())
+        .replace("[source.registry]\n", "[source.registry]\nsubject = \"nobody-value\"\n");
+    refused(missing, &["no subject `nobody-value`"]);
+    // A version that is not there.
+    let version = pipeline(topic, &registry.url()).replace("[source.registry]\n", "[source.registry]\nversion = 9\n");
+    refused(version, &["avro-pinned-value", "version 9"]);
+    // A schema Arrow cannot hold: a record that contains itself.
+    let subject = registry.subject("avro-recursive");
+    register(
+        registry,
+        &subject,
+        r#"{"type":"record","name":"Node","fields":[{"name":"v","type":"long"},{"name":"next","type":["null","Node"],"default":null}]}"#,
+    );
+    let recursive = pipeline(topic, &registry.url())
+        .replace("[source.registry]\n", &format!("[source.registry]\nsubject = {subject:?}\n"));
+    refused(recursive, &[&subject, "cannot be read into Arrow"]);
+}

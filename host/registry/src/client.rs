@@ -182,6 +182,12 @@ impl Registry {
                         (Some(40402), Some(v)) => format!(" version {v}"),
                         _ => String::new(),
                     },
+                    hint: match (code, version) {
+                        (Some(40402), Some(_)) => {
+                            "pin a version it has in [source.registry] version, or leave it out for the latest"
+                        }
+                        _ => "register its schema first, or name another in [source.registry] subject",
+                    },
                 },
             });
         }

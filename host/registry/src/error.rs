@@ -33,6 +33,8 @@ pub enum RegistryError {
         subject: String,
         /// ` version N`, or empty.
         version: String,
+        /// What to do.
+        hint: &'static str,
     },
     /// No schema has this id.
     #[error("schema id {id} is not in the schema registry at {url}")]

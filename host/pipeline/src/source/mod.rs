@@ -120,7 +120,15 @@ pub enum SourceError {
     #[cfg(feature = "kafka")]
     #[error("[source] registry: {0}")]
     /// The schema registry failed, or holds a schema the source cannot read.
-    Registry(#[from] quiver_registry::RegistryError),
+    Registry(quiver_registry::RegistryError),
+}
+
+#[cfg(feature = "kafka")]
+impl From<quiver_registry::RegistryError> for SourceError {
+    fn from(error: quiver_registry::RegistryError) -> Self {
+        // Not a `source`: the message says it all, once.
+        Self::Registry(error)
+    }
 }
 
 /// A batch read from a source, with where it came from.
