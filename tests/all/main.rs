@@ -5,6 +5,7 @@
 
 mod aggregate;
 mod avro;
+mod avro_files;
 mod azure;
 mod bad_input;
 mod compact;

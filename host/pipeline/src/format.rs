@@ -14,6 +14,8 @@ pub enum Format {
     Csv,
     /// JSON Lines: one JSON object per line.
     Jsonl,
+    /// Avro object container files, with their schema in the header.
+    Avro,
 }
 
 impl Format {
@@ -24,6 +26,7 @@ impl Format {
             Self::Ipc => "arrow",
             Self::Csv => "csv",
             Self::Jsonl => "jsonl",
+            Self::Avro => "avro",
         }
     }
 }

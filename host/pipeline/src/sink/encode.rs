@@ -70,6 +70,7 @@ pub(super) enum Encoder {
     Ipc(arrow::ipc::writer::FileWriter<SharedBuffer>),
     Csv(arrow::csv::Writer<SharedBuffer>),
     Jsonl(arrow::json::LineDelimitedWriter<SharedBuffer>),
+    Avro(Box<arrow_avro::writer::AvroWriter<SharedBuffer>>),
 }
 
 impl Encoder {
@@ -98,6 +99,25 @@ impl Encoder {
             Format::Ipc => Self::Ipc(arrow::ipc::writer::FileWriter::try_new(out, schema)?),
             Format::Csv => Self::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
             Format::Jsonl => Self::Jsonl(arrow::json::LineDelimitedWriter::new(out)),
+            Format::Avro => {
+                use arrow_avro::compression::CompressionCodec;
+                let codec = match compression {
+                    Compression::Zstd => Some(CompressionCodec::ZStandard),
+                    Compression::Snappy => Some(CompressionCodec::Snappy),
+                    Compression::Gzip => Some(CompressionCodec::Deflate),
+                    Compression::None => None,
+                    Compression::Lz4 => {
+                        return Err(ArrowError::InvalidArgumentError(
+                            "Avro files have no lz4 codec: use zstd, snappy, gzip (deflate) or none".into(),
+                        ));
+                    }
+                };
+                let writer = arrow_avro::writer::WriterBuilder::new(schema.as_ref().clone())
+                    .with_compression(codec)
+                    .build::<_, arrow_avro::writer::format::AvroOcfFormat>(out)
+                    .map_err(avro_error)?;
+                Self::Avro(Box::new(writer))
+            }
         })
     }
 
@@ -107,6 +127,7 @@ impl Encoder {
             Self::Ipc(w) => w.write(batch),
             Self::Csv(w) => w.write(batch),
             Self::Jsonl(w) => w.write(batch),
+            Self::Avro(w) => w.write(batch).map_err(avro_error),
         }
     }
 
@@ -125,8 +146,13 @@ impl Encoder {
             Self::Ipc(mut w) => w.finish(),
             Self::Csv(_) => Ok(()),
             Self::Jsonl(mut w) => w.finish(),
+            Self::Avro(mut w) => w.finish().map_err(avro_error),
         }
     }
+}
+
+fn avro_error(e: arrow_avro::errors::AvroError) -> ArrowError {
+    ArrowError::ExternalError(Box::new(e))
 }
 
 fn parquet_error(e: parquet::errors::ParquetError) -> ArrowError {

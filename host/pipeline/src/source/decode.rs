@@ -51,6 +51,7 @@ pub(super) async fn read_schema(
             };
             Ok((schema, None))
         }
+        Format::Avro => Ok((super::avro_reader::schema(object).await?, None)),
         Format::Csv | Format::Jsonl => {
             let head = object.get_range(0..object.size().min(INFER_BYTES)).await?;
             // Infer from whole lines only: a cut last line could suggest a wrong type.
@@ -108,6 +109,7 @@ pub(super) async fn read_file(
                 Ok(ipc_stream(object.clone()).map_err(move |e| e.into_source(&decode_error)).boxed())
             }
         }
+        Format::Avro => super::avro_reader::batches(object, config.batch_rows).await,
         Format::Csv => {
             let decoder = arrow::csv::ReaderBuilder::new(schema.clone())
                 .with_header(config.header)

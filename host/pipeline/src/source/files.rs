@@ -60,10 +60,10 @@ impl SourceTable for FileSourceConfig {
         if !self.delimiter.is_ascii() {
             problems.add(&at.key("delimiter"), "must be one ASCII character");
         }
-        if !self.schema.is_empty() && matches!(self.format, Format::Parquet | Format::Ipc) {
+        if !self.schema.is_empty() && matches!(self.format, Format::Parquet | Format::Ipc | Format::Avro) {
             problems.add(
                 &at.key("schema"),
-                "Parquet and IPC files carry their own schema; declare one for csv and jsonl only",
+                "Parquet, IPC and Avro files carry their own schema; declare one for csv and jsonl only",
             );
         }
         if let Err(e) = declared_columns(&self.schema) {
@@ -80,7 +80,7 @@ impl SourceTable for FileSourceConfig {
     }
 
     async fn known_schema(&self, base: &Path) -> Result<Option<SchemaRef>, SourceError> {
-        match self.schema.is_empty() && matches!(self.format, Format::Parquet | Format::Ipc) {
+        match self.schema.is_empty() && matches!(self.format, Format::Parquet | Format::Ipc | Format::Avro) {
             true => Ok(Some(FileSource::open(self, base).await?.schema)),
             false => self.declared_schema(),
         }

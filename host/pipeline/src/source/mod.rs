@@ -7,6 +7,7 @@
 //! an [`Acknowledger`] that takes the [`Position`]s the sinks hold.
 //! [`SourceConfig::table`] is where the kinds are registered.
 
+mod avro_reader;
 mod decode;
 mod files;
 #[cfg(feature = "kafka")]

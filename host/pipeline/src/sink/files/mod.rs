@@ -63,7 +63,8 @@ pub struct FileSinkConfig {
     /// Parquet: most rows per row group.
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: usize,
-    /// Parquet: `zstd` (default), `snappy`, `gzip`, `lz4` or `none`.
+    /// Parquet: `zstd` (default), `snappy`, `gzip`, `lz4` or `none`; Avro
+    /// the same but `lz4` (`gzip` is Avro's `deflate`).
     #[serde(default)]
     pub compression: Compression,
     /// `error` (default), `overwrite` or `append`, when the directory holds data already.
@@ -444,6 +445,10 @@ impl SinkTable for FileSinkConfig {
             }
         }
         problems.add_storage(at, &self.storage);
+        if self.format == Format::Avro && self.compression == Compression::Lz4 {
+            problems
+                .add(&at.key("compression"), "Avro files have no lz4 codec: use zstd, snappy, gzip (deflate) or none");
+        }
         for (key, value) in
             [("target_file_bytes", self.target_file_bytes), ("row_group_rows", self.row_group_rows as u64)]
         {
