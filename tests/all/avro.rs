@@ -208,3 +208,65 @@ fn a_pinned_version_and_refusals_before_any_message_moves() {
         .replace("[source.registry]\n", &format!("[source.registry]\nsubject = {subject:?}\n"));
     refused(recursive, &[&subject, "cannot be read into Arrow"]);
 }
+
+#[test]
+fn avro_out_to_kafka_registers_its_schema_and_confluent_kafka_reads_every_field() {
+    let kafka = broker();
+    let registry = registry();
+    let (input, output) = ("avro-relay-in", "avro-relay-out");
+    kafka.create_topic(input, 2);
+    kafka.create_topic(output, 2);
+    produce(registry, input, 0, 600, 1);
+    produce(registry, input, 600, 600, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sink = format!(
+        "[sink]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopic = \"{output}\"\nformat = \"avro\"\n\
+         key_column = \"event_id\"\nrecord_name = \"quiver.tests.Relayed\"\n\n[sink.registry]\nurl = \"{}\"\n",
+        kafka.bootstrap(),
+        registry.url()
+    );
+    let text = pipeline(input, &registry.url()).replace("[sink]\nformat = \"parquet\"\npath = \"out/\"\n", &sink);
+    let file = write_pipeline(d, &text);
+    let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/avro_consume.py");
+    let read = std::process::Command::new(client_python())
+        .arg(script)
+        .args([kafka.bootstrap(), registry.url(), output.to_string(), "1200".into(), "600".into()])
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", describe(&read));
+    let said = String::from_utf8_lossy(&read.stdout);
+    assert!(said.starts_with("ok 1200 ids=["), "{said}");
+    let registered = registry.python(&format!(
+        "from confluent_kafka.schema_registry import SchemaRegistryClient\n\
+         v = SchemaRegistryClient({{'url': URL}}).get_latest_version('{output}-value')\n\
+         import json; s = json.loads(v.schema.schema_str); print(v.schema_id, s['namespace'], s['name'])"
+    ));
+    assert!(registered.status.success(), "{}", describe(&registered));
+    let registered = String::from_utf8_lossy(&registered.stdout);
+    let id = registered.split_whitespace().next().unwrap();
+    assert_eq!(said.trim(), format!("ok 1200 ids=[{id}]"), "every message carries the registered id");
+    assert!(registered.contains("quiver.tests Relayed"), "{registered}");
+
+    // The subject already holds a schema the output cannot follow under BACKWARD.
+    let subject = registry.subject("avro-refused");
+    let topic = subject.trim_end_matches("-value").to_string();
+    kafka.create_topic(&topic, 1);
+    let out = registry.python(&format!(
+        "from confluent_kafka.schema_registry import Schema, SchemaRegistryClient\n\
+         c = SchemaRegistryClient({{'url': URL}})\n\
+         c.register_schema('{subject}', Schema('{{\"type\":\"record\",\"name\":\"Relayed\",\"namespace\":\"quiver.tests\",\"fields\":[{{\"name\":\"event_id\",\"type\":\"string\"}}]}}', 'AVRO'))\n\
+         c.set_compatibility(subject_name='{subject}', level='BACKWARD')"
+    ));
+    assert!(out.status.success(), "{}", describe(&out));
+    let refused = text.replace(&format!("topic = \"{output}\""), &format!("topic = \"{topic}\""));
+    let file = write_pipeline(d, &refused.replace("group_id = \"g-", "group_id = \"g2-"));
+    let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&subject) && stderr.contains("refused the output's schema"), "{stderr}");
+    assert!(kafka.read_all(&topic, false).is_empty(), "no message moved");
+}

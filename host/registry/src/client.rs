@@ -146,6 +146,52 @@ impl Registry {
         Ok(registered)
     }
 
+    /// Registers `schema` (Avro JSON) under `subject`, or finds it there
+    /// already: its id. The registry checks it against the subject's
+    /// compatibility rule; a refusal names the subject and says why.
+    pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
+        let url = format!("{}/subjects/{}/versions", self.url, encode(subject));
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let body = serde_json::json!({ "schema": schema, "schemaType": "AVRO" });
+        let mut request = self
+            .client
+            .post(&url)
+            .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+            .body(body.to_string());
+        if let Some((user, password)) = &self.credential {
+            request = request.basic_auth(user, Some(password));
+        }
+        let unreachable = |e: reqwest::Error| RegistryError::Unreachable {
+            url: self.url.clone(),
+            reason: quiver_storage::redact(&error_chain(&e)),
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(unreachable)?;
+        #[derive(Deserialize)]
+        struct Id {
+            id: u32,
+        }
+        match status {
+            200 => serde_json::from_slice::<Id>(&body).map(|a| a.id).map_err(|e| RegistryError::Status {
+                url,
+                status,
+                message: format!("not a registry answer: {e}"),
+            }),
+            401 | 403 => Err(RegistryError::Refused { url: self.url.clone(), status }),
+            _ => {
+                let said = serde_json::from_slice::<Refusal>(&body)
+                    .ok()
+                    .and_then(|r| r.message)
+                    .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(300).collect());
+                match status {
+                    409 | 422 => Err(RegistryError::Incompatible { subject: subject.into(), message: said }),
+                    _ => Err(RegistryError::Status { url, status, message: said }),
+                }
+            }
+        }
+    }
+
     async fn get(&self, path: &str, missing: Missing<'_>) -> Result<Answer, RegistryError> {
         let url = format!("{}{path}", self.url);
         self.requests.fetch_add(1, Ordering::Relaxed);

@@ -44,6 +44,15 @@ pub enum RegistryError {
         /// The id.
         id: u32,
     },
+    /// The registry refused to register the output's schema under the
+    /// subject: its compatibility rule, or an invalid schema.
+    #[error("the schema registry refused the output's schema for subject `{subject}`: {message}")]
+    Incompatible {
+        /// The subject.
+        subject: String,
+        /// What the registry said (it names the field).
+        message: String,
+    },
     /// The registry answered something else.
     #[error("the schema registry at {url} answered {status}: {message}")]
     Status {

@@ -7,13 +7,17 @@
 //!   subject's latest or pinned version; basic auth and a custom CA.
 //! - [`AvroDecoder`]: messages written with any registered version of a
 //!   subject, resolved into one reader schema by Avro's resolution rules.
+//! - [`AvroEncoder`]: rows as messages of the output's schema, registered
+//!   under a subject (whose compatibility rule the registry applies).
 
 mod avro;
 mod client;
 mod config;
+mod encode;
 mod error;
 
 pub use avro::AvroDecoder;
 pub use client::{Registered, Registry};
 pub use config::RegistryConfig;
+pub use encode::AvroEncoder;
 pub use error::RegistryError;

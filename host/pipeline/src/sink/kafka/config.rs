@@ -20,6 +20,9 @@ pub enum ValueFormat {
     Json,
     /// One message per batch, its value an Arrow IPC stream.
     Ipc,
+    /// One message per row, Avro in the Confluent wire format, its schema
+    /// (the output's) registered under the subject in `registry`.
+    Avro,
 }
 
 /// Compression of produced message batches.
@@ -67,9 +70,15 @@ pub struct KafkaSinkConfig {
     /// Columns sent as headers of the same name, as text.
     #[serde(default)]
     pub header_columns: Vec<String>,
-    /// `json` (default): a message per row; `ipc`: a message per batch.
+    /// `json` (default) or `avro`: a message per row; `ipc`: a message per batch.
     #[serde(default)]
     pub format: ValueFormat,
+    /// `avro`: the schema registry the output's schema is registered in,
+    /// under `subject` (default `<topic>-value`).
+    #[serde(default)]
+    pub registry: Option<quiver_registry::RegistryConfig>,
+    /// `avro`: the record's full name, `namespace.Name`; default the topic's name.
+    pub record_name: Option<String>,
     /// The columns in a JSON value; all of them by default.
     #[serde(default)]
     pub value_columns: Vec<String>,
@@ -98,6 +107,27 @@ impl SinkTable for KafkaSinkConfig {
         if self.bootstrap_servers.trim().is_empty() {
             problems.add(&at.key("bootstrap_servers"), "name at least one broker, host:port");
         }
+        match (&self.registry, self.format) {
+            (None, ValueFormat::Avro) => problems.add(
+                &at.key("format"),
+                "\"avro\" registers the output's schema in a schema registry: add [sink.registry] with its url",
+            ),
+            (Some(_), format) if format != ValueFormat::Avro => {
+                problems.add(&at.key("registry"), "only format \"avro\" registers schemas")
+            }
+            (Some(registry), _) => {
+                for (key, problem) in registry.problems() {
+                    problems.add(&at.key(&format!("registry.{key}")), problem);
+                }
+                if registry.version.is_some() {
+                    problems.add(&at.key("registry.version"), "a sink registers its own version: leave version out");
+                }
+                if registry.subject.is_none() && self.topic.is_none() {
+                    problems.add(&at.key("registry.subject"), "name the subject: `<topic>-value` needs a fixed topic");
+                }
+            }
+            (None, _) => {}
+        }
     }
 
     async fn check(&self, table: &'static str, _base: &Path) -> Result<(), SinkError> {
@@ -122,7 +152,20 @@ impl SinkTable for KafkaSinkConfig {
         schema: &SchemaRef,
         context: SinkContext<'_>,
     ) -> Result<Box<dyn Sink>, SinkError> {
-        Ok(Box::new(KafkaSink::open(table, self, schema, context)?))
+        let mut sink = KafkaSink::open(table, self, schema, context)?;
+        if let (ValueFormat::Avro, Some(registry)) = (self.format, &self.registry) {
+            let topic = self.topic.clone().unwrap_or_default();
+            let subject = registry.subject.clone().unwrap_or_else(|| format!("{topic}-value"));
+            let record =
+                self.record_name.clone().unwrap_or_else(|| topic.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+            let failed = |e: quiver_registry::RegistryError| SinkError::Kafka { table, reason: e.to_string() };
+            let client = quiver_registry::Registry::new(registry).map_err(failed)?;
+            let encoder = quiver_registry::AvroEncoder::register(&client, &subject, sink.value_schema(), &record)
+                .await
+                .map_err(failed)?;
+            sink.encode_avro(encoder);
+        }
+        Ok(Box::new(sink))
     }
 
     /// One topic for every dead letter: the `quiver_*` columns as headers;
@@ -132,6 +175,7 @@ impl SinkTable for KafkaSinkConfig {
         let names = schema.fields().iter().map(|f| f.name().clone());
         let (headers, values): (Vec<String>, Vec<String>) = names.partition(|n| n.starts_with("quiver_"));
         let mut config = self.clone();
+        config.registry = None;
         config.topic_column = None;
         config.header_columns = headers;
         if from_source {

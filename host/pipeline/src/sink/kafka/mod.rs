@@ -42,6 +42,8 @@ enum Value {
     Json(Vec<usize>),
     Ipc,
     Column(usize),
+    /// The columns, and their encoder once the schema is registered.
+    Avro(Vec<usize>, Option<Arc<quiver_registry::AvroEncoder>>),
 }
 
 /// Where each part of a message comes from, in rows of one schema.
@@ -86,9 +88,18 @@ impl Layout {
             (None, ValueFormat::Json) => Value::Json(
                 config.value_columns.iter().map(|c| column("value_columns", c)).collect::<Result<Vec<_>, _>>()?,
             ),
+            (None, ValueFormat::Avro) if config.value_columns.is_empty() => {
+                Value::Avro((0..schema.fields().len()).collect(), None)
+            }
+            (None, ValueFormat::Avro) => Value::Avro(
+                config.value_columns.iter().map(|c| column("value_columns", c)).collect::<Result<Vec<_>, _>>()?,
+                None,
+            ),
         };
         let value_schema = match &value {
-            Value::Json(columns) => Arc::new(schema.project(columns).expect("indexes from the schema")),
+            Value::Json(columns) | Value::Avro(columns, _) => {
+                Arc::new(schema.project(columns).expect("indexes from the schema"))
+            }
             _ => schema.clone(),
         };
         Ok(Self { topic, key, value, value_schema, headers })
@@ -200,6 +211,18 @@ impl KafkaSink {
         })
     }
 
+    /// The columns of each message's value.
+    pub(super) fn value_schema(&self) -> &SchemaRef {
+        &self.value_schema
+    }
+
+    /// Avro: encodes the values with `encoder`, of the registered schema.
+    pub(super) fn encode_avro(&mut self, encoder: quiver_registry::AvroEncoder) {
+        if let Value::Avro(_, slot) = &mut self.value {
+            *slot = Some(Arc::new(encoder));
+        }
+    }
+
     /// Produces a batch's messages; they are durable after [`KafkaSink::flush`].
     async fn produce(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         if batch.num_rows() == 0 {
@@ -216,6 +239,14 @@ impl KafkaSink {
                     .map_err(|e| fail(format!("cannot encode rows as JSON: {e}")))?
             }
             Value::Column(index) => Payloads::Column(BytesColumn::new(batch.column(*index)).map_err(fail)?),
+            Value::Avro(columns, encoder) => {
+                let encoder = encoder.as_ref().ok_or_else(|| fail("the Avro schema is not registered".into()))?;
+                let projected = batch.project(columns).expect("indexes from the schema");
+                let projected = projected.with_schema(self.value_schema.clone()).map_err(|e| fail(e.to_string()))?;
+                let (bytes, ranges) = tokio::task::block_in_place(|| encoder.encode(&projected))
+                    .map_err(|e| fail(format!("cannot encode rows as Avro: {e}")))?;
+                Payloads::Encoded { bytes, ranges }
+            }
         };
         let per_row = !matches!(self.value, Value::Ipc);
         let key = self.key.map(|k| BytesColumn::new(batch.column(k))).transpose().map_err(fail)?;
