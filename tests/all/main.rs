@@ -24,5 +24,6 @@ mod kafka_to_s3;
 mod languages;
 mod object_store;
 mod plugin_cli;
+mod protobuf;
 mod sandbox;
 mod serve;

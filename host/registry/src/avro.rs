@@ -15,6 +15,7 @@ use arrow_avro::schema::{AvroSchema, Fingerprint, FingerprintAlgorithm, SchemaSt
 
 use crate::client::{Registered, Registry};
 use crate::error::RegistryError;
+use crate::frame;
 
 /// The writer schemas met so far, and the ids that could not be used.
 #[derive(Default)]
@@ -89,14 +90,10 @@ impl AvroDecoder {
         let mut failed = Vec::new();
         let mut framed: Vec<(usize, u32, &[u8])> = Vec::with_capacity(values.len());
         for (i, value) in values.iter().enumerate() {
-            match value {
-                None => failed.push((i, "the message has no value (a tombstone)".to_string())),
-                Some(bytes) if bytes.len() < 5 || bytes[0] != 0 => failed.push((
-                    i,
-                    "not in the Confluent wire format: it does not start with the magic byte 0 and a 4-byte schema id"
-                        .to_string(),
-                )),
-                Some(bytes) => framed.push((i, u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]), bytes)),
+            match frame::split(*value) {
+                // arrow-avro's decoder reads the framing itself: it switches writer schemas by the id.
+                Ok((id, _)) => framed.push((i, id, value.expect("a framed message has a value"))),
+                Err(reason) => failed.push((i, reason)),
             }
         }
         let store = {

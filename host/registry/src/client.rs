@@ -146,13 +146,13 @@ impl Registry {
         Ok(registered)
     }
 
-    /// Registers `schema` (Avro JSON) under `subject`, or finds it there
+    /// Registers `schema` of `kind` (`AVRO`, `PROTOBUF`) under `subject`, or finds it there
     /// already: its id. The registry checks it against the subject's
     /// compatibility rule; a refusal names the subject and says why.
-    pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
+    pub async fn register(&self, subject: &str, schema: &str, kind: &str) -> Result<u32, RegistryError> {
         let url = format!("{}/subjects/{}/versions", self.url, encode(subject));
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let body = serde_json::json!({ "schema": schema, "schemaType": "AVRO" });
+        let body = serde_json::json!({ "schema": schema, "schemaType": kind });
         let mut request = self
             .client
             .post(&url)

@@ -20,6 +20,10 @@ pub struct RegistryConfig {
     /// its latest when the run starts.
     #[serde(default)]
     pub version: Option<u32>,
+    /// Protobuf: the message of the schema the rows take, by its full
+    /// (`pkg.Click`) or short name. Default: the schema's first message.
+    #[serde(default)]
+    pub message: Option<String>,
     /// The environment variable holding `user:password` for HTTP basic
     /// auth (Confluent's `basic.auth.user.info`). The secret is never in
     /// the pipeline file, nor in any message.

@@ -52,7 +52,7 @@ impl AvroEncoder {
         }
         let named = Schema::new_with_metadata(schema.fields().clone(), metadata);
         let avro = AvroSchema::try_from(&named).map_err(|e| unfit(e.to_string()))?.json_string;
-        let id = registry.register(subject, &avro).await?;
+        let id = registry.register(subject, &avro, "AVRO").await?;
         let encoder = WriterBuilder::new(named)
             .with_fingerprint_strategy(FingerprintStrategy::Id(id))
             .build_encoder::<AvroSoeFormat>()

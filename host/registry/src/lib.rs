@@ -1,7 +1,7 @@
 //! Schemas on the wire: a client of a Confluent-compatible schema
 //! registry, and the Confluent wire format (a zero magic byte, the schema
-//! id as 4 big-endian bytes, then the Avro body) decoded into Arrow record
-//! batches by arrow-rs's own Avro reader.
+//! id as 4 big-endian bytes, then the body) decoded into Arrow record
+//! batches: Avro by arrow-rs's own Avro reader, Protobuf by prost-reflect.
 //!
 //! - [`Registry`]: schemas by id, fetched once per process and cached; a
 //!   subject's latest or pinned version; basic auth and a custom CA.
@@ -9,15 +9,25 @@
 //!   subject, resolved into one reader schema by Avro's resolution rules.
 //! - [`AvroEncoder`]: rows as messages of the output's schema, registered
 //!   under a subject (whose compatibility rule the registry applies).
+//! - [`ProtobufDecoder`]: messages of any registered version of a subject,
+//!   read as one message of the reader's version by field numbers.
+//! - [`ProtobufEncoder`]: rows as messages of the output's schema written
+//!   as one Protobuf message, registered under a subject.
+//! - [`WireDecoder`], [`WireEncoder`]: either codec, as a source or a sink holds it.
 
 mod avro;
 mod client;
 mod config;
 mod encode;
 mod error;
+mod frame;
+mod protobuf;
+mod wire;
 
 pub use avro::AvroDecoder;
 pub use client::{Registered, Registry};
 pub use config::RegistryConfig;
 pub use encode::AvroEncoder;
 pub use error::RegistryError;
+pub use protobuf::{ProtobufDecoder, ProtobufEncoder};
+pub use wire::{WireDecoder, WireEncoder};

@@ -242,7 +242,9 @@ fn exactly_once_problem(config: &PipelineConfig) -> Option<String> {
         (SinkConfig::Iceberg(_), _)
             if !matches!(
                 source.format,
-                crate::source::kafka::MessageFormat::Raw | crate::source::kafka::MessageFormat::Avro
+                crate::source::kafka::MessageFormat::Raw
+                    | crate::source::kafka::MessageFormat::Avro
+                    | crate::source::kafka::MessageFormat::Protobuf
             ) && source.schema.is_empty() =>
         {
             return Some(

@@ -23,6 +23,9 @@ pub enum ValueFormat {
     /// One message per row, Avro in the Confluent wire format, its schema
     /// (the output's) registered under the subject in `registry`.
     Avro,
+    /// One message per row, Protobuf in the Confluent wire format, its
+    /// schema (the output's as one message) registered under the subject in `registry`.
+    Protobuf,
 }
 
 /// Compression of produced message batches.
@@ -40,6 +43,13 @@ pub enum KafkaCompression {
     Lz4,
     /// Zstandard.
     Zstd,
+}
+
+impl ValueFormat {
+    /// Whether the format's schema is registered in a schema registry.
+    pub(super) fn registered(self) -> bool {
+        matches!(self, Self::Avro | Self::Protobuf)
+    }
 }
 
 impl KafkaCompression {
@@ -77,7 +87,7 @@ pub struct KafkaSinkConfig {
     /// under `subject` (default `<topic>-value`).
     #[serde(default)]
     pub registry: Option<quiver_registry::RegistryConfig>,
-    /// `avro`: the record's full name, `namespace.Name`; default the topic's name.
+    /// `avro` and `protobuf`: the record's (or message's) full name, `namespace.Name`; default the topic's name.
     pub record_name: Option<String>,
     /// The columns in a JSON value; all of them by default.
     #[serde(default)]
@@ -107,26 +117,32 @@ impl SinkTable for KafkaSinkConfig {
         if self.bootstrap_servers.trim().is_empty() {
             problems.add(&at.key("bootstrap_servers"), "name at least one broker, host:port");
         }
-        match (&self.registry, self.format) {
-            (None, ValueFormat::Avro) => problems.add(
+        match (&self.registry, self.format.registered()) {
+            (None, true) => problems.add(
                 &at.key("format"),
-                "\"avro\" registers the output's schema in a schema registry: add [sink.registry] with its url",
+                format!(
+                    "\"{}\" registers the output's schema in a schema registry: add [sink.registry] with its url",
+                    format!("{:?}", self.format).to_lowercase()
+                ),
             ),
-            (Some(_), format) if format != ValueFormat::Avro => {
-                problems.add(&at.key("registry"), "only format \"avro\" registers schemas")
+            (Some(_), false) => {
+                problems.add(&at.key("registry"), "only formats \"avro\" and \"protobuf\" register schemas")
             }
-            (Some(registry), _) => {
+            (Some(registry), true) => {
                 for (key, problem) in registry.problems() {
                     problems.add(&at.key(&format!("registry.{key}")), problem);
                 }
                 if registry.version.is_some() {
                     problems.add(&at.key("registry.version"), "a sink registers its own version: leave version out");
                 }
+                if registry.message.is_some() {
+                    problems.add(&at.key("registry.message"), "a sink names its record with record_name");
+                }
                 if registry.subject.is_none() && self.topic.is_none() {
                     problems.add(&at.key("registry.subject"), "name the subject: `<topic>-value` needs a fixed topic");
                 }
             }
-            (None, _) => {}
+            (None, false) => {}
         }
     }
 
@@ -153,17 +169,25 @@ impl SinkTable for KafkaSinkConfig {
         context: SinkContext<'_>,
     ) -> Result<Box<dyn Sink>, SinkError> {
         let mut sink = KafkaSink::open(table, self, schema, context)?;
-        if let (ValueFormat::Avro, Some(registry)) = (self.format, &self.registry) {
+        if let (true, Some(registry)) = (self.format.registered(), &self.registry) {
             let topic = self.topic.clone().unwrap_or_default();
             let subject = registry.subject.clone().unwrap_or_else(|| format!("{topic}-value"));
             let record =
                 self.record_name.clone().unwrap_or_else(|| topic.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
             let failed = |e: quiver_registry::RegistryError| SinkError::Kafka { table, reason: e.to_string() };
             let client = quiver_registry::Registry::new(registry).map_err(failed)?;
-            let encoder = quiver_registry::AvroEncoder::register(&client, &subject, sink.value_schema(), &record)
-                .await
-                .map_err(failed)?;
-            sink.encode_avro(encoder);
+            let schema = sink.value_schema();
+            let encoder = match self.format {
+                ValueFormat::Protobuf => quiver_registry::WireEncoder::Protobuf(
+                    quiver_registry::ProtobufEncoder::register(&client, &subject, schema, &record)
+                        .await
+                        .map_err(failed)?,
+                ),
+                _ => quiver_registry::WireEncoder::Avro(
+                    quiver_registry::AvroEncoder::register(&client, &subject, schema, &record).await.map_err(failed)?,
+                ),
+            };
+            sink.encode_with(encoder);
         }
         Ok(Box::new(sink))
     }

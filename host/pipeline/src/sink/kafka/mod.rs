@@ -42,8 +42,8 @@ enum Value {
     Json(Vec<usize>),
     Ipc,
     Column(usize),
-    /// The columns, and their encoder once the schema is registered.
-    Avro(Vec<usize>, Option<Arc<quiver_registry::AvroEncoder>>),
+    /// Avro or Protobuf: the columns, and their encoder once the schema is registered.
+    Registered(Vec<usize>, Option<Arc<quiver_registry::WireEncoder>>),
 }
 
 /// Where each part of a message comes from, in rows of one schema.
@@ -88,16 +88,16 @@ impl Layout {
             (None, ValueFormat::Json) => Value::Json(
                 config.value_columns.iter().map(|c| column("value_columns", c)).collect::<Result<Vec<_>, _>>()?,
             ),
-            (None, ValueFormat::Avro) if config.value_columns.is_empty() => {
-                Value::Avro((0..schema.fields().len()).collect(), None)
+            (None, ValueFormat::Avro | ValueFormat::Protobuf) if config.value_columns.is_empty() => {
+                Value::Registered((0..schema.fields().len()).collect(), None)
             }
-            (None, ValueFormat::Avro) => Value::Avro(
+            (None, ValueFormat::Avro | ValueFormat::Protobuf) => Value::Registered(
                 config.value_columns.iter().map(|c| column("value_columns", c)).collect::<Result<Vec<_>, _>>()?,
                 None,
             ),
         };
         let value_schema = match &value {
-            Value::Json(columns) | Value::Avro(columns, _) => {
+            Value::Json(columns) | Value::Registered(columns, _) => {
                 Arc::new(schema.project(columns).expect("indexes from the schema"))
             }
             _ => schema.clone(),
@@ -216,9 +216,9 @@ impl KafkaSink {
         &self.value_schema
     }
 
-    /// Avro: encodes the values with `encoder`, of the registered schema.
-    pub(super) fn encode_avro(&mut self, encoder: quiver_registry::AvroEncoder) {
-        if let Value::Avro(_, slot) = &mut self.value {
+    /// Avro or Protobuf: encodes the values with `encoder`, of the registered schema.
+    pub(super) fn encode_with(&mut self, encoder: quiver_registry::WireEncoder) {
+        if let Value::Registered(_, slot) = &mut self.value {
             *slot = Some(Arc::new(encoder));
         }
     }
@@ -239,12 +239,12 @@ impl KafkaSink {
                     .map_err(|e| fail(format!("cannot encode rows as JSON: {e}")))?
             }
             Value::Column(index) => Payloads::Column(BytesColumn::new(batch.column(*index)).map_err(fail)?),
-            Value::Avro(columns, encoder) => {
-                let encoder = encoder.as_ref().ok_or_else(|| fail("the Avro schema is not registered".into()))?;
+            Value::Registered(columns, encoder) => {
+                let encoder = encoder.as_ref().ok_or_else(|| fail("the output's schema is not registered".into()))?;
                 let projected = batch.project(columns).expect("indexes from the schema");
                 let projected = projected.with_schema(self.value_schema.clone()).map_err(|e| fail(e.to_string()))?;
                 let (bytes, ranges) = tokio::task::block_in_place(|| encoder.encode(&projected))
-                    .map_err(|e| fail(format!("cannot encode rows as Avro: {e}")))?;
+                    .map_err(|e| fail(format!("cannot encode rows as the registered schema: {e}")))?;
                 Payloads::Encoded { bytes, ranges }
             }
         };

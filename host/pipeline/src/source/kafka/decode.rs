@@ -35,6 +35,11 @@ pub enum MessageFormat {
     /// schemas from `[source.registry]`: every writer's version is read as
     /// the subject's latest (or pinned) version.
     Avro,
+    /// Protobuf in the Confluent wire format (magic byte, schema id,
+    /// message indexes, body), its schemas from `[source.registry]`: every
+    /// writer's version is read as the subject's latest (or pinned) by
+    /// field numbers.
+    Protobuf,
 }
 
 /// One consumed message, detached from the consumer.
@@ -68,8 +73,8 @@ pub struct Decoded {
 /// Turns the messages of one topic-partition into a batch of `schema`.
 pub struct MessageDecoder {
     format: MessageFormat,
-    /// Avro: the decoder of the subject's schemas.
-    avro: Option<Arc<quiver_registry::AvroDecoder>>,
+    /// Avro and Protobuf: the decoder of the subject's schemas.
+    wire: Option<Arc<quiver_registry::WireDecoder>>,
     /// The batch schema.
     schema: SchemaRef,
     /// JSON and Debezium: the row image's columns.
@@ -81,7 +86,9 @@ impl MessageDecoder {
     /// Debezium and the stream schema for IPC; raw messages have a fixed schema.
     pub fn new(format: MessageFormat, declared: SchemaRef) -> Self {
         let schema = match format {
-            MessageFormat::Json | MessageFormat::Ipc | MessageFormat::Avro => declared.clone(),
+            MessageFormat::Json | MessageFormat::Ipc | MessageFormat::Avro | MessageFormat::Protobuf => {
+                declared.clone()
+            }
             MessageFormat::Debezium => {
                 let mut fields: Vec<Arc<Field>> = declared.fields().iter().cloned().collect();
                 fields.push(Arc::new(Field::new(DEBEZIUM_COLUMNS[0], DataType::Utf8, false)));
@@ -90,13 +97,13 @@ impl MessageDecoder {
             }
             MessageFormat::Raw => raw_schema(),
         };
-        Self { format, avro: None, schema, rows: declared }
+        Self { format, wire: None, schema, rows: declared }
     }
 
-    /// A decoder of Avro messages in the Confluent wire format.
-    pub fn avro(decoder: Arc<quiver_registry::AvroDecoder>) -> Self {
+    /// A decoder of `format` (Avro or Protobuf) messages in the Confluent wire format.
+    pub fn wire(format: MessageFormat, decoder: Arc<quiver_registry::WireDecoder>) -> Self {
         let schema = decoder.schema().clone();
-        Self { format: MessageFormat::Avro, avro: Some(decoder), rows: schema.clone(), schema }
+        Self { format, wire: Some(decoder), rows: schema.clone(), schema }
     }
 
     /// The schema of every batch.
@@ -111,8 +118,8 @@ impl MessageDecoder {
             MessageFormat::Debezium => self.debezium(messages),
             MessageFormat::Ipc => self.ipc(messages),
             MessageFormat::Raw => raw(topic, partition, messages),
-            MessageFormat::Avro => {
-                let decoder = self.avro.as_ref().expect("an Avro decoder is made by MessageDecoder::avro");
+            MessageFormat::Avro | MessageFormat::Protobuf => {
+                let decoder = self.wire.as_ref().expect("a registry's decoder is made by MessageDecoder::wire");
                 let values: Vec<Option<&[u8]>> = messages.iter().map(|m| m.value.as_deref()).collect();
                 let (batch, failed) = decoder.decode(&values);
                 finish(batch, messages, failed)

@@ -60,9 +60,9 @@ pub struct KafkaSourceConfig {
     /// Where a group without committed offsets starts: `earliest` (default) or `latest`.
     #[serde(default)]
     pub start: StartFrom,
-    /// How values are decoded: `json`, `debezium`, `ipc`, `raw` or `avro`.
+    /// How values are decoded: `json`, `debezium`, `ipc`, `raw`, `avro` or `protobuf`.
     pub format: MessageFormat,
-    /// `avro`: the schema registry, and the subject whose schema the rows take.
+    /// `avro` and `protobuf`: the schema registry, and the subject whose schema the rows take.
     #[serde(default)]
     pub registry: Option<quiver_registry::RegistryConfig>,
     /// JSON and Debezium: the row's columns. JSON infers them from the first
@@ -142,22 +142,28 @@ impl SourceTable for KafkaSourceConfig {
             (MessageFormat::Debezium, Ok(None)) => {
                 problems.add(&at.key("schema"), "format \"debezium\" needs the row's columns declared")
             }
-            (MessageFormat::Ipc | MessageFormat::Raw | MessageFormat::Avro, Ok(Some(_))) => problems.add(
-                &at.key("schema"),
-                "IPC messages carry their schema, raw messages have a fixed one and Avro's is the registry's; \
-                 declare columns for json and debezium only",
-            ),
+            (MessageFormat::Ipc | MessageFormat::Raw | MessageFormat::Avro | MessageFormat::Protobuf, Ok(Some(_))) => {
+                problems.add(
+                    &at.key("schema"),
+                    "IPC messages carry their schema, raw messages have a fixed one and Avro's and Protobuf's are \
+                     the registry's; declare columns for json and debezium only",
+                )
+            }
             _ => {}
         }
-        match (&self.registry, self.format) {
-            (None, MessageFormat::Avro) => problems.add(
+        let wire = matches!(self.format, MessageFormat::Avro | MessageFormat::Protobuf);
+        match (&self.registry, wire) {
+            (None, true) => problems.add(
                 &at.key("format"),
-                "\"avro\" reads its schemas from a schema registry: add [source.registry] with its url",
+                format!(
+                    "\"{}\" reads its schemas from a schema registry: add [source.registry] with its url",
+                    format!("{:?}", self.format).to_lowercase()
+                ),
             ),
-            (Some(_), format) if format != MessageFormat::Avro => {
-                problems.add(&at.key("registry"), "only format \"avro\" reads schemas from a registry")
+            (Some(_), false) => {
+                problems.add(&at.key("registry"), "only formats \"avro\" and \"protobuf\" read schemas from a registry")
             }
-            (Some(registry), _) => {
+            (Some(registry), true) => {
                 for (key, problem) in registry.problems() {
                     problems.add(&at.key(&format!("registry.{key}")), problem);
                 }
@@ -167,8 +173,12 @@ impl SourceTable for KafkaSourceConfig {
                         "name the subject whose schema the rows take: `<topic>-value` is the default for one topic only",
                     );
                 }
+                if registry.message.is_some() && self.format != MessageFormat::Protobuf {
+                    problems
+                        .add(&at.key("registry.message"), "only a Protobuf schema has several messages to choose from");
+                }
             }
-            (None, _) => {}
+            (None, false) => {}
         }
     }
 
@@ -176,7 +186,7 @@ impl SourceTable for KafkaSourceConfig {
         let base = match (self.format, declared_columns(&self.schema)?) {
             (MessageFormat::Raw, _) => Some(raw_schema()),
             // The registry's, when the source opens.
-            (MessageFormat::Avro, _) => None,
+            (MessageFormat::Avro | MessageFormat::Protobuf, _) => None,
             (_, declared) => declared,
         };
         Ok(base.map(|schema| MessageDecoder::new(self.format, schema).schema().clone()))
@@ -201,17 +211,24 @@ impl SourceTable for KafkaSourceConfig {
 }
 
 /// The decoder of the subject `registry` names (`<topic>-value` of the only topic by default).
-async fn open_avro(
+async fn open_wire(
+    format: MessageFormat,
     registry: &quiver_registry::RegistryConfig,
     topics: &[String],
-) -> Result<quiver_registry::AvroDecoder, SourceError> {
+) -> Result<quiver_registry::WireDecoder, SourceError> {
     let subject = match (&registry.subject, topics) {
         (Some(subject), _) => subject.clone(),
         (None, [topic]) => format!("{topic}-value"),
         (None, _) => return Err(config_error("registry", "name the subject whose schema the rows take")),
     };
     let client = Arc::new(quiver_registry::Registry::new(registry)?);
-    let decoder = quiver_registry::AvroDecoder::open(client, &subject, registry.version).await?;
+    let (version, message) = (registry.version, registry.message.as_deref());
+    let decoder = match format {
+        MessageFormat::Protobuf => quiver_registry::WireDecoder::Protobuf(
+            quiver_registry::ProtobufDecoder::open(client, &subject, version, message).await?,
+        ),
+        _ => quiver_registry::WireDecoder::Avro(quiver_registry::AvroDecoder::open(client, &subject, version).await?),
+    };
     let reader = decoder.reader();
     tracing::info!(
         subject = reader.subject,
@@ -238,8 +255,10 @@ impl KafkaSource {
         };
         let declared = declared_columns(&config.schema)?;
         // The registry first: a missing subject or an unreadable schema fails before the group is joined.
-        let avro = match (&config.registry, config.format) {
-            (Some(registry), MessageFormat::Avro) => Some(Arc::new(open_avro(registry, &config.topics).await?)),
+        let wire = match (&config.registry, config.format) {
+            (Some(registry), format @ (MessageFormat::Avro | MessageFormat::Protobuf)) => {
+                Some(Arc::new(open_wire(format, registry, &config.topics).await?))
+            }
             _ => None,
         };
         let mut client = client_config("source", &config.bootstrap_servers, &config.properties)
@@ -269,8 +288,8 @@ impl KafkaSource {
             backlog: Vec::new(),
             eof: Vec::new(),
         };
-        if let Some(avro) = avro {
-            source.decoder = MessageDecoder::avro(avro);
+        if let Some(wire) = wire {
+            source.decoder = MessageDecoder::wire(config.format, wire);
             return Ok(source);
         }
         let schema = match (config.format, declared) {
@@ -375,14 +394,24 @@ impl KafkaSource {
     async fn read(mut self, tx: BatchSender, mut stop: watch::Receiver<bool>) {
         let linger = Duration::from_millis(self.config.linger_ms);
         let mut buffers: HashMap<Partition, Buffer> = HashMap::new();
-        let mut epoch = self.consumer.context().epoch();
-        for (partition, message, _) in std::mem::take(&mut self.backlog) {
-            let buffer = buffers.entry(partition.clone()).or_insert_with(|| Buffer::new(epoch));
+        let epoch = self.consumer.context().epoch();
+        // Messages read while the schema was inferred keep the epoch they
+        // were read in: after a rebalance during inference, their batches
+        // are the old assignment's, which exactly-once drops.
+        for (partition, message, read_in) in std::mem::take(&mut self.backlog) {
+            if !self.emit(&tx, &mut buffers, |p, b| p == &partition && b.epoch != read_in).await {
+                return;
+            }
+            let buffer = buffers.entry(partition.clone()).or_insert_with(|| Buffer::new(read_in));
             buffer.push(message);
             if buffer.full(&self.config) && !self.emit(&tx, &mut buffers, |p, _| p == &partition).await {
                 return;
             }
         }
+        if !self.emit(&tx, &mut buffers, |_, b| b.epoch != epoch).await {
+            return;
+        }
+        let mut epoch = epoch;
         loop {
             let deadline = buffers.values().map(|b| b.since + linger).min();
             let sleep = tokio::time::sleep_until(deadline.unwrap_or_else(far_future).into());

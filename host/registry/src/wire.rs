@@ -1,0 +1,78 @@
+//! The decoders and encoders of the Confluent wire format, as the one type
+//! a source or a sink holds.
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+
+use std::ops::Range;
+
+use arrow::array::RecordBatch as Batch;
+
+use crate::avro::AvroDecoder;
+use crate::client::Registered;
+use crate::encode::AvroEncoder;
+use crate::protobuf::{ProtobufDecoder, ProtobufEncoder};
+
+/// A decoder of messages whose schemas are in a registry.
+#[derive(Debug)]
+pub enum WireDecoder {
+    /// Avro, resolved into the reader's schema by Avro's rules.
+    Avro(AvroDecoder),
+    /// Protobuf, read as the reader's message by field numbers.
+    Protobuf(ProtobufDecoder),
+}
+
+impl WireDecoder {
+    /// The batches' schema.
+    pub fn schema(&self) -> &SchemaRef {
+        match self {
+            Self::Avro(d) => d.schema(),
+            Self::Protobuf(d) => d.schema(),
+        }
+    }
+
+    /// The reader's subject version.
+    pub fn reader(&self) -> &Registered {
+        match self {
+            Self::Avro(d) => d.reader(),
+            Self::Protobuf(d) => d.reader(),
+        }
+    }
+
+    /// Decodes `values`: the rows of those that decode, in order, and the
+    /// index and reason of those that do not. Blocks on the current tokio
+    /// runtime for a schema id met for the first time.
+    pub fn decode(&self, values: &[Option<&[u8]>]) -> (RecordBatch, Vec<(usize, String)>) {
+        match self {
+            Self::Avro(d) => d.decode(values),
+            Self::Protobuf(d) => d.decode(values),
+        }
+    }
+}
+
+/// An encoder of rows as messages of a registered schema.
+#[derive(Debug)]
+pub enum WireEncoder {
+    /// Avro, of the output's schema as an Avro record.
+    Avro(AvroEncoder),
+    /// Protobuf, of the output's schema as one message.
+    Protobuf(ProtobufEncoder),
+}
+
+impl WireEncoder {
+    /// The registered schema's id.
+    pub fn id(&self) -> u32 {
+        match self {
+            Self::Avro(e) => e.id(),
+            Self::Protobuf(e) => e.id(),
+        }
+    }
+
+    /// The rows of `batch` as messages: the bytes, and each message's range in them.
+    pub fn encode(&self, batch: &Batch) -> Result<(Vec<u8>, Vec<Range<usize>>), String> {
+        match self {
+            Self::Avro(e) => e.encode(batch),
+            Self::Protobuf(e) => e.encode(batch),
+        }
+    }
+}
