@@ -473,19 +473,27 @@ fn kill_9_mid_stream_exactly_once_writes_each_message_once() {
     assert_eq!(duplicates, 0, "read_committed sees every message exactly once");
 }
 
-#[test]
-fn a_group_of_two_processes_shares_partitions_through_rebalances() {
+/// Two members of one group: the first reads half the stream alone, the
+/// second joins, then the first leaves, while the rest is produced; both
+/// rebalances move partitions. Returns the duplicates (read with
+/// `read_committed` under exactly-once).
+fn group_of_two(prefix: &str, delivery: &str) -> usize {
     let (_one, kafka) = exclusive();
     let dir = tempfile::tempdir().unwrap();
-    let (input, output, dead) = enrich_topics(kafka, "group", 4);
+    let (input, output, dead) = enrich_topics(kafka, prefix, 4);
     let n = 120_000;
     kafka.produce(&input, click_messages(0..n / 2));
-    let text = enrich_pipeline(kafka, &input, &output, &dead, "", "");
-    let pipeline = write_pipeline(dir.path(), &text);
-    let mut first = spawn_run(dir.path(), &pipeline, "first");
+    let text = enrich_pipeline(kafka, &input, &output, &dead, "", &format!("delivery = \"{delivery}\""));
+    // Each member of an exactly-once group has a transactional id of its own.
+    let member = |name: &str| {
+        let text = text.replace("[dead_letter]", &format!("transactional_id = \"{prefix}-{name}\"\n\n[dead_letter]"));
+        std::fs::write(dir.path().join(format!("{name}.toml")), text).unwrap();
+        spawn_run(dir.path(), &dir.path().join(format!("{name}.toml")), name)
+    };
+    let mut first = member("first");
     wait_until("the first process to write", Duration::from_secs(120), || sum(&kafka.end_offsets(&output)) > 0);
     // A second member joins: the partitions are shared out again.
-    let mut second = spawn_run(dir.path(), &pipeline, "second");
+    let mut second = member("second");
     kafka.produce(&input, click_messages(n / 2..n));
     let log = |name: &str| std::fs::read_to_string(dir.path().join(format!("{name}.err"))).unwrap_or_default();
     wait_until("the second process to be assigned partitions", Duration::from_secs(120), || {
@@ -501,8 +509,28 @@ fn a_group_of_two_processes_shares_partitions_through_rebalances() {
     signal(&second, "-TERM");
     assert!(second.wait().unwrap().success(), "{}", log("second"));
     assert!(log("first").contains("partitions revoked"), "the first member saw a rebalance:\n{}", log("first"));
-    let duplicates = check_complete(kafka, &output, &dead, n, false);
-    println!("group of two: {n} messages, {duplicates} duplicates through two rebalances");
+    // Under exactly-once each rebalance aborts the open transaction: its batches are re-read by the new owner.
+    let abandoned = ["first", "second"].map(|name| log(name).matches("abandoning the open transaction").count());
+    if delivery == "exactly-once" {
+        assert!(abandoned[0] >= 1, "the first member abandoned a transaction at the rebalance:\n{}", log("first"));
+    }
+    let duplicates = check_complete(kafka, &output, &dead, n, delivery == "exactly-once");
+    println!(
+        "group of two, {delivery}: {n} messages, {duplicates} duplicates through two rebalances; \
+         transactions abandoned at a rebalance: {abandoned:?}"
+    );
+    duplicates
+}
+
+#[test]
+fn a_group_of_two_processes_shares_partitions_through_rebalances() {
+    group_of_two("group", "at-least-once");
+}
+
+#[test]
+fn an_exactly_once_group_of_two_writes_each_message_once_through_rebalances() {
+    let duplicates = group_of_two("eos-group", "exactly-once");
+    assert_eq!(duplicates, 0, "read_committed sees every message exactly once");
 }
 
 #[test]
