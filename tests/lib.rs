@@ -114,6 +114,17 @@ pub fn data_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Every row of the JSON Lines files under `dir` (dead letters, say).
+pub fn read_jsonl_rows(dir: &Path) -> Vec<serde_json::Value> {
+    data_files(dir)
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Reads every Parquet file of a directory into one batch.
 pub fn read_parquet_dir(dir: &Path) -> RecordBatch {
     let files = data_files(dir);

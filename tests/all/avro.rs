@@ -15,14 +15,7 @@ use quiver_tests::{client_python, describe, read_parquet_dir, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
 fn produce(registry: &Registry, topic: &str, first: usize, count: usize, version: u32) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/avro_produce.py");
-    let out = std::process::Command::new(client_python())
-        .arg(script)
-        .args([broker().bootstrap(), registry.url(), topic.to_string()])
-        .args([first.to_string(), count.to_string(), version.to_string()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
+    registry.produce("avro_produce.py", topic, first, count, version);
 }
 
 fn pipeline(topic: &str, registry: &str) -> String {
@@ -128,12 +121,7 @@ fn avro_in_two_schema_versions_reads_as_the_latest_field_by_field_and_poison_goe
         check_row(&rows, r, r as i64, if r < 1_500 { 1 } else { 2 });
     }
 
-    let dead: Vec<serde_json::Value> = quiver_tests::data_files(&d.join("dead"))
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<_>>()
-        })
-        .collect();
+    let dead = quiver_tests::read_jsonl_rows(&d.join("dead"));
     let mut reasons: Vec<String> = dead.iter().map(|r| r["quiver_reason"].as_str().unwrap().to_string()).collect();
     reasons.sort();
     assert_eq!(reasons.len(), 5, "{dead:#?}");
@@ -143,15 +131,6 @@ fn avro_in_two_schema_versions_reads_as_the_latest_field_by_field_and_poison_goe
     assert_eq!(has("schema id 0 is not in the schema registry"), 1, "{reasons:#?}");
     assert_eq!(has("truncated"), 1, "{reasons:#?}");
     assert_eq!(has("tombstone"), 1, "{reasons:#?}");
-}
-
-/// Registers `schema` (Avro JSON) under `subject` with confluent-kafka's registry client.
-fn register(registry: &Registry, subject: &str, schema: &str) {
-    let out = registry.python(&format!(
-        "from confluent_kafka.schema_registry import Schema, SchemaRegistryClient\n\
-         print(SchemaRegistryClient({{'url': URL}}).register_schema({subject:?}, Schema({schema:?}, 'AVRO')))"
-    ));
-    assert!(out.status.success(), "{}", describe(&out));
 }
 
 #[test]
@@ -199,10 +178,11 @@ fn a_pinned_version_and_refusals_before_any_message_moves() {
     refused(version, &["avro-pinned-value", "version 9"]);
     // A schema Arrow cannot hold: a record that contains itself.
     let subject = registry.subject("avro-recursive");
-    register(
-        registry,
+    registry.register(
         &subject,
         r#"{"type":"record","name":"Node","fields":[{"name":"v","type":"long"},{"name":"next","type":["null","Node"],"default":null}]}"#,
+        "AVRO",
+        false,
     );
     let recursive = pipeline(topic, &registry.url())
         .replace("[source.registry]\n", &format!("[source.registry]\nsubject = {subject:?}\n"));
@@ -255,13 +235,8 @@ fn avro_out_to_kafka_registers_its_schema_and_confluent_kafka_reads_every_field(
     let subject = registry.subject("avro-refused");
     let topic = subject.trim_end_matches("-value").to_string();
     kafka.create_topic(&topic, 1);
-    let out = registry.python(&format!(
-        "from confluent_kafka.schema_registry import Schema, SchemaRegistryClient\n\
-         c = SchemaRegistryClient({{'url': URL}})\n\
-         c.register_schema('{subject}', Schema('{{\"type\":\"record\",\"name\":\"Relayed\",\"namespace\":\"quiver.tests\",\"fields\":[{{\"name\":\"event_id\",\"type\":\"string\"}}]}}', 'AVRO'))\n\
-         c.set_compatibility(subject_name='{subject}', level='BACKWARD')"
-    ));
-    assert!(out.status.success(), "{}", describe(&out));
+    let record = r#"{"type":"record","name":"Relayed","namespace":"quiver.tests","fields":[{"name":"event_id","type":"string"}]}"#;
+    registry.register(&subject, record, "AVRO", true);
     let refused = text.replace(&format!("topic = \"{output}\""), &format!("topic = \"{topic}\""));
     let file = write_pipeline(d, &refused.replace("group_id = \"g-", "group_id = \"g2-"));
     let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);

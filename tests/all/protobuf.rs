@@ -12,18 +12,11 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type};
 use quiver_tests::kafka::broker;
 use quiver_tests::registry::{Registry, registry};
-use quiver_tests::{client_python, data_files, describe, read_parquet_dir, write_pipeline};
+use quiver_tests::{client_python, describe, read_parquet_dir, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
 fn produce(registry: &Registry, topic: &str, first: usize, count: usize, version: u32) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/protobuf_produce.py");
-    let out = std::process::Command::new(client_python())
-        .arg(script)
-        .args([broker().bootstrap(), registry.url(), topic.to_string()])
-        .args([first.to_string(), count.to_string(), version.to_string()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
+    registry.produce("protobuf_produce.py", topic, first, count, version);
 }
 
 fn pipeline(topic: &str, registry: &str) -> String {
@@ -142,12 +135,7 @@ fn protobuf_in_two_schema_versions_reads_as_the_latest_field_by_field_and_poison
         check_row(&rows, r, r as i64, if r < 1_500 { 1 } else { 2 });
     }
 
-    let dead: Vec<serde_json::Value> = data_files(&d.join("dead"))
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<_>>()
-        })
-        .collect();
+    let dead = quiver_tests::read_jsonl_rows(&d.join("dead"));
     let reasons: Vec<String> = dead.iter().map(|r| r["quiver_reason"].as_str().unwrap().to_string()).collect();
     assert_eq!(reasons.len(), 6, "{dead:#?}");
     let has = |what: &str| reasons.iter().filter(|r| r.contains(what)).count();
@@ -188,20 +176,12 @@ fn protobuf_refusals_before_any_message_moves() {
     );
     // An Avro subject read as Protobuf.
     let subject = registry.subject("protobuf-avro");
-    let out = registry.python(&format!(
-        "from confluent_kafka.schema_registry import Schema, SchemaRegistryClient\n\
-         SchemaRegistryClient({{'url': URL}}).register_schema({subject:?}, Schema('\"long\"', 'AVRO'))"
-    ));
-    assert!(out.status.success(), "{}", describe(&out));
+    registry.register(&subject, "\"long\"", "AVRO", false);
     refused(with_registry(&format!("subject = {subject:?}\n")), &[&subject, "not Protobuf"]);
     // A message that contains itself.
     let subject = registry.subject("protobuf-recursive");
     let proto = "syntax = \"proto3\";\npackage t;\nmessage Node {\n  int64 v = 1;\n  Node next = 2;\n}\n";
-    let out = registry.python(&format!(
-        "from confluent_kafka.schema_registry import Schema, SchemaRegistryClient\n\
-         SchemaRegistryClient({{'url': URL}}).register_schema({subject:?}, Schema({proto:?}, 'PROTOBUF'))"
-    ));
-    assert!(out.status.success(), "{}", describe(&out));
+    registry.register(&subject, proto, "PROTOBUF", false);
     refused(with_registry(&format!("subject = {subject:?}\n")), &[&subject, "t.Node.next", "recursive"]);
 }
 
@@ -250,13 +230,7 @@ fn protobuf_out_to_kafka_registers_its_message_and_confluent_kafka_reads_every_f
     let topic = subject.trim_end_matches("-value").to_string();
     kafka.create_topic(&topic, 1);
     let proto = "syntax = \"proto3\";\npackage quiver.tests;\nmessage Relayed {\n  string event_id = 1;\n}\n";
-    let out = registry.python(&format!(
-        "from confluent_kafka.schema_registry import Schema, SchemaRegistryClient\n\
-         c = SchemaRegistryClient({{'url': URL}})\n\
-         c.register_schema('{subject}', Schema({proto:?}, 'PROTOBUF'))\n\
-         c.set_compatibility(subject_name='{subject}', level='BACKWARD')"
-    ));
-    assert!(out.status.success(), "{}", describe(&out));
+    registry.register(&subject, proto, "PROTOBUF", true);
     let refused = text.replace(&format!("topic = \"{output}\""), &format!("topic = \"{topic}\""));
     let file = write_pipeline(d, &refused.replace("group_id = \"g-", "group_id = \"g2-"));
     let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);

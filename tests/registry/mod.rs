@@ -79,4 +79,33 @@ impl Registry {
         let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
         format!("(registry {}) {log}", if alive { "running" } else { "exited" })
     }
+
+    /// Produces rows `first..first + count` of schema `version` to `topic`
+    /// with the confluent-kafka client `tests/clients/SCRIPT`
+    /// (`avro_produce.py`, `protobuf_produce.py`).
+    pub fn produce(&self, script: &str, topic: &str, first: usize, count: usize, version: u32) {
+        let out = Command::new(client_python())
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("clients").join(script))
+            .args([crate::kafka::broker().bootstrap(), self.url(), topic.to_string()])
+            .args([first.to_string(), count.to_string(), version.to_string()])
+            .output()
+            .expect("running the client python");
+        assert!(out.status.success(), "{}\n--- registry\n{}", crate::describe(&out), self.log());
+    }
+
+    /// Registers `schema` of `kind` (`AVRO`, `PROTOBUF`) under `subject`
+    /// with confluent-kafka's registry client; with `backward`, then sets
+    /// the subject's compatibility rule to BACKWARD.
+    pub fn register(&self, subject: &str, schema: &str, kind: &str, backward: bool) {
+        let rule = match backward {
+            true => format!("c.set_compatibility(subject_name={subject:?}, level='BACKWARD')"),
+            false => String::new(),
+        };
+        let out = self.python(&format!(
+            "from confluent_kafka.schema_registry import Schema, SchemaRegistryClient\n\
+             c = SchemaRegistryClient({{'url': URL}})\n\
+             c.register_schema({subject:?}, Schema({schema:?}, {kind:?}))\n{rule}"
+        ));
+        assert!(out.status.success(), "{}", crate::describe(&out));
+    }
 }
