@@ -151,23 +151,13 @@ impl Registry {
     /// compatibility rule; a refusal names the subject and says why.
     pub async fn register(&self, subject: &str, schema: &str, kind: &str) -> Result<u32, RegistryError> {
         let url = format!("{}/subjects/{}/versions", self.url, encode(subject));
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let body = serde_json::json!({ "schema": schema, "schemaType": kind });
-        let mut request = self
+        let request = self
             .client
             .post(&url)
             .header("Content-Type", "application/vnd.schemaregistry.v1+json")
             .body(body.to_string());
-        if let Some((user, password)) = &self.credential {
-            request = request.basic_auth(user, Some(password));
-        }
-        let unreachable = |e: reqwest::Error| RegistryError::Unreachable {
-            url: self.url.clone(),
-            reason: quiver_storage::redact(&error_chain(&e)),
-        };
-        let response = request.send().await.map_err(unreachable)?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(unreachable)?;
+        let (status, body) = self.send(request).await?;
         #[derive(Deserialize)]
         struct Id {
             id: u32,
@@ -192,10 +182,9 @@ impl Registry {
         }
     }
 
-    async fn get(&self, path: &str, missing: Missing<'_>) -> Result<Answer, RegistryError> {
-        let url = format!("{}{path}", self.url);
+    /// Sends `request` with the credential, counted: its status and body.
+    async fn send(&self, mut request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), RegistryError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut request = self.client.get(&url).header("Accept", "application/vnd.schemaregistry.v1+json");
         if let Some((user, password)) = &self.credential {
             request = request.basic_auth(user, Some(password));
         }
@@ -206,6 +195,13 @@ impl Registry {
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(unreachable)?;
+        Ok((status, body.to_vec()))
+    }
+
+    async fn get(&self, path: &str, missing: Missing<'_>) -> Result<Answer, RegistryError> {
+        let url = format!("{}{path}", self.url);
+        let request = self.client.get(&url).header("Accept", "application/vnd.schemaregistry.v1+json");
+        let (status, body) = self.send(request).await?;
         if status == 200 {
             return serde_json::from_slice(&body).map_err(|e| RegistryError::Status {
                 url: url.clone(),
