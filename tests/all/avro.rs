@@ -10,7 +10,7 @@ use std::path::Path;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
 use quiver_tests::kafka::broker;
-use quiver_tests::registry::{Registry, registry};
+use quiver_tests::registry::{Ran, Registry, registry};
 use quiver_tests::{client_python, describe, read_parquet_dir, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
@@ -102,29 +102,16 @@ fn avro_in_two_schema_versions_reads_as_the_latest_field_by_field_and_poison_goe
     kafka.produce(topic, poison);
 
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let file = write_pipeline(d, &pipeline(topic, &registry.url()));
-    let out = quiver_tests::quiver_command(d, &["run", "--no-progress", file.to_str().unwrap()])
-        .env("QUIVER_LOG", "info")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
+    let Ran { log, rows, reasons } = registry.run(dir.path(), &pipeline(topic, &registry.url()));
     // The latest version, then each id met once: v1's, and the two that are not there.
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("4 requests to the schema registry for 4 schema ids"), "{stderr}");
+    assert!(log.contains("4 requests to the schema registry for 4 schema ids"), "{log}");
 
-    let rows = read_parquet_dir(&d.join("out"));
-    let order = arrow::compute::sort_to_indices(rows.column_by_name("event_id").unwrap(), None, None).unwrap();
-    let rows = arrow::compute::take_record_batch(&rows, &order).unwrap();
     assert_eq!(rows.num_rows(), 3_000, "{:?}", rows.schema());
     for r in 0..3_000 {
         check_row(&rows, r, r as i64, if r < 1_500 { 1 } else { 2 });
     }
 
-    let dead = quiver_tests::read_jsonl_rows(&d.join("dead"));
-    let mut reasons: Vec<String> = dead.iter().map(|r| r["quiver_reason"].as_str().unwrap().to_string()).collect();
-    reasons.sort();
-    assert_eq!(reasons.len(), 5, "{dead:#?}");
+    assert_eq!(reasons.len(), 5, "{reasons:#?}");
     let has = |what: &str| reasons.iter().filter(|r| r.contains(what)).count();
     assert_eq!(has("Confluent wire format"), 1, "{reasons:#?}");
     assert_eq!(has("schema id 987654 is not in the schema registry"), 1, "{reasons:#?}");

@@ -108,4 +108,33 @@ impl Registry {
         ));
         assert!(out.status.success(), "{}", crate::describe(&out));
     }
+
+    /// Runs `pipeline` in `dir` (Parquet rows into `out/`, JSON Lines dead
+    /// letters into `dead/`), which must succeed: what it left.
+    pub fn run(&self, dir: &Path, pipeline: &str) -> Ran {
+        let file = crate::write_pipeline(dir, pipeline);
+        let out = crate::quiver_command(dir, &["run", "--no-progress", file.to_str().unwrap()])
+            .env("QUIVER_LOG", "info")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}\n--- registry\n{}", crate::describe(&out), self.log());
+        let rows = crate::read_parquet_dir(&dir.join("out"));
+        let order = arrow::compute::sort_to_indices(rows.column_by_name("event_id").unwrap(), None, None).unwrap();
+        let rows = arrow::compute::take_record_batch(&rows, &order).unwrap();
+        let reasons = crate::read_jsonl_rows(&dir.join("dead"))
+            .iter()
+            .map(|r| r["quiver_reason"].as_str().unwrap().to_string())
+            .collect();
+        Ran { log: String::from_utf8_lossy(&out.stderr).into_owned(), rows, reasons }
+    }
+}
+
+/// What a run of [`Registry::run`] left.
+pub struct Ran {
+    /// Its log, at info level.
+    pub log: String,
+    /// The rows it wrote, by `event_id`.
+    pub rows: arrow::array::RecordBatch,
+    /// The reason of each dead letter.
+    pub reasons: Vec<String>,
 }
