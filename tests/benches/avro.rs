@@ -53,34 +53,12 @@ fn main() {
     let proto: Vec<Vec<Vec<u8>>> = batches.iter().map(|b| framed(proto_encoder.encode(b).unwrap())).collect();
     let proto_encode = rate(started);
     let proto_decoder = runtime.block_on(ProtobufDecoder::open(client.clone(), &proto_subject, None, None)).unwrap();
-    let started = Instant::now();
-    let rows: usize = proto
-        .iter()
-        .map(|messages| {
-            let values: Vec<Option<&[u8]>> = messages.iter().map(|m| Some(m.as_slice())).collect();
-            let (batch, failed) = tokio::task::block_in_place(|| proto_decoder.decode(&values));
-            assert!(failed.is_empty(), "{failed:?}");
-            batch.num_rows()
-        })
-        .sum();
-    assert_eq!(rows, MESSAGES);
-    let proto_decode = rate(started);
+    let proto_decode = decode_rate(&proto, |values| proto_decoder.decode(values));
     let started = Instant::now();
     let json: Vec<Vec<Vec<u8>>> = batches.iter().map(json_messages).collect();
     let json_encode = rate(started);
     let decoder = runtime.block_on(AvroDecoder::open(client.clone(), &subject, None)).unwrap();
-    let started = Instant::now();
-    let rows: usize = avro
-        .iter()
-        .map(|messages| {
-            let values: Vec<Option<&[u8]>> = messages.iter().map(|m| Some(m.as_slice())).collect();
-            let (batch, failed) = tokio::task::block_in_place(|| decoder.decode(&values));
-            assert!(failed.is_empty(), "{failed:?}");
-            batch.num_rows()
-        })
-        .sum();
-    assert_eq!(rows, MESSAGES);
-    let avro_decode = rate(started);
+    let avro_decode = decode_rate(&avro, |values| decoder.decode(values));
     let started = Instant::now();
     for messages in &json {
         let mut reader = arrow::json::ReaderBuilder::new(clickstream_schema())
@@ -153,6 +131,20 @@ fn config(url: &str) -> RegistryConfig {
 /// Millions of rows a second for `MESSAGES` rows since `started`.
 fn rate(started: Instant) -> f64 {
     MESSAGES as f64 / started.elapsed().as_secs_f64() / 1e6
+}
+
+/// Millions of rows a second of `decode` over every batch of messages in `all`, each decoding.
+fn decode_rate(all: &[Vec<Vec<u8>>], decode: impl Fn(&[Option<&[u8]>]) -> (RecordBatch, Vec<(usize, String)>)) -> f64 {
+    let started = Instant::now();
+    let mut rows = 0;
+    for messages in all {
+        let values: Vec<Option<&[u8]>> = messages.iter().map(|m| Some(m.as_slice())).collect();
+        let (batch, failed) = tokio::task::block_in_place(|| decode(&values));
+        assert!(failed.is_empty(), "{failed:?}");
+        rows += batch.num_rows();
+    }
+    assert_eq!(rows, MESSAGES);
+    rate(started)
 }
 
 fn avro_messages(encoder: &AvroEncoder, batch: &RecordBatch) -> Vec<Vec<u8>> {
