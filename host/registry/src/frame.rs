@@ -2,6 +2,12 @@
 //! as 4 big-endian bytes, then (for Protobuf) the message indexes, then
 //! the body.
 
+/// The framing's header for schema `id`: the magic byte and the id.
+pub(crate) fn header(id: u32) -> [u8; 5] {
+    let [a, b, c, d] = id.to_be_bytes();
+    [0, a, b, c, d]
+}
+
 /// The schema id and what follows it, or why the value is not framed.
 pub(crate) fn split(value: Option<&[u8]>) -> Result<(u32, &[u8]), String> {
     match value {

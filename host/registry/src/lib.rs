@@ -1,7 +1,8 @@
 //! Schemas on the wire: a client of a Confluent-compatible schema
 //! registry, and the Confluent wire format (a zero magic byte, the schema
 //! id as 4 big-endian bytes, then the body) decoded into Arrow record
-//! batches: Avro by arrow-rs's own Avro reader, Protobuf by prost-reflect.
+//! batches: Avro by arrow-rs's own Avro reader, Protobuf by prost-reflect,
+//! JSON Schema by the jsonschema crate's validator and arrow-json.
 //!
 //! - [`Registry`]: schemas by id, fetched once per process and cached; a
 //!   subject's latest or pinned version; basic auth and a custom CA.
@@ -13,6 +14,11 @@
 //!   read as one message of the reader's version by field numbers.
 //! - [`ProtobufEncoder`]: rows as messages of the output's schema written
 //!   as one Protobuf message, registered under a subject.
+//! - [`JsonSchemaDecoder`]: JSON messages checked against their writer's
+//!   JSON Schema and read into the columns of the reader's version.
+//! - [`JsonSchemaEncoder`]: rows as JSON objects, the output's schema
+//!   described as a JSON Schema and registered under a subject.
+//! - [`json`]: the JSON kernels, values to rows and rows to values.
 //! - [`WireDecoder`], [`WireEncoder`]: either codec, as a source or a sink holds it.
 
 mod avro;
@@ -21,6 +27,8 @@ mod config;
 mod encode;
 mod error;
 mod frame;
+pub mod json;
+mod json_schema;
 mod protobuf;
 mod wire;
 
@@ -29,5 +37,6 @@ pub use client::{Registered, Registry};
 pub use config::RegistryConfig;
 pub use encode::AvroEncoder;
 pub use error::RegistryError;
+pub use json_schema::{JsonSchemaDecoder, JsonSchemaEncoder};
 pub use protobuf::{ProtobufDecoder, ProtobufEncoder};
 pub use wire::{WireDecoder, WireEncoder};

@@ -11,6 +11,7 @@ use arrow::array::RecordBatch as Batch;
 use crate::avro::AvroDecoder;
 use crate::client::Registered;
 use crate::encode::AvroEncoder;
+use crate::json_schema::{JsonSchemaDecoder, JsonSchemaEncoder};
 use crate::protobuf::{ProtobufDecoder, ProtobufEncoder};
 
 /// A decoder of messages whose schemas are in a registry.
@@ -20,6 +21,8 @@ pub enum WireDecoder {
     Avro(AvroDecoder),
     /// Protobuf, read as the reader's message by field numbers.
     Protobuf(ProtobufDecoder),
+    /// JSON, checked against the writer's JSON Schema, read by property names.
+    JsonSchema(JsonSchemaDecoder),
 }
 
 impl WireDecoder {
@@ -28,6 +31,7 @@ impl WireDecoder {
         match self {
             Self::Avro(d) => d.schema(),
             Self::Protobuf(d) => d.schema(),
+            Self::JsonSchema(d) => d.schema(),
         }
     }
 
@@ -36,6 +40,7 @@ impl WireDecoder {
         match self {
             Self::Avro(d) => d.reader(),
             Self::Protobuf(d) => d.reader(),
+            Self::JsonSchema(d) => d.reader(),
         }
     }
 
@@ -46,6 +51,7 @@ impl WireDecoder {
         match self {
             Self::Avro(d) => d.decode(values),
             Self::Protobuf(d) => d.decode(values),
+            Self::JsonSchema(d) => d.decode(values),
         }
     }
 }
@@ -57,6 +63,8 @@ pub enum WireEncoder {
     Avro(AvroEncoder),
     /// Protobuf, of the output's schema as one message.
     Protobuf(ProtobufEncoder),
+    /// JSON objects, of the output's schema described as a JSON Schema.
+    JsonSchema(JsonSchemaEncoder),
 }
 
 impl WireEncoder {
@@ -65,6 +73,7 @@ impl WireEncoder {
         match self {
             Self::Avro(e) => e.id(),
             Self::Protobuf(e) => e.id(),
+            Self::JsonSchema(e) => e.id(),
         }
     }
 
@@ -73,6 +82,7 @@ impl WireEncoder {
         match self {
             Self::Avro(e) => e.encode(batch),
             Self::Protobuf(e) => e.encode(batch),
+            Self::JsonSchema(e) => e.encode(batch),
         }
     }
 }

@@ -71,8 +71,7 @@ impl ProtobufEncoder {
             let message = message(&self.message, batch.schema().fields(), &columns, row)
                 .map_err(|e| format!("row {row}: {e}"))?;
             let start = bytes.len();
-            bytes.push(0);
-            bytes.extend_from_slice(&self.id.to_be_bytes());
+            bytes.extend_from_slice(&crate::frame::header(self.id));
             // The message indexes of the file's first message: the single 0.
             bytes.push(0);
             message.encode(&mut bytes).map_err(|e| format!("row {row}: {e}"))?;
