@@ -240,12 +240,8 @@ fn exactly_once_problem(config: &PipelineConfig) -> Option<String> {
         }
         #[cfg(feature = "iceberg")]
         (SinkConfig::Iceberg(_), _)
-            if !matches!(
-                source.format,
-                crate::source::kafka::MessageFormat::Raw
-                    | crate::source::kafka::MessageFormat::Avro
-                    | crate::source::kafka::MessageFormat::Protobuf
-            ) && source.schema.is_empty() =>
+            if !(source.format == crate::source::kafka::MessageFormat::Raw || source.format.registered())
+                && source.schema.is_empty() =>
         {
             return Some(
                 "\"exactly-once\" into Iceberg starts each partition where the table says, from the first \

@@ -26,6 +26,10 @@ pub enum ValueFormat {
     /// One message per row, Protobuf in the Confluent wire format, its
     /// schema (the output's as one message) registered under the subject in `registry`.
     Protobuf,
+    /// One message per row, a JSON object in the Confluent wire format, its
+    /// schema (the output's, described as a JSON Schema) registered under the subject in `registry`.
+    #[serde(rename = "json-schema")]
+    JsonSchema,
 }
 
 /// Compression of produced message batches.
@@ -48,7 +52,18 @@ pub enum KafkaCompression {
 impl ValueFormat {
     /// Whether the format's schema is registered in a schema registry.
     pub(super) fn registered(self) -> bool {
-        matches!(self, Self::Avro | Self::Protobuf)
+        matches!(self, Self::Avro | Self::Protobuf | Self::JsonSchema)
+    }
+
+    /// The format's name in the pipeline file.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Ipc => "ipc",
+            Self::Avro => "avro",
+            Self::Protobuf => "protobuf",
+            Self::JsonSchema => "json-schema",
+        }
     }
 }
 
@@ -80,14 +95,15 @@ pub struct KafkaSinkConfig {
     /// Columns sent as headers of the same name, as text.
     #[serde(default)]
     pub header_columns: Vec<String>,
-    /// `json` (default) or `avro`: a message per row; `ipc`: a message per batch.
+    /// `json` (default), `avro`, `protobuf` or `json-schema`: a message per row; `ipc`: a message per batch.
     #[serde(default)]
     pub format: ValueFormat,
-    /// `avro`: the schema registry the output's schema is registered in,
+    /// `avro`, `protobuf` and `json-schema`: the schema registry the output's schema is registered in,
     /// under `subject` (default `<topic>-value`).
     #[serde(default)]
     pub registry: Option<quiver_registry::RegistryConfig>,
-    /// `avro` and `protobuf`: the record's (or message's) full name, `namespace.Name`; default the topic's name.
+    /// `avro`, `protobuf` and `json-schema`: the record's (or message's, or
+    /// JSON Schema's `title`) full name, `namespace.Name`; default the topic's name.
     pub record_name: Option<String>,
     /// The columns in a JSON value; all of them by default.
     #[serde(default)]
@@ -122,12 +138,11 @@ impl SinkTable for KafkaSinkConfig {
                 &at.key("format"),
                 format!(
                     "\"{}\" registers the output's schema in a schema registry: add [sink.registry] with its url",
-                    format!("{:?}", self.format).to_lowercase()
+                    self.format.name()
                 ),
             ),
-            (Some(_), false) => {
-                problems.add(&at.key("registry"), "only formats \"avro\" and \"protobuf\" register schemas")
-            }
+            (Some(_), false) => problems
+                .add(&at.key("registry"), "only formats \"avro\", \"protobuf\" and \"json-schema\" register schemas"),
             (Some(registry), true) => {
                 for (key, problem) in registry.problems() {
                     problems.add(&at.key(&format!("registry.{key}")), problem);
@@ -180,6 +195,11 @@ impl SinkTable for KafkaSinkConfig {
             let encoder = match self.format {
                 ValueFormat::Protobuf => quiver_registry::WireEncoder::Protobuf(
                     quiver_registry::ProtobufEncoder::register(&client, &subject, schema, &record)
+                        .await
+                        .map_err(failed)?,
+                ),
+                ValueFormat::JsonSchema => quiver_registry::WireEncoder::JsonSchema(
+                    quiver_registry::JsonSchemaEncoder::register(&client, &subject, schema, &record)
                         .await
                         .map_err(failed)?,
                 ),

@@ -42,7 +42,7 @@ enum Value {
     Json(Vec<usize>),
     Ipc,
     Column(usize),
-    /// Avro or Protobuf: the columns, and their encoder once the schema is registered.
+    /// Avro, Protobuf or JSON Schema: the columns, and their encoder once the schema is registered.
     Registered(Vec<usize>, Option<Arc<quiver_registry::WireEncoder>>),
 }
 
@@ -88,10 +88,10 @@ impl Layout {
             (None, ValueFormat::Json) => Value::Json(
                 config.value_columns.iter().map(|c| column("value_columns", c)).collect::<Result<Vec<_>, _>>()?,
             ),
-            (None, ValueFormat::Avro | ValueFormat::Protobuf) if config.value_columns.is_empty() => {
+            (None, format) if format.registered() && config.value_columns.is_empty() => {
                 Value::Registered((0..schema.fields().len()).collect(), None)
             }
-            (None, ValueFormat::Avro | ValueFormat::Protobuf) => Value::Registered(
+            (None, _) => Value::Registered(
                 config.value_columns.iter().map(|c| column("value_columns", c)).collect::<Result<Vec<_>, _>>()?,
                 None,
             ),
@@ -216,7 +216,7 @@ impl KafkaSink {
         &self.value_schema
     }
 
-    /// Avro or Protobuf: encodes the values with `encoder`, of the registered schema.
+    /// Avro, Protobuf or JSON Schema: encodes the values with `encoder`, of the registered schema.
     pub(super) fn encode_with(&mut self, encoder: quiver_registry::WireEncoder) {
         if let Value::Registered(_, slot) = &mut self.value {
             *slot = Some(Arc::new(encoder));
@@ -235,8 +235,9 @@ impl KafkaSink {
             Value::Json(columns) => {
                 let projected = batch.project(columns).expect("indexes from the schema");
                 let projected = projected.with_schema(self.value_schema.clone()).map_err(|e| fail(e.to_string()))?;
-                tokio::task::block_in_place(|| json_values(&projected))
-                    .map_err(|e| fail(format!("cannot encode rows as JSON: {e}")))?
+                let (bytes, ranges) = tokio::task::block_in_place(|| quiver_registry::json::objects(&projected))
+                    .map_err(|e| fail(format!("cannot encode rows as JSON: {e}")))?;
+                Payloads::Encoded { bytes, ranges }
             }
             Value::Column(index) => Payloads::Column(BytesColumn::new(batch.column(*index)).map_err(fail)?),
             Value::Registered(columns, encoder) => {
@@ -465,27 +466,6 @@ impl Payloads {
             Self::Column(column) => column.get(i),
         }
     }
-}
-
-/// One JSON object per row.
-fn json_values(batch: &RecordBatch) -> Result<Payloads, arrow::error::ArrowError> {
-    let mut bytes = Vec::with_capacity(batch.get_array_memory_size());
-    let mut writer = arrow::json::WriterBuilder::new()
-        .with_explicit_nulls(true)
-        .build::<_, arrow::json::writer::LineDelimited>(&mut bytes);
-    writer.write(batch)?;
-    writer.finish()?;
-    drop(writer);
-    // JSON escapes newlines inside strings, so each line is one row.
-    let mut ranges = Vec::with_capacity(batch.num_rows());
-    let mut start = 0;
-    for (end, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'\n') {
-        if end > start {
-            ranges.push(start..end);
-        }
-        start = end + 1;
-    }
-    Ok(Payloads::Encoded { bytes, ranges })
 }
 
 fn ipc_value(batch: &RecordBatch) -> Result<Vec<u8>, arrow::error::ArrowError> {

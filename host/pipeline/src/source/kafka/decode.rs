@@ -12,9 +12,7 @@ use arrow::array::{
 };
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use arrow::error::ArrowError;
 use arrow::ipc::reader::StreamReader;
-use arrow::json::ReaderBuilder;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -40,6 +38,32 @@ pub enum MessageFormat {
     /// writer's version is read as the subject's latest (or pinned) by
     /// field numbers.
     Protobuf,
+    /// JSON in the Confluent wire format (magic byte, schema id, document),
+    /// its schemas from `[source.registry]`: each message is checked
+    /// against its writer's JSON Schema, then read as the subject's latest
+    /// (or pinned) version by property names.
+    #[serde(rename = "json-schema")]
+    JsonSchema,
+}
+
+impl MessageFormat {
+    /// Whether the messages' schemas are in a schema registry.
+    pub fn registered(self) -> bool {
+        matches!(self, Self::Avro | Self::Protobuf | Self::JsonSchema)
+    }
+
+    /// The format's name in the pipeline file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Debezium => "debezium",
+            Self::Ipc => "ipc",
+            Self::Raw => "raw",
+            Self::Avro => "avro",
+            Self::Protobuf => "protobuf",
+            Self::JsonSchema => "json-schema",
+        }
+    }
 }
 
 /// One consumed message, detached from the consumer.
@@ -73,7 +97,7 @@ pub struct Decoded {
 /// Turns the messages of one topic-partition into a batch of `schema`.
 pub struct MessageDecoder {
     format: MessageFormat,
-    /// Avro and Protobuf: the decoder of the subject's schemas.
+    /// Avro, Protobuf and JSON Schema: the decoder of the subject's schemas.
     wire: Option<Arc<quiver_registry::WireDecoder>>,
     /// The batch schema.
     schema: SchemaRef,
@@ -86,9 +110,11 @@ impl MessageDecoder {
     /// Debezium and the stream schema for IPC; raw messages have a fixed schema.
     pub fn new(format: MessageFormat, declared: SchemaRef) -> Self {
         let schema = match format {
-            MessageFormat::Json | MessageFormat::Ipc | MessageFormat::Avro | MessageFormat::Protobuf => {
-                declared.clone()
-            }
+            MessageFormat::Json
+            | MessageFormat::Ipc
+            | MessageFormat::Avro
+            | MessageFormat::Protobuf
+            | MessageFormat::JsonSchema => declared.clone(),
             MessageFormat::Debezium => {
                 let mut fields: Vec<Arc<Field>> = declared.fields().iter().cloned().collect();
                 fields.push(Arc::new(Field::new(DEBEZIUM_COLUMNS[0], DataType::Utf8, false)));
@@ -100,7 +126,7 @@ impl MessageDecoder {
         Self { format, wire: None, schema, rows: declared }
     }
 
-    /// A decoder of `format` (Avro or Protobuf) messages in the Confluent wire format.
+    /// A decoder of `format` (Avro, Protobuf or JSON Schema) messages in the Confluent wire format.
     pub fn wire(format: MessageFormat, decoder: Arc<quiver_registry::WireDecoder>) -> Self {
         let schema = decoder.schema().clone();
         Self { format, wire: Some(decoder), rows: schema.clone(), schema }
@@ -118,7 +144,7 @@ impl MessageDecoder {
             MessageFormat::Debezium => self.debezium(messages),
             MessageFormat::Ipc => self.ipc(messages),
             MessageFormat::Raw => raw(topic, partition, messages),
-            MessageFormat::Avro | MessageFormat::Protobuf => {
+            MessageFormat::Avro | MessageFormat::Protobuf | MessageFormat::JsonSchema => {
                 let decoder = self.wire.as_ref().expect("a registry's decoder is made by MessageDecoder::wire");
                 let values: Vec<Option<&[u8]>> = messages.iter().map(|m| m.value.as_deref()).collect();
                 let (batch, failed) = decoder.decode(&values);
@@ -140,7 +166,7 @@ impl MessageDecoder {
                 None => failed.push((i, "the message has no value (a tombstone)".to_string())),
             }
         }
-        let (batch, bad) = json_rows(&self.rows, &values);
+        let (batch, bad) = quiver_registry::json::rows(&self.rows, &values);
         failed.extend(bad.into_iter().map(|(i, reason)| (kept[i], reason)));
         finish(batch, messages, failed)
     }
@@ -161,7 +187,7 @@ impl MessageDecoder {
             }
         }
         let image_bytes: Vec<&[u8]> = images.iter().map(|s| s.as_bytes()).collect();
-        let (rows, bad) = json_rows(&self.rows, &image_bytes);
+        let (rows, bad) = quiver_registry::json::rows(&self.rows, &image_bytes);
         let mut op = StringBuilder::new();
         let mut ts = Int64Builder::new();
         let mut bad = bad.into_iter().peekable();
@@ -273,45 +299,6 @@ fn finish(batch: RecordBatch, messages: &[Message], mut failed: Vec<(usize, Stri
         }
     }
     Decoded { batch, offsets, failed }
-}
-
-/// Decodes one JSON object per value. Returns the rows of the values that
-/// decoded, in order, and the index and reason of those that did not.
-fn json_rows(schema: &SchemaRef, values: &[&[u8]]) -> (RecordBatch, Vec<(usize, String)>) {
-    // The whole batch in one go; value by value only when that fails, to find the culprits.
-    if let Ok(batch) = json_batch(schema, values)
-        && batch.num_rows() == values.len()
-    {
-        return (batch, Vec::new());
-    }
-    let mut good = Vec::with_capacity(values.len());
-    let mut failed = Vec::new();
-    for (i, value) in values.iter().enumerate() {
-        match json_batch(schema, &[value]) {
-            Ok(b) if b.num_rows() == 1 => good.push(b),
-            Ok(b) if b.num_rows() == 0 => failed.push((i, "the message holds no JSON object".to_string())),
-            Ok(b) => failed.push((i, format!("the message holds {} JSON values, not one object", b.num_rows()))),
-            Err(e) => failed.push((i, format!("invalid JSON for the declared schema: {e}"))),
-        }
-    }
-    (concat_batches(schema, &good).expect("batches share the schema"), failed)
-}
-
-fn json_batch(schema: &SchemaRef, values: &[&[u8]]) -> Result<RecordBatch, ArrowError> {
-    let mut decoder = ReaderBuilder::new(schema.clone()).with_batch_size(values.len().max(1) * 2).build_decoder()?;
-    for value in values {
-        for part in [*value, b"\n"] {
-            let mut rest = part;
-            while !rest.is_empty() {
-                let read = decoder.decode(rest)?;
-                if read == 0 {
-                    return Err(ArrowError::JsonError("the decoder made no progress".into()));
-                }
-                rest = &rest[read..];
-            }
-        }
-    }
-    Ok(decoder.flush()?.unwrap_or_else(|| RecordBatch::new_empty(schema.clone())))
 }
 
 #[derive(Deserialize)]

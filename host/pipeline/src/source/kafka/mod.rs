@@ -60,9 +60,9 @@ pub struct KafkaSourceConfig {
     /// Where a group without committed offsets starts: `earliest` (default) or `latest`.
     #[serde(default)]
     pub start: StartFrom,
-    /// How values are decoded: `json`, `debezium`, `ipc`, `raw`, `avro` or `protobuf`.
+    /// How values are decoded: `json`, `debezium`, `ipc`, `raw`, `avro`, `protobuf` or `json-schema`.
     pub format: MessageFormat,
-    /// `avro` and `protobuf`: the schema registry, and the subject whose schema the rows take.
+    /// `avro`, `protobuf` and `json-schema`: the schema registry, and the subject whose schema the rows take.
     #[serde(default)]
     pub registry: Option<quiver_registry::RegistryConfig>,
     /// JSON and Debezium: the row's columns. JSON infers them from the first
@@ -142,27 +142,30 @@ impl SourceTable for KafkaSourceConfig {
             (MessageFormat::Debezium, Ok(None)) => {
                 problems.add(&at.key("schema"), "format \"debezium\" needs the row's columns declared")
             }
-            (MessageFormat::Ipc | MessageFormat::Raw | MessageFormat::Avro | MessageFormat::Protobuf, Ok(Some(_))) => {
+            (format, Ok(Some(_)))
+                if matches!(format, MessageFormat::Ipc | MessageFormat::Raw) || format.registered() =>
+            {
                 problems.add(
                     &at.key("schema"),
-                    "IPC messages carry their schema, raw messages have a fixed one and Avro's and Protobuf's are \
-                     the registry's; declare columns for json and debezium only",
+                    "IPC messages carry their schema, raw messages have a fixed one and Avro's, Protobuf's and JSON \
+                     Schema's are the registry's; declare columns for json and debezium only",
                 )
             }
             _ => {}
         }
-        let wire = matches!(self.format, MessageFormat::Avro | MessageFormat::Protobuf);
+        let wire = self.format.registered();
         match (&self.registry, wire) {
             (None, true) => problems.add(
                 &at.key("format"),
                 format!(
                     "\"{}\" reads its schemas from a schema registry: add [source.registry] with its url",
-                    format!("{:?}", self.format).to_lowercase()
+                    self.format.name()
                 ),
             ),
-            (Some(_), false) => {
-                problems.add(&at.key("registry"), "only formats \"avro\" and \"protobuf\" read schemas from a registry")
-            }
+            (Some(_), false) => problems.add(
+                &at.key("registry"),
+                "only formats \"avro\", \"protobuf\" and \"json-schema\" read schemas from a registry",
+            ),
             (Some(registry), true) => {
                 for (key, problem) in registry.problems() {
                     problems.add(&at.key(&format!("registry.{key}")), problem);
@@ -186,7 +189,7 @@ impl SourceTable for KafkaSourceConfig {
         let base = match (self.format, declared_columns(&self.schema)?) {
             (MessageFormat::Raw, _) => Some(raw_schema()),
             // The registry's, when the source opens.
-            (MessageFormat::Avro | MessageFormat::Protobuf, _) => None,
+            (format, _) if format.registered() => None,
             (_, declared) => declared,
         };
         Ok(base.map(|schema| MessageDecoder::new(self.format, schema).schema().clone()))
@@ -197,7 +200,7 @@ impl SourceTable for KafkaSourceConfig {
             Some(pattern) => format!("topics matching {pattern}"),
             None => format!("topics {}", self.topics.join(", ")),
         };
-        let format = format!("{:?}", self.format).to_lowercase();
+        let format = self.format.name();
         format!("Kafka {topics}, group {}, {format} messages", self.group_id)
     }
 
@@ -226,6 +229,9 @@ async fn open_wire(
     let decoder = match format {
         MessageFormat::Protobuf => quiver_registry::WireDecoder::Protobuf(
             quiver_registry::ProtobufDecoder::open(client, &subject, version, message).await?,
+        ),
+        MessageFormat::JsonSchema => quiver_registry::WireDecoder::JsonSchema(
+            quiver_registry::JsonSchemaDecoder::open(client, &subject, version).await?,
         ),
         _ => quiver_registry::WireDecoder::Avro(quiver_registry::AvroDecoder::open(client, &subject, version).await?),
     };
@@ -256,7 +262,7 @@ impl KafkaSource {
         let declared = declared_columns(&config.schema)?;
         // The registry first: a missing subject or an unreadable schema fails before the group is joined.
         let wire = match (&config.registry, config.format) {
-            (Some(registry), format @ (MessageFormat::Avro | MessageFormat::Protobuf)) => {
+            (Some(registry), format) if format.registered() => {
                 Some(Arc::new(open_wire(format, registry, &config.topics).await?))
             }
             _ => None,
