@@ -18,6 +18,7 @@ mod iceberg;
 mod iceberg_conflict;
 mod iceberg_rest;
 mod ipc_input;
+mod json_schema;
 mod kafka;
 mod kafka_to_iceberg;
 mod kafka_to_s3;

@@ -93,7 +93,7 @@ impl Registry {
         assert!(out.status.success(), "{}\n--- registry\n{}", crate::describe(&out), self.log());
     }
 
-    /// Registers `schema` of `kind` (`AVRO`, `PROTOBUF`) under `subject`
+    /// Registers `schema` of `kind` (`AVRO`, `PROTOBUF`, `JSON`) under `subject`
     /// with confluent-kafka's registry client; with `backward`, then sets
     /// the subject's compatibility rule to BACKWARD.
     pub fn register(&self, subject: &str, schema: &str, kind: &str, backward: bool) {

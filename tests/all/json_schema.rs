@@ -1,0 +1,220 @@
+//! JSON Schema from Kafka in the Confluent wire format, its schemas in a
+//! real registry (Apicurio's Confluent API): confluent-kafka's
+//! JSONSerializer writes the messages with two versions of the subject's
+//! schema, Quiver checks each against its writer's schema and reads them
+//! all as the latest by property names, and every field of every row is
+//! checked against a computation written here; messages that do not fit
+//! go to the dead letters with their reason.
+
+use std::path::Path;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use quiver_tests::kafka::broker;
+use quiver_tests::registry::{Ran, Registry, registry};
+use quiver_tests::{client_python, describe, write_pipeline};
+
+/// Produces rows `first..first + count` with schema `version` through confluent-kafka.
+fn produce(registry: &Registry, topic: &str, first: usize, count: usize, version: u32) {
+    registry.produce("json_schema_produce.py", topic, first, count, version);
+}
+
+fn pipeline(topic: &str, registry: &str) -> String {
+    format!(
+        "[source]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopics = [\"{topic}\"]\ngroup_id = \"g-{topic}\"\n\
+         format = \"json-schema\"\nstop_at_end = true\nbatch_rows = 700\n\n[source.registry]\nurl = \"{registry}\"\n\n\
+         [sink]\nformat = \"parquet\"\npath = \"out/\"\n\n[dead_letter]\nformat = \"jsonl\"\npath = \"dead/\"\n",
+        broker().bootstrap()
+    )
+}
+
+/// Checks row `r` of `rows` against the formulas of `json_schema_produce.py` for row `i`.
+fn check_row(rows: &RecordBatch, r: usize, i: i64, version: u32) {
+    let col = |name: &str| rows.column_by_name(name).unwrap_or_else(|| panic!("no column {name}: {:?}", rows.schema()));
+    assert_eq!(col("event_id").as_primitive::<Int64Type>().value(r), i);
+    let user = col("user").as_string::<i32>().value(r);
+    match i % 500 {
+        7 => assert_eq!(user, "ü".repeat(20_000)),
+        _ => assert_eq!(user, format!("usér-{i}")),
+    }
+    let ts = col("ts").as_primitive::<TimestampMicrosecondType>();
+    assert_eq!(ts.value(r), (1_700_000_000 + i) * 1_000_000 + i % 1000);
+    // 2024-01-01 is day 19723 of the epoch.
+    assert_eq!(col("day").as_primitive::<Date32Type>().value(r) as i64, 19_723 + i % 365);
+    let level = arrow::compute::cast(col("level"), &DataType::Utf8).unwrap();
+    assert_eq!(level.as_string::<i32>().value(r), ["LOW", "MID", "HIGH"][i as usize % 3]);
+    let tags = col("tags").as_list::<i32>().value(r);
+    let tags: Vec<&str> = tags.as_string::<i32>().iter().map(Option::unwrap).collect();
+    assert_eq!(tags, (0..i % 3).map(|j| format!("t{j}")).collect::<Vec<_>>());
+    let attrs = col("attrs").as_map().value(r);
+    let keys: Vec<&str> = attrs.column(0).as_string::<i32>().iter().map(Option::unwrap).collect();
+    let values = attrs.column(1).as_primitive::<Int64Type>().values().to_vec();
+    match i % 2 {
+        1 => assert_eq!((keys, values), (vec!["a", "b"], vec![i, -i])),
+        _ => assert!(keys.is_empty()),
+    }
+    let page = col("page").as_struct();
+    match i % 5 {
+        0 => assert!(page.is_null(r), "a null page is null"),
+        _ => {
+            assert_eq!(page.column(0).as_string::<i32>().value(r), format!("/p/{i}"));
+            assert_eq!(page.column(1).as_primitive::<Int64Type>().value(r), i % 4);
+        }
+    }
+    let amount = col("amount").as_primitive::<Float64Type>();
+    match i % 2 {
+        0 => assert_eq!(amount.value(r), i as f64 / 4.0),
+        _ => assert!(amount.is_null(r)),
+    }
+    assert_eq!(col("small").as_primitive::<Int32Type>().value(r) as i64, i % 1000 - 500);
+    let channel = col("channel").as_string::<i32>();
+    match version {
+        1 => assert!(channel.is_null(r), "rows written before `channel` read null"),
+        _ => assert_eq!(channel.value(r), format!("ch{}", i % 3)),
+    }
+}
+
+#[test]
+fn json_schema_in_two_versions_reads_as_the_latest_and_what_breaks_its_schema_goes_to_dead_letters() {
+    let kafka = broker();
+    let registry = registry();
+    let topic = "json-schema-clicks";
+    kafka.create_topic(topic, 3);
+    produce(registry, topic, 0, 1_500, 1);
+    produce(registry, topic, 1_500, 1_500, 2);
+    let valid = kafka.read_all(topic, false).into_iter().find_map(|r| r.value).unwrap();
+    let framed = |id: Option<u32>, body: &[u8]| {
+        let mut out = vec![0];
+        out.extend(id.map_or_else(|| valid[1..5].to_vec(), |id| id.to_be_bytes().to_vec()));
+        out.extend(body);
+        out
+    };
+    let poison: Vec<quiver_tests::kafka::Outgoing> = vec![
+        (Some(b"p1".to_vec()), Some(br#"{"event_id": 1, "user": "u", "level": "LOW"}"#.to_vec()), vec![]),
+        (Some(b"p2".to_vec()), Some(framed(Some(987_654), &valid[5..])), vec![]),
+        (Some(b"p3".to_vec()), Some(framed(Some(0), &valid[5..])), vec![]),
+        (Some(b"p4".to_vec()), Some(valid[..valid.len() - 3].to_vec()), vec![]),
+        (Some(b"p5".to_vec()), Some(framed(None, br#"{"event_id": "seven", "user": "u", "level": "LOW"}"#)), vec![]),
+        (Some(b"p6".to_vec()), Some(framed(None, br#"{"event_id": 7, "user": "u", "level": "LOUD"}"#)), vec![]),
+        (Some(b"p7".to_vec()), Some(framed(None, br#"{"event_id": 8, "level": "LOW"}"#)), vec![]),
+        (Some(b"p8".to_vec()), None, vec![]),
+    ];
+    kafka.produce(topic, poison);
+
+    let dir = tempfile::tempdir().unwrap();
+    let Ran { log, rows, reasons } = registry.run(dir.path(), &pipeline(topic, &registry.url()));
+    // The latest version, then each id met once: v1's, and the two that are not there.
+    assert!(log.contains("4 requests to the schema registry for 4 schema ids"), "{log}");
+
+    assert_eq!(rows.num_rows(), 3_000, "{:?}", rows.schema());
+    for r in 0..3_000 {
+        check_row(&rows, r, r as i64, if r < 1_500 { 1 } else { 2 });
+    }
+
+    assert_eq!(reasons.len(), 8, "{reasons:#?}");
+    let has = |what: &str| reasons.iter().filter(|r| r.contains(what)).count();
+    assert_eq!(has("Confluent wire format"), 1, "{reasons:#?}");
+    assert_eq!(has("schema id 987654 is not in the schema registry"), 1, "{reasons:#?}");
+    assert_eq!(has("schema id 0 is not in the schema registry"), 1, "{reasons:#?}");
+    assert_eq!(has("the JSON body does not parse"), 1, "{reasons:#?}");
+    assert_eq!(has("does not match its schema"), 3, "{reasons:#?}");
+    assert_eq!(has("`/event_id`: \"seven\" is not of type \"integer\""), 1, "{reasons:#?}");
+    assert_eq!(has("`/level`: \"LOUD\" is not one of"), 1, "{reasons:#?}");
+    assert_eq!(has("\"user\" is a required property"), 1, "{reasons:#?}");
+    assert_eq!(has("tombstone"), 1, "{reasons:#?}");
+}
+
+#[test]
+fn json_schema_refusals_before_any_message_moves() {
+    let kafka = broker();
+    let registry = registry();
+    let topic = "json-schema-refused";
+    kafka.create_topic(topic, 1);
+    produce(registry, topic, 0, 10, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let refused = |subject: &str, schema: &str, kind: &str, wanted: &[&str]| {
+        registry.register(subject, schema, kind, false);
+        let text = pipeline(topic, &registry.url())
+            .replace("[source.registry]\n", &format!("[source.registry]\nsubject = {subject:?}\n"));
+        let file = write_pipeline(d, &text);
+        let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
+        assert!(!out.status.success(), "{}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for w in [subject].iter().chain(wanted) {
+            assert!(stderr.contains(w), "wanted {w:?} in:\n{stderr}");
+        }
+        assert!(!d.join("out").exists(), "nothing is written");
+    };
+    refused(&registry.subject("json-avro"), "\"long\"", "AVRO", &["not JSON Schema"]);
+    refused(
+        &registry.subject("json-union"),
+        r#"{"type": "object", "properties": {"id": {"type": ["string", "integer"]}}}"#,
+        "JSON",
+        &["id: a union of types", "one type a column"],
+    );
+    refused(
+        &registry.subject("json-recursive"),
+        r##"{"type": "object", "definitions": {"Node": {"type": "object", "properties": {"next": {"$ref": "#/definitions/Node"}}}},
+             "properties": {"head": {"$ref": "#/definitions/Node"}}}"##,
+        "JSON",
+        &["head.next", "recursive"],
+    );
+}
+
+#[test]
+fn json_schema_out_to_kafka_registers_its_schema_and_confluent_kafka_reads_every_field() {
+    let kafka = broker();
+    let registry = registry();
+    let (input, output) = ("json-schema-relay-in", "json-schema-relay-out");
+    kafka.create_topic(input, 2);
+    kafka.create_topic(output, 2);
+    produce(registry, input, 0, 600, 1);
+    produce(registry, input, 600, 600, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sink = format!(
+        "[sink]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopic = \"{output}\"\nformat = \"json-schema\"\n\
+         key_column = \"event_id\"\nrecord_name = \"quiver.tests.Relayed\"\n\n[sink.registry]\nurl = \"{}\"\n",
+        kafka.bootstrap(),
+        registry.url()
+    );
+    let text = pipeline(input, &registry.url()).replace("[sink]\nformat = \"parquet\"\npath = \"out/\"\n", &sink);
+    let file = write_pipeline(d, &text);
+    let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/json_schema_consume.py");
+    let read = std::process::Command::new(client_python())
+        .arg(script)
+        .args([kafka.bootstrap(), registry.url(), output.to_string(), "1200".into(), "600".into()])
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", describe(&read));
+    let said = String::from_utf8_lossy(&read.stdout);
+    let registered = registry.python(&format!(
+        "from confluent_kafka.schema_registry import SchemaRegistryClient\n\
+         print(SchemaRegistryClient({{'url': URL}}).get_latest_version('{output}-value').schema_id)"
+    ));
+    assert!(registered.status.success(), "{}", describe(&registered));
+    let id = String::from_utf8_lossy(&registered.stdout).trim().to_string();
+    assert!(said.starts_with(&format!("ok 1200 ids=[{id}]\n")), "every message carries the registered id: {said}");
+    let schema: serde_json::Value = serde_json::from_str(said.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(schema["title"], "quiver.tests.Relayed");
+    assert_eq!(schema["required"], serde_json::json!(["event_id", "user", "level"]), "{schema}");
+    assert_eq!(schema["properties"]["level"]["enum"], serde_json::json!(["LOW", "MID", "HIGH"]), "{schema}");
+
+    // The subject already holds a schema the output cannot follow under BACKWARD: event_id changes type.
+    let subject = registry.subject("json-schema-refused");
+    let topic = subject.trim_end_matches("-value").to_string();
+    kafka.create_topic(&topic, 1);
+    let old = r#"{"type": "object", "properties": {"event_id": {"type": "string"}}, "required": ["event_id"]}"#;
+    registry.register(&subject, old, "JSON", true);
+    let refused = text.replace(&format!("topic = \"{output}\""), &format!("topic = \"{topic}\""));
+    let file = write_pipeline(d, &refused.replace("group_id = \"g-", "group_id = \"g2-"));
+    let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&subject) && stderr.contains("refused the output's schema"), "{stderr}");
+    assert!(kafka.read_all(&topic, false).is_empty(), "no message moved");
+}
