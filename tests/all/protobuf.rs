@@ -11,7 +11,7 @@ use std::path::Path;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type};
 use quiver_tests::kafka::broker;
-use quiver_tests::registry::{Ran, Registry, registry};
+use quiver_tests::registry::{Registry, framing_poison, registry};
 use quiver_tests::{client_python, describe, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
@@ -97,42 +97,17 @@ fn protobuf_in_two_schema_versions_reads_as_the_latest_field_by_field_and_poison
     produce(registry, topic, 1_500, 1_500, 2);
     let valid = kafka.read_all(topic, false).into_iter().find_map(|r| r.value).unwrap();
     assert_eq!(valid[5], 0, "the first message's indexes are the single 0");
-    let with = |bytes: &[u8], id: Option<u32>, body: &[u8]| {
-        let mut out = vec![0];
-        out.extend(id.map_or_else(|| valid[1..5].to_vec(), |id| id.to_be_bytes().to_vec()));
-        out.extend(bytes);
-        out.extend(body);
-        out
-    };
-    let poison: Vec<quiver_tests::kafka::Outgoing> = vec![
-        (Some(b"p1".to_vec()), Some(br#"{"event_id": 1}"#.to_vec()), vec![]),
-        (Some(b"p2".to_vec()), Some(with(&[0], Some(987_654), &valid[6..])), vec![]),
-        (Some(b"p3".to_vec()), Some(with(&[0], Some(0), &valid[6..])), vec![]),
-        (Some(b"p4".to_vec()), Some(valid[..valid.len() - 3].to_vec()), vec![]),
-        // One index, 5 (zigzag 10): the schema has one top-level message.
-        (Some(b"p5".to_vec()), Some(with(&[2, 10], None, &valid[6..])), vec![]),
-        (Some(b"p6".to_vec()), None, vec![]),
-    ];
+    let mut poison = framing_poison(&valid, 3);
+    // One index, 5 (zigzag 10): the schema has one top-level message.
+    let out_of_range = [&valid[..5], &[2, 10], &valid[6..]].concat();
+    poison.push((Some(b"index-5".to_vec()), Some(out_of_range), vec![]));
     kafka.produce(topic, poison);
 
     let dir = tempfile::tempdir().unwrap();
-    let Ran { log, rows, reasons } = registry.run(dir.path(), &pipeline(topic, &registry.url()));
-    // The latest version, then each id met once: v1's, and the two that are not there.
-    assert!(log.contains("4 requests to the schema registry for 4 schema ids"), "{log}");
-
-    assert_eq!(rows.num_rows(), 3_000, "{:?}", rows.schema());
-    for r in 0..3_000 {
-        check_row(&rows, r, r as i64, if r < 1_500 { 1 } else { 2 });
-    }
-
-    assert_eq!(reasons.len(), 6, "{reasons:#?}");
-    let has = |what: &str| reasons.iter().filter(|r| r.contains(what)).count();
-    assert_eq!(has("Confluent wire format"), 1, "{reasons:#?}");
-    assert_eq!(has("schema id 987654 is not in the schema registry"), 1, "{reasons:#?}");
-    assert_eq!(has("schema id 0 is not in the schema registry"), 1, "{reasons:#?}");
-    assert_eq!(has("does not decode"), 1, "{reasons:#?}");
-    assert_eq!(has("message index [5] is out of range"), 1, "{reasons:#?}");
-    assert_eq!(has("tombstone"), 1, "{reasons:#?}");
+    let ran = registry.run(dir.path(), &pipeline(topic, &registry.url()));
+    ran.assert_poisoned(3_000, 1_500, check_row, "does not decode");
+    assert_eq!(ran.has("message index [5] is out of range"), 1, "{:#?}", ran.reasons);
+    assert_eq!(ran.reasons.len(), 6, "{:#?}", ran.reasons);
 }
 
 #[test]

@@ -138,3 +138,58 @@ pub struct Ran {
     /// The reason of each dead letter.
     pub reasons: Vec<String>,
 }
+
+/// The poison every wire format's test sends, made from `valid`, one
+/// well-framed message: a value that is not framed, `valid` under an
+/// unknown schema id and under id 0, `valid` with its last `cut` bytes
+/// gone, and a tombstone. [`Ran::assert_poisoned`] checks what they leave.
+pub fn framing_poison(valid: &[u8], cut: usize) -> Vec<crate::kafka::Outgoing> {
+    let with_id = |id: u32| {
+        let mut out = valid.to_vec();
+        out[1..5].copy_from_slice(&id.to_be_bytes());
+        out
+    };
+    vec![
+        (Some(b"not-framed".to_vec()), Some(br#"{"event_id": 1}"#.to_vec()), vec![]),
+        (Some(b"unknown-id".to_vec()), Some(with_id(987_654)), vec![]),
+        (Some(b"id-0".to_vec()), Some(with_id(0)), vec![]),
+        (Some(b"cut".to_vec()), Some(valid[..valid.len() - cut].to_vec()), vec![]),
+        (Some(b"tombstone".to_vec()), None, vec![]),
+    ]
+}
+
+impl Ran {
+    /// Asserts what a run over rows `0..count` (those below `split`
+    /// written with version 1, the rest with 2) and [`framing_poison`]
+    /// left: 4 registry requests (the latest version, then each id met
+    /// once: v1's and the two that are not there), every row passed to
+    /// `check(rows, r, event_id, version)`, and one dead letter each for
+    /// the poison, `cut` being the reason given to the shortened message.
+    pub fn assert_poisoned(
+        &self,
+        count: usize,
+        split: usize,
+        check: impl Fn(&arrow::array::RecordBatch, usize, i64, u32),
+        cut: &str,
+    ) {
+        assert!(self.log.contains("4 requests to the schema registry for 4 schema ids"), "{}", self.log);
+        assert_eq!(self.rows.num_rows(), count, "{:?}", self.rows.schema());
+        for r in 0..count {
+            check(&self.rows, r, r as i64, if r < split { 1 } else { 2 });
+        }
+        for what in [
+            "Confluent wire format",
+            "schema id 987654 is not in the schema registry",
+            "schema id 0 is not in the schema registry",
+            cut,
+            "tombstone",
+        ] {
+            assert_eq!(self.has(what), 1, "{what}: {:#?}", self.reasons);
+        }
+    }
+
+    /// How many dead-letter reasons contain `what`.
+    pub fn has(&self, what: &str) -> usize {
+        self.reasons.iter().filter(|r| r.contains(what)).count()
+    }
+}
