@@ -11,7 +11,7 @@ use std::path::Path;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use quiver_tests::kafka::broker;
-use quiver_tests::registry::{Ran, Registry, registry};
+use quiver_tests::registry::{Registry, framing_poison, registry};
 use quiver_tests::{client_python, describe, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
@@ -83,45 +83,25 @@ fn json_schema_in_two_versions_reads_as_the_latest_and_what_breaks_its_schema_go
     produce(registry, topic, 0, 1_500, 1);
     produce(registry, topic, 1_500, 1_500, 2);
     let valid = kafka.read_all(topic, false).into_iter().find_map(|r| r.value).unwrap();
-    let framed = |id: Option<u32>, body: &[u8]| {
-        let mut out = vec![0];
-        out.extend(id.map_or_else(|| valid[1..5].to_vec(), |id| id.to_be_bytes().to_vec()));
-        out.extend(body);
-        out
-    };
-    let poison: Vec<quiver_tests::kafka::Outgoing> = vec![
-        (Some(b"p1".to_vec()), Some(br#"{"event_id": 1, "user": "u", "level": "LOW"}"#.to_vec()), vec![]),
-        (Some(b"p2".to_vec()), Some(framed(Some(987_654), &valid[5..])), vec![]),
-        (Some(b"p3".to_vec()), Some(framed(Some(0), &valid[5..])), vec![]),
-        (Some(b"p4".to_vec()), Some(valid[..valid.len() - 3].to_vec()), vec![]),
-        (Some(b"p5".to_vec()), Some(framed(None, br#"{"event_id": "seven", "user": "u", "level": "LOW"}"#)), vec![]),
-        (Some(b"p6".to_vec()), Some(framed(None, br#"{"event_id": 7, "user": "u", "level": "LOUD"}"#)), vec![]),
-        (Some(b"p7".to_vec()), Some(framed(None, br#"{"event_id": 8, "level": "LOW"}"#)), vec![]),
-        (Some(b"p8".to_vec()), None, vec![]),
-    ];
+    let mut poison = framing_poison(&valid, 3);
+    let framed = |body: &[u8]| [&valid[..5], body].concat();
+    for (key, body) in [
+        ("not-integer", &br#"{"event_id": "seven", "user": "u", "level": "LOW"}"#[..]),
+        ("not-in-enum", br#"{"event_id": 7, "user": "u", "level": "LOUD"}"#),
+        ("no-user", br#"{"event_id": 8, "level": "LOW"}"#),
+    ] {
+        poison.push((Some(key.as_bytes().to_vec()), Some(framed(body)), vec![]));
+    }
     kafka.produce(topic, poison);
 
     let dir = tempfile::tempdir().unwrap();
-    let Ran { log, rows, reasons } = registry.run(dir.path(), &pipeline(topic, &registry.url()));
-    // The latest version, then each id met once: v1's, and the two that are not there.
-    assert!(log.contains("4 requests to the schema registry for 4 schema ids"), "{log}");
-
-    assert_eq!(rows.num_rows(), 3_000, "{:?}", rows.schema());
-    for r in 0..3_000 {
-        check_row(&rows, r, r as i64, if r < 1_500 { 1 } else { 2 });
-    }
-
-    assert_eq!(reasons.len(), 8, "{reasons:#?}");
-    let has = |what: &str| reasons.iter().filter(|r| r.contains(what)).count();
-    assert_eq!(has("Confluent wire format"), 1, "{reasons:#?}");
-    assert_eq!(has("schema id 987654 is not in the schema registry"), 1, "{reasons:#?}");
-    assert_eq!(has("schema id 0 is not in the schema registry"), 1, "{reasons:#?}");
-    assert_eq!(has("the JSON body does not parse"), 1, "{reasons:#?}");
-    assert_eq!(has("does not match its schema"), 3, "{reasons:#?}");
-    assert_eq!(has("`/event_id`: \"seven\" is not of type \"integer\""), 1, "{reasons:#?}");
-    assert_eq!(has("`/level`: \"LOUD\" is not one of"), 1, "{reasons:#?}");
-    assert_eq!(has("\"user\" is a required property"), 1, "{reasons:#?}");
-    assert_eq!(has("tombstone"), 1, "{reasons:#?}");
+    let ran = registry.run(dir.path(), &pipeline(topic, &registry.url()));
+    ran.assert_poisoned(3_000, 1_500, check_row, "the JSON body does not parse");
+    assert_eq!(ran.has("does not match its schema"), 3, "{:#?}", ran.reasons);
+    assert_eq!(ran.has("`/event_id`: \"seven\" is not of type \"integer\""), 1, "{:#?}", ran.reasons);
+    assert_eq!(ran.has("`/level`: \"LOUD\" is not one of"), 1, "{:#?}", ran.reasons);
+    assert_eq!(ran.has("\"user\" is a required property"), 1, "{:#?}", ran.reasons);
+    assert_eq!(ran.reasons.len(), 8, "{:#?}", ran.reasons);
 }
 
 #[test]
@@ -146,6 +126,15 @@ fn json_schema_refusals_before_any_message_moves() {
         }
         assert!(!d.join("out").exists(), "nothing is written");
     };
+    let text = pipeline(topic, &registry.url())
+        .replace("[source.registry]\n", "[source.registry]\nsubject_strategy = \"record\"\n");
+    let out = quiver_tests::quiver(d, &["run", "--no-progress", write_pipeline(d, &text).to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("subject_strategy") && stderr.contains("a source reads the subject it is given"),
+        "{stderr}"
+    );
     refused(&registry.subject("json-avro"), "\"long\"", "AVRO", &["not JSON Schema"]);
     refused(
         &registry.subject("json-union"),
@@ -203,6 +192,33 @@ fn json_schema_out_to_kafka_registers_its_schema_and_confluent_kafka_reads_every
     assert_eq!(schema["title"], "quiver.tests.Relayed");
     assert_eq!(schema["required"], serde_json::json!(["event_id", "user", "level"]), "{schema}");
     assert_eq!(schema["properties"]["level"]["enum"], serde_json::json!(["LOW", "MID", "HIGH"]), "{schema}");
+
+    // Confluent's other two naming strategies: every message carries the id registered under the subject they name.
+    let registry_table = format!("[sink.registry]\nurl = \"{}\"\n", registry.url());
+    for (strategy, topic, subject) in [
+        ("record", "json-schema-by-record", "quiver.tests.Relayed".to_string()),
+        ("topic-record", "json-schema-by-topic-record", "json-schema-by-topic-record-quiver.tests.Relayed".into()),
+    ] {
+        kafka.create_topic(topic, 1);
+        let named = text
+            .replace(&format!("topic = \"{output}\""), &format!("topic = \"{topic}\""))
+            .replace("group_id = \"g-", &format!("group_id = \"{strategy}-"))
+            .replace(&registry_table, &format!("{registry_table}subject_strategy = \"{strategy}\"\n"));
+        let file = write_pipeline(d, &named);
+        let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", describe(&out));
+        let registered = registry.python(&format!(
+            "from confluent_kafka.schema_registry import SchemaRegistryClient\n\
+             print(SchemaRegistryClient({{'url': URL}}).get_latest_version({subject:?}).schema_id)"
+        ));
+        assert!(registered.status.success(), "{strategy}: {}", describe(&registered));
+        let id: u32 = String::from_utf8_lossy(&registered.stdout).trim().parse().unwrap();
+        let messages = kafka.read_all(topic, false);
+        assert_eq!(messages.len(), 1_200, "{strategy}");
+        for message in messages {
+            assert_eq!(message.value.unwrap()[1..5], id.to_be_bytes(), "{strategy}: the id under {subject}");
+        }
+    }
 
     // The subject already holds a schema the output cannot follow under BACKWARD: event_id changes type.
     let subject = registry.subject("json-schema-refused");

@@ -572,6 +572,16 @@ fn bad_kafka_settings_are_refused_before_data_moves() {
             "[sink]\ntype = \"kafka\"\nbootstrap_servers = \"x\"\ntopic = \"t\"\nproperties = { \"enable.idempotence\" = false }\n",
             "set by Quiver",
         ),
+        (
+            "",
+            "[sink]\ntype = \"kafka\"\nbootstrap_servers = \"x\"\ntopic = \"t\"\nformat = \"avro\"\n\n[sink.registry]\nurl = \"http://127.0.0.1:9\"\nsubject = \"s\"\nsubject_strategy = \"record\"\n",
+            "give subject or subject_strategy, not both",
+        ),
+        (
+            "",
+            "[sink]\ntype = \"kafka\"\nbootstrap_servers = \"x\"\ntopic_column = \"topic\"\nformat = \"avro\"\n\n[sink.registry]\nurl = \"http://127.0.0.1:9\"\nsubject_strategy = \"topic-record\"\n",
+            "a subject of the topic needs a fixed topic",
+        ),
     ];
     for (pipeline_keys, sink, expected) in cases {
         let text = format!(

@@ -1,11 +1,12 @@
-//! The `registry` table of a source: where the schema registry is, how to
-//! sign in, and which subject's schema the rows take.
+//! The `registry` table of a source or a sink: where the schema registry
+//! is, how to sign in, and which subject's schema the rows take or the
+//! output's schema is registered under.
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
-/// `[source.registry]`: a Confluent-compatible schema registry.
+/// `[source.registry]` or `[sink.registry]`: a Confluent-compatible schema registry.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
@@ -16,6 +17,12 @@ pub struct RegistryConfig {
     /// (the TopicNameStrategy) of the source's only topic.
     #[serde(default)]
     pub subject: Option<String>,
+    /// A sink's subject when `subject` is not given: `topic`
+    /// (`<topic>-value`, the default), `record` (the record's full name,
+    /// so topics can share one schema) or `topic-record`
+    /// (`<topic>-<record>`), Confluent's three naming strategies.
+    #[serde(default)]
+    pub subject_strategy: SubjectStrategy,
     /// The subject's version the rows take (the reader's schema); default
     /// its latest when the run starts.
     #[serde(default)]
@@ -36,6 +43,37 @@ pub struct RegistryConfig {
     /// Seconds to wait for the registry's answer.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+}
+
+/// How a sink names the subject it registers its output's schema under:
+/// Confluent's `TopicNameStrategy`, `RecordNameStrategy` and
+/// `TopicRecordNameStrategy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SubjectStrategy {
+    /// `<topic>-value`.
+    #[default]
+    Topic,
+    /// The record's full name, whatever the topic.
+    Record,
+    /// `<topic>-<record>`.
+    TopicRecord,
+}
+
+impl SubjectStrategy {
+    /// The subject of `record` written to `topic`.
+    pub fn subject(self, topic: &str, record: &str) -> String {
+        match self {
+            SubjectStrategy::Topic => format!("{topic}-value"),
+            SubjectStrategy::Record => record.to_string(),
+            SubjectStrategy::TopicRecord => format!("{topic}-{record}"),
+        }
+    }
+
+    /// Whether the subject depends on the topic.
+    pub fn needs_topic(self) -> bool {
+        self != SubjectStrategy::Record
+    }
 }
 
 fn default_timeout() -> u64 {

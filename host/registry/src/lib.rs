@@ -34,7 +34,7 @@ mod wire;
 
 pub use avro::AvroDecoder;
 pub use client::{Registered, Registry};
-pub use config::RegistryConfig;
+pub use config::{RegistryConfig, SubjectStrategy};
 pub use encode::AvroEncoder;
 pub use error::RegistryError;
 pub use json_schema::{JsonSchemaDecoder, JsonSchemaEncoder};

@@ -99,7 +99,7 @@ pub struct KafkaSinkConfig {
     #[serde(default)]
     pub format: ValueFormat,
     /// `avro`, `protobuf` and `json-schema`: the schema registry the output's schema is registered in,
-    /// under `subject` (default `<topic>-value`).
+    /// under `subject`, or the subject its `subject_strategy` names (default `<topic>-value`).
     #[serde(default)]
     pub registry: Option<quiver_registry::RegistryConfig>,
     /// `avro`, `protobuf` and `json-schema`: the record's (or message's, or
@@ -153,8 +153,21 @@ impl SinkTable for KafkaSinkConfig {
                 if registry.message.is_some() {
                     problems.add(&at.key("registry.message"), "a sink names its record with record_name");
                 }
-                if registry.subject.is_none() && self.topic.is_none() {
-                    problems.add(&at.key("registry.subject"), "name the subject: `<topic>-value` needs a fixed topic");
+                let strategy = registry.subject_strategy;
+                if registry.subject.is_some() && strategy != quiver_registry::SubjectStrategy::Topic {
+                    problems.add(&at.key("registry.subject_strategy"), "give subject or subject_strategy, not both");
+                }
+                if self.record_name.is_none() && self.topic.is_none() {
+                    problems.add(
+                        &at.key("record_name"),
+                        "name the record: its default, the topic's name, needs a fixed topic",
+                    );
+                }
+                if registry.subject.is_none() && strategy.needs_topic() && self.topic.is_none() {
+                    problems.add(
+                        &at.key("registry.subject"),
+                        "name the subject, or set subject_strategy = \"record\": a subject of the topic needs a fixed topic",
+                    );
                 }
             }
             (None, false) => {}
@@ -186,9 +199,10 @@ impl SinkTable for KafkaSinkConfig {
         let mut sink = KafkaSink::open(table, self, schema, context)?;
         if let (true, Some(registry)) = (self.format.registered(), &self.registry) {
             let topic = self.topic.clone().unwrap_or_default();
-            let subject = registry.subject.clone().unwrap_or_else(|| format!("{topic}-value"));
             let record =
                 self.record_name.clone().unwrap_or_else(|| topic.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+            let subject =
+                registry.subject.clone().unwrap_or_else(|| registry.subject_strategy.subject(&topic, &record));
             let failed = |e: quiver_registry::RegistryError| SinkError::Kafka { table, reason: e.to_string() };
             let client = quiver_registry::Registry::new(registry).map_err(failed)?;
             let schema = sink.value_schema();

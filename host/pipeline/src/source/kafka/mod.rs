@@ -176,6 +176,12 @@ impl SourceTable for KafkaSourceConfig {
                         "name the subject whose schema the rows take: `<topic>-value` is the default for one topic only",
                     );
                 }
+                if registry.subject_strategy != quiver_registry::SubjectStrategy::Topic {
+                    problems.add(
+                        &at.key("registry.subject_strategy"),
+                        "a source reads the subject it is given: name it with `subject`",
+                    );
+                }
                 if registry.message.is_some() && self.format != MessageFormat::Protobuf {
                     problems
                         .add(&at.key("registry.message"), "only a Protobuf schema has several messages to choose from");
