@@ -5,13 +5,11 @@
 //! against a computation written here; the messages that are not Avro of a
 //! registered schema go to the dead letters with their reason.
 
-use std::path::Path;
-
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
 use quiver_tests::kafka::broker;
 use quiver_tests::registry::{Registry, framing_poison, registry};
-use quiver_tests::{client_python, describe, read_parquet_dir, write_pipeline};
+use quiver_tests::{describe, read_parquet_dir, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
 fn produce(registry: &Registry, topic: &str, first: usize, count: usize, version: u32) {
@@ -157,31 +155,16 @@ fn avro_out_to_kafka_registers_its_schema_and_confluent_kafka_reads_every_field(
     let kafka = broker();
     let registry = registry();
     let (input, output) = ("avro-relay-in", "avro-relay-out");
-    kafka.create_topic(input, 2);
-    kafka.create_topic(output, 2);
-    produce(registry, input, 0, 600, 1);
-    produce(registry, input, 600, 600, 2);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let sink = format!(
-        "[sink]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopic = \"{output}\"\nformat = \"avro\"\n\
-         key_column = \"event_id\"\nrecord_name = \"quiver.tests.Relayed\"\n\n[sink.registry]\nurl = \"{}\"\n",
-        kafka.bootstrap(),
-        registry.url()
+    let (text, said) = registry.relay(
+        d,
+        (input, output),
+        "avro",
+        &pipeline(input, &registry.url()),
+        "avro_produce.py",
+        &["avro_consume.py"],
     );
-    let text = pipeline(input, &registry.url()).replace("[sink]\nformat = \"parquet\"\npath = \"out/\"\n", &sink);
-    let file = write_pipeline(d, &text);
-    let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
-
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/avro_consume.py");
-    let read = std::process::Command::new(client_python())
-        .arg(script)
-        .args([kafka.bootstrap(), registry.url(), output.to_string(), "1200".into(), "600".into()])
-        .output()
-        .unwrap();
-    assert!(read.status.success(), "{}", describe(&read));
-    let said = String::from_utf8_lossy(&read.stdout);
     assert!(said.starts_with("ok 1200 ids=["), "{said}");
     let registered = registry.python(&format!(
         "from confluent_kafka.schema_registry import SchemaRegistryClient\n\

@@ -6,13 +6,11 @@
 //! checked against a computation written here; messages that do not fit
 //! go to the dead letters with their reason.
 
-use std::path::Path;
-
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use quiver_tests::kafka::broker;
 use quiver_tests::registry::{Registry, framing_poison, registry};
-use quiver_tests::{client_python, describe, write_pipeline};
+use quiver_tests::{describe, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
 fn produce(registry: &Registry, topic: &str, first: usize, count: usize, version: u32) {
@@ -156,37 +154,17 @@ fn json_schema_out_to_kafka_registers_its_schema_and_confluent_kafka_reads_every
     let kafka = broker();
     let registry = registry();
     let (input, output) = ("json-schema-relay-in", "json-schema-relay-out");
-    kafka.create_topic(input, 2);
-    kafka.create_topic(output, 2);
-    produce(registry, input, 0, 600, 1);
-    produce(registry, input, 600, 600, 2);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let sink = format!(
-        "[sink]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopic = \"{output}\"\nformat = \"json-schema\"\n\
-         key_column = \"event_id\"\nrecord_name = \"quiver.tests.Relayed\"\n\n[sink.registry]\nurl = \"{}\"\n",
-        kafka.bootstrap(),
-        registry.url()
+    let (text, said) = registry.relay(
+        d,
+        (input, output),
+        "json-schema",
+        &pipeline(input, &registry.url()),
+        "json_schema_produce.py",
+        &["json_schema_consume.py"],
     );
-    let text = pipeline(input, &registry.url()).replace("[sink]\nformat = \"parquet\"\npath = \"out/\"\n", &sink);
-    let file = write_pipeline(d, &text);
-    let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
-
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/json_schema_consume.py");
-    let read = std::process::Command::new(client_python())
-        .arg(script)
-        .args([kafka.bootstrap(), registry.url(), output.to_string(), "1200".into(), "600".into()])
-        .output()
-        .unwrap();
-    assert!(read.status.success(), "{}", describe(&read));
-    let said = String::from_utf8_lossy(&read.stdout);
-    let registered = registry.python(&format!(
-        "from confluent_kafka.schema_registry import SchemaRegistryClient\n\
-         print(SchemaRegistryClient({{'url': URL}}).get_latest_version('{output}-value').schema_id)"
-    ));
-    assert!(registered.status.success(), "{}", describe(&registered));
-    let id = String::from_utf8_lossy(&registered.stdout).trim().to_string();
+    let id = registry.latest_id(&format!("{output}-value"));
     assert!(said.starts_with(&format!("ok 1200 ids=[{id}]\n")), "every message carries the registered id: {said}");
     let schema: serde_json::Value = serde_json::from_str(said.lines().nth(1).unwrap()).unwrap();
     assert_eq!(schema["title"], "quiver.tests.Relayed");
@@ -207,12 +185,7 @@ fn json_schema_out_to_kafka_registers_its_schema_and_confluent_kafka_reads_every
         let file = write_pipeline(d, &named);
         let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
         assert!(out.status.success(), "{}", describe(&out));
-        let registered = registry.python(&format!(
-            "from confluent_kafka.schema_registry import SchemaRegistryClient\n\
-             print(SchemaRegistryClient({{'url': URL}}).get_latest_version({subject:?}).schema_id)"
-        ));
-        assert!(registered.status.success(), "{strategy}: {}", describe(&registered));
-        let id: u32 = String::from_utf8_lossy(&registered.stdout).trim().parse().unwrap();
+        let id = registry.latest_id(&subject);
         let messages = kafka.read_all(topic, false);
         assert_eq!(messages.len(), 1_200, "{strategy}");
         for message in messages {

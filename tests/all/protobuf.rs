@@ -6,13 +6,11 @@
 //! against a computation written here; messages that are not Protobuf of a
 //! registered schema go to the dead letters with their reason.
 
-use std::path::Path;
-
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type};
 use quiver_tests::kafka::broker;
 use quiver_tests::registry::{Registry, framing_poison, registry};
-use quiver_tests::{client_python, describe, write_pipeline};
+use quiver_tests::{describe, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
 fn produce(registry: &Registry, topic: &str, first: usize, count: usize, version: u32) {
@@ -153,37 +151,17 @@ fn protobuf_out_to_kafka_registers_its_message_and_confluent_kafka_reads_every_f
     let kafka = broker();
     let registry = registry();
     let (input, output) = ("protobuf-relay-in", "protobuf-relay-out");
-    kafka.create_topic(input, 2);
-    kafka.create_topic(output, 2);
-    produce(registry, input, 0, 600, 1);
-    produce(registry, input, 600, 600, 2);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let sink = format!(
-        "[sink]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopic = \"{output}\"\nformat = \"protobuf\"\n\
-         key_column = \"event_id\"\nrecord_name = \"quiver.tests.Relayed\"\n\n[sink.registry]\nurl = \"{}\"\n",
-        kafka.bootstrap(),
-        registry.url()
+    let (text, said) = registry.relay(
+        d,
+        (input, output),
+        "protobuf",
+        &pipeline(input, &registry.url()),
+        "protobuf_produce.py",
+        &["protobuf_consume.py", "Relayed"],
     );
-    let text = pipeline(input, &registry.url()).replace("[sink]\nformat = \"parquet\"\npath = \"out/\"\n", &sink);
-    let file = write_pipeline(d, &text);
-    let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
-
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/protobuf_consume.py");
-    let read = std::process::Command::new(client_python())
-        .arg(script)
-        .args([kafka.bootstrap(), registry.url(), output.to_string(), "Relayed".into(), "1200".into(), "600".into()])
-        .output()
-        .unwrap();
-    assert!(read.status.success(), "{}", describe(&read));
-    let said = String::from_utf8_lossy(&read.stdout);
-    let registered = registry.python(&format!(
-        "from confluent_kafka.schema_registry import SchemaRegistryClient\n\
-         print(SchemaRegistryClient({{'url': URL}}).get_latest_version('{output}-value').schema_id)"
-    ));
-    assert!(registered.status.success(), "{}", describe(&registered));
-    let id = String::from_utf8_lossy(&registered.stdout).trim().to_string();
+    let id = registry.latest_id(&format!("{output}-value"));
     assert!(said.starts_with(&format!("ok 1200 ids=[{id}]\n")), "every message carries the registered id: {said}");
     assert!(said.contains("package quiver.tests;") && said.contains("message Relayed {"), "{said}");
     assert!(said.contains("optional string channel = 15;"), "{said}");

@@ -109,6 +109,58 @@ impl Registry {
         assert!(out.status.success(), "{}", crate::describe(&out));
     }
 
+    /// The id of `subject`'s latest version, as confluent-kafka's client reads it.
+    pub fn latest_id(&self, subject: &str) -> u32 {
+        let out = self.python(&format!(
+            "from confluent_kafka.schema_registry import SchemaRegistryClient\n\
+             print(SchemaRegistryClient({{'url': URL}}).get_latest_version({subject:?}).schema_id)"
+        ));
+        assert!(out.status.success(), "{subject}: {}", crate::describe(&out));
+        String::from_utf8_lossy(&out.stdout).trim().parse().expect("an id")
+    }
+
+    /// Relays 1,200 rows from `input` to `output` in `format`: rows
+    /// `0..600` written by `produce` with version 1, the rest with 2, read
+    /// by `source`, a pipeline whose Parquet sink becomes a Kafka sink
+    /// (records `quiver.tests.Relayed`, keyed by `event_id`), then read
+    /// back by `consume[0]` (with `consume[1..]` before the counts), which
+    /// must succeed. The relay's pipeline text, and what the consumer said.
+    pub fn relay(
+        &self,
+        dir: &Path,
+        (input, output): (&str, &str),
+        format: &str,
+        source: &str,
+        produce: &str,
+        consume: &[&str],
+    ) -> (String, String) {
+        let kafka = crate::kafka::broker();
+        kafka.create_topic(input, 2);
+        kafka.create_topic(output, 2);
+        self.produce(produce, input, 0, 600, 1);
+        self.produce(produce, input, 600, 600, 2);
+        let sink = format!(
+            "[sink]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopic = \"{output}\"\nformat = \"{format}\"\n\
+             key_column = \"event_id\"\nrecord_name = \"quiver.tests.Relayed\"\n\n[sink.registry]\nurl = \"{}\"\n",
+            kafka.bootstrap(),
+            self.url()
+        );
+        let text = source.replace("[sink]\nformat = \"parquet\"\npath = \"out/\"\n", &sink);
+        let file = crate::write_pipeline(dir, &text);
+        let out = crate::quiver(dir, &["run", "--no-progress", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}\n--- registry\n{}", crate::describe(&out), self.log());
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients").join(consume[0]);
+        let read = Command::new(client_python())
+            .arg(script)
+            .args([kafka.bootstrap(), self.url(), output.to_string()])
+            .args(&consume[1..])
+            .args(["1200", "600"])
+            .output()
+            .unwrap();
+        assert!(read.status.success(), "{}", crate::describe(&read));
+        (text, String::from_utf8_lossy(&read.stdout).into_owned())
+    }
+
     /// Runs `pipeline` in `dir` (Parquet rows into `out/`, JSON Lines dead
     /// letters into `dead/`), which must succeed: what it left.
     pub fn run(&self, dir: &Path, pipeline: &str) -> Ran {
