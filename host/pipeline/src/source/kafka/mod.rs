@@ -3,11 +3,11 @@
 //! time (linger). Offsets are never committed here: the pipeline commits
 //! them once the sinks hold every row up to them.
 
+mod config;
 mod decode;
 mod group;
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,90 +19,15 @@ use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata, StreamConsu
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers as _};
 use rdkafka::topic_partition_list::TopicPartitionList;
-use serde::Deserialize;
 use tokio::sync::watch;
 
+pub use config::{KafkaSourceConfig, StartFrom};
 pub use decode::{DEBEZIUM_COLUMNS, Message, MessageDecoder, MessageFormat, raw_schema};
 pub use group::{Group, Partition};
 
-use super::{
-    Acknowledger, BatchSender, ColumnConfig, Position, Source, SourceBatch, SourceError, SourceTable, declared_columns,
-};
+use super::{Acknowledger, BatchSender, Position, Source, SourceBatch, SourceError, declared_columns};
 use crate::dead_letter::Undecodable;
 use crate::kafka::{client_config, set_default};
-use crate::problems::{At, Problems};
-use crate::value::ConfigValue;
-
-/// Where a new consumer group starts reading.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StartFrom {
-    /// The oldest message kept (default: nothing already in the topic is missed).
-    #[default]
-    Earliest,
-    /// Only messages produced after the group first joins.
-    Latest,
-}
-
-/// `[source]` with `type = "kafka"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KafkaSourceConfig {
-    /// Brokers to bootstrap from: `host:port[,host:port...]`.
-    pub bootstrap_servers: String,
-    /// Topics to read, by name.
-    #[serde(default)]
-    pub topics: Vec<String>,
-    /// Or every topic whose name matches this regular expression (`^clicks-.*`).
-    pub topic_pattern: Option<String>,
-    /// The consumer group: processes sharing it share the partitions.
-    pub group_id: String,
-    /// Where a group without committed offsets starts: `earliest` (default) or `latest`.
-    #[serde(default)]
-    pub start: StartFrom,
-    /// How values are decoded: `json`, `debezium`, `ipc`, `raw`, `avro`, `protobuf` or `json-schema`.
-    pub format: MessageFormat,
-    /// `avro`, `protobuf` and `json-schema`: the schema registry, and the subject whose schema the rows take.
-    #[serde(default)]
-    pub registry: Option<quiver_registry::RegistryConfig>,
-    /// JSON and Debezium: the row's columns. JSON infers them from the first
-    /// messages when absent; Debezium needs them.
-    #[serde(default)]
-    pub schema: Vec<ColumnConfig>,
-    /// JSON without a schema: messages read to infer it.
-    #[serde(default = "default_infer_messages")]
-    pub infer_messages: usize,
-    /// A batch is cut at this many messages...
-    #[serde(default = "default_batch_rows")]
-    pub batch_rows: usize,
-    /// ...or this many bytes of message values...
-    #[serde(default = "default_batch_bytes")]
-    pub batch_bytes: usize,
-    /// ...or when its first message has waited this long, in milliseconds.
-    #[serde(default = "default_linger_ms")]
-    pub linger_ms: u64,
-    /// End the run once every assigned partition has been read to its end
-    /// (for backfills and tests); by default the run goes on until stopped.
-    #[serde(default)]
-    pub stop_at_end: bool,
-    /// librdkafka consumer properties passed through: security settings,
-    /// fetch sizes, `session.timeout.ms`, ...
-    #[serde(default)]
-    pub properties: BTreeMap<String, ConfigValue>,
-}
-
-fn default_infer_messages() -> usize {
-    100
-}
-fn default_batch_rows() -> usize {
-    10_000
-}
-fn default_batch_bytes() -> usize {
-    16 << 20
-}
-fn default_linger_ms() -> u64 {
-    100
-}
 
 type GroupConsumer = StreamConsumer<Group>;
 
@@ -114,109 +39,6 @@ pub struct KafkaSource {
     /// Messages read while inferring the schema, to be batched first.
     backlog: Vec<(Partition, Message, u64)>,
     eof: Vec<Partition>,
-}
-
-#[async_trait::async_trait]
-impl SourceTable for KafkaSourceConfig {
-    fn validate(&self, at: &At, _base: &Path, problems: &mut Problems) {
-        for (key, value) in [("batch_rows", self.batch_rows), ("batch_bytes", self.batch_bytes)] {
-            if value == 0 {
-                problems.add(&at.key(key), "must be at least 1");
-            }
-        }
-        if self.group_id.is_empty() {
-            problems.add(&at.key("group_id"), "must not be empty");
-        }
-        match (&self.topic_pattern, self.topics.is_empty()) {
-            (Some(_), false) => problems.add(&at.key("topics"), "give topics or topic_pattern, not both"),
-            (None, true) => problems.add(&at.key("topics"), "name at least one topic, or give topic_pattern"),
-            (Some(p), true) => {
-                if let Err(e) = regex_lite::Regex::new(p) {
-                    problems.add(&at.key("topic_pattern"), e.to_string());
-                }
-            }
-            (None, false) => {}
-        }
-        match (self.format, declared_columns(&self.schema)) {
-            (_, Err(e)) => problems.add(&at.key("schema"), e.to_string()),
-            (MessageFormat::Debezium, Ok(None)) => {
-                problems.add(&at.key("schema"), "format \"debezium\" needs the row's columns declared")
-            }
-            (format, Ok(Some(_)))
-                if matches!(format, MessageFormat::Ipc | MessageFormat::Raw) || format.registered() =>
-            {
-                problems.add(
-                    &at.key("schema"),
-                    "IPC messages carry their schema, raw messages have a fixed one and Avro's, Protobuf's and JSON \
-                     Schema's are the registry's; declare columns for json and debezium only",
-                )
-            }
-            _ => {}
-        }
-        let wire = self.format.registered();
-        match (&self.registry, wire) {
-            (None, true) => problems.add(
-                &at.key("format"),
-                format!(
-                    "\"{}\" reads its schemas from a schema registry: add [source.registry] with its url",
-                    self.format.name()
-                ),
-            ),
-            (Some(_), false) => problems.add(
-                &at.key("registry"),
-                "only formats \"avro\", \"protobuf\" and \"json-schema\" read schemas from a registry",
-            ),
-            (Some(registry), true) => {
-                for (key, problem) in registry.problems() {
-                    problems.add(&at.key(&format!("registry.{key}")), problem);
-                }
-                if registry.subject.is_none() && (self.topics.len() != 1 || self.topic_pattern.is_some()) {
-                    problems.add(
-                        &at.key("registry.subject"),
-                        "name the subject whose schema the rows take: `<topic>-value` is the default for one topic only",
-                    );
-                }
-                if registry.subject_strategy != quiver_registry::SubjectStrategy::Topic {
-                    problems.add(
-                        &at.key("registry.subject_strategy"),
-                        "a source reads the subject it is given: name it with `subject`",
-                    );
-                }
-                if registry.message.is_some() && self.format != MessageFormat::Protobuf {
-                    problems
-                        .add(&at.key("registry.message"), "only a Protobuf schema has several messages to choose from");
-                }
-            }
-            (None, false) => {}
-        }
-    }
-
-    fn declared_schema(&self) -> Result<Option<SchemaRef>, SourceError> {
-        let base = match (self.format, declared_columns(&self.schema)?) {
-            (MessageFormat::Raw, _) => Some(raw_schema()),
-            // The registry's, when the source opens.
-            (format, _) if format.registered() => None,
-            (_, declared) => declared,
-        };
-        Ok(base.map(|schema| MessageDecoder::new(self.format, schema).schema().clone()))
-    }
-
-    fn describe(&self) -> String {
-        let topics = match &self.topic_pattern {
-            Some(pattern) => format!("topics matching {pattern}"),
-            None => format!("topics {}", self.topics.join(", ")),
-        };
-        let format = self.format.name();
-        format!("Kafka {topics}, group {}, {format} messages", self.group_id)
-    }
-
-    fn is_stream(&self) -> bool {
-        true
-    }
-
-    async fn open(&self, _base: &Path) -> Result<Box<dyn Source>, SourceError> {
-        Ok(Box::new(KafkaSource::open(self).await?))
-    }
 }
 
 /// The decoder of the subject `registry` names (`<topic>-value` of the only topic by default).
