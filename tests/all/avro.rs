@@ -7,7 +7,7 @@
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
-use quiver_tests::kafka::broker;
+use quiver_tests::kafka::{bootstrap, broker};
 use quiver_tests::registry::{Registry, framing_poison, registry};
 use quiver_tests::{describe, read_parquet_dir, write_pipeline};
 
@@ -21,7 +21,7 @@ fn pipeline(topic: &str, registry: &str) -> String {
         "[source]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopics = [\"{topic}\"]\ngroup_id = \"g-{topic}\"\n\
          format = \"avro\"\nstop_at_end = true\nbatch_rows = 700\n\n[source.registry]\nurl = \"{registry}\"\n\n\
          [sink]\nformat = \"parquet\"\npath = \"out/\"\n\n[dead_letter]\nformat = \"jsonl\"\npath = \"dead/\"\n",
-        broker().bootstrap()
+        bootstrap()
     )
 }
 
@@ -158,12 +158,12 @@ fn avro_out_to_kafka_registers_its_schema_and_confluent_kafka_reads_every_field(
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (text, said) = registry.relay(
+        &kafka,
         d,
         (input, output),
         "avro",
         &pipeline(input, &registry.url()),
-        "avro_produce.py",
-        &["avro_consume.py"],
+        ("avro_produce.py", &["avro_consume.py"]),
     );
     assert!(said.starts_with("ok 1200 ids=["), "{said}");
     let registered = registry.python(&format!(

@@ -8,7 +8,7 @@
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
-use quiver_tests::kafka::broker;
+use quiver_tests::kafka::{bootstrap, broker};
 use quiver_tests::registry::{Registry, framing_poison, registry};
 use quiver_tests::{describe, write_pipeline};
 
@@ -22,7 +22,7 @@ fn pipeline(topic: &str, registry: &str) -> String {
         "[source]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopics = [\"{topic}\"]\ngroup_id = \"g-{topic}\"\n\
          format = \"json-schema\"\nstop_at_end = true\nbatch_rows = 700\n\n[source.registry]\nurl = \"{registry}\"\n\n\
          [sink]\nformat = \"parquet\"\npath = \"out/\"\n\n[dead_letter]\nformat = \"jsonl\"\npath = \"dead/\"\n",
-        broker().bootstrap()
+        bootstrap()
     )
 }
 
@@ -157,12 +157,12 @@ fn json_schema_out_to_kafka_registers_its_schema_and_confluent_kafka_reads_every
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (text, said) = registry.relay(
+        &kafka,
         d,
         (input, output),
         "json-schema",
         &pipeline(input, &registry.url()),
-        "json_schema_produce.py",
-        &["json_schema_consume.py"],
+        ("json_schema_produce.py", &["json_schema_consume.py"]),
     );
     let id = registry.latest_id(&format!("{output}-value"));
     assert!(said.starts_with(&format!("ok 1200 ids=[{id}]\n")), "every message carries the registered id: {said}");

@@ -13,7 +13,7 @@ use std::time::Duration;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
 use quiver_plugin_enrich::{split_url, utc_hour};
-use quiver_tests::kafka::{Broker, Outgoing, Record, broker};
+use quiver_tests::kafka::{Broker, Outgoing, Record, instance};
 use quiver_tests::{
     CLICKSTREAM_SCHEMA, data_files, describe, plugins, quiver, signal, spawn_run, wait_until, write_pipeline,
 };
@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 pub(crate) fn exclusive() -> (MutexGuard<'static, ()>, &'static Broker) {
     static LOCK: Mutex<()> = Mutex::new(());
     let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    (guard, broker())
+    (guard, instance())
 }
 
 const URLS: &[Option<&str>] = &[

@@ -8,7 +8,7 @@
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type};
-use quiver_tests::kafka::broker;
+use quiver_tests::kafka::{bootstrap, broker};
 use quiver_tests::registry::{Registry, framing_poison, registry};
 use quiver_tests::{describe, write_pipeline};
 
@@ -22,7 +22,7 @@ fn pipeline(topic: &str, registry: &str) -> String {
         "[source]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopics = [\"{topic}\"]\ngroup_id = \"g-{topic}\"\n\
          format = \"protobuf\"\nstop_at_end = true\nbatch_rows = 700\n\n[source.registry]\nurl = \"{registry}\"\n\n\
          [sink]\nformat = \"parquet\"\npath = \"out/\"\n\n[dead_letter]\nformat = \"jsonl\"\npath = \"dead/\"\n",
-        broker().bootstrap()
+        bootstrap()
     )
 }
 
@@ -154,12 +154,12 @@ fn protobuf_out_to_kafka_registers_its_message_and_confluent_kafka_reads_every_f
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (text, said) = registry.relay(
+        &kafka,
         d,
         (input, output),
         "protobuf",
         &pipeline(input, &registry.url()),
-        "protobuf_produce.py",
-        &["protobuf_consume.py", "Relayed"],
+        ("protobuf_produce.py", &["protobuf_consume.py", "Relayed"]),
     );
     let id = registry.latest_id(&format!("{output}-value"));
     assert!(said.starts_with(&format!("ok 1200 ids=[{id}]\n")), "every message carries the registered id: {said}");

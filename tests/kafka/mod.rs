@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::net::TcpStream;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -56,9 +57,41 @@ static BROKER: OnceLock<Broker> = OnceLock::new();
 /// Numbers the readers' groups: the broker is fresh for every test process.
 static READERS: AtomicU64 = AtomicU64::new(0);
 
-/// The shared broker, started on first use.
-pub fn broker() -> &'static Broker {
+/// Read-held by every test while it needs the broker up, so that the test
+/// which restarts it waits for them instead of failing them mid-read.
+static UP: RwLock<()> = RwLock::new(());
+
+/// The shared broker, started on first use, kept up while this lives.
+pub struct Up {
+    _up: RwLockReadGuard<'static, ()>,
+    broker: &'static Broker,
+}
+
+impl Deref for Up {
+    type Target = Broker;
+
+    fn deref(&self) -> &Broker {
+        self.broker
+    }
+}
+
+/// The shared broker, held up until the returned guard is dropped. Take it
+/// once per test: a second hold on the same thread can deadlock behind a
+/// waiting restart.
+pub fn broker() -> Up {
+    let up = UP.read().unwrap_or_else(|e| e.into_inner());
+    Up { _up: up, broker: instance() }
+}
+
+/// The shared broker without holding it up: for the tests serialized with
+/// the one that restarts it, which must not read-hold it.
+pub fn instance() -> &'static Broker {
     BROKER.get_or_init(Broker::start)
+}
+
+/// The broker's `127.0.0.1:PORT`, which a restart keeps.
+pub fn bootstrap() -> String {
+    instance().bootstrap()
 }
 
 fn libs() -> PathBuf {
@@ -168,6 +201,7 @@ impl Broker {
 
     /// Kills the broker (SIGKILL, as a crash) and starts it again on the same log directory.
     pub fn restart(&self, down_for: Duration) {
+        let _down = UP.write().unwrap_or_else(|e| e.into_inner());
         if let Some(mut child) = self.child.lock().unwrap().take() {
             let _ = child.kill();
             let _ = child.wait();

@@ -86,7 +86,7 @@ impl Registry {
     pub fn produce(&self, script: &str, topic: &str, first: usize, count: usize, version: u32) {
         let out = Command::new(client_python())
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("clients").join(script))
-            .args([crate::kafka::broker().bootstrap(), self.url(), topic.to_string()])
+            .args([crate::kafka::bootstrap(), self.url(), topic.to_string()])
             .args([first.to_string(), count.to_string(), version.to_string()])
             .output()
             .expect("running the client python");
@@ -124,17 +124,17 @@ impl Registry {
     /// by `source`, a pipeline whose Parquet sink becomes a Kafka sink
     /// (records `quiver.tests.Relayed`, keyed by `event_id`), then read
     /// back by `consume[0]` (with `consume[1..]` before the counts), which
-    /// must succeed. The relay's pipeline text, and what the consumer said.
+    /// must succeed, all on `kafka`. The relay's pipeline text, and what
+    /// the consumer said.
     pub fn relay(
         &self,
+        kafka: &crate::kafka::Broker,
         dir: &Path,
         (input, output): (&str, &str),
         format: &str,
         source: &str,
-        produce: &str,
-        consume: &[&str],
+        (produce, consume): (&str, &[&str]),
     ) -> (String, String) {
-        let kafka = crate::kafka::broker();
         kafka.create_topic(input, 2);
         kafka.create_topic(output, 2);
         self.produce(produce, input, 0, 600, 1);
