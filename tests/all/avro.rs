@@ -178,16 +178,6 @@ fn avro_out_to_kafka_registers_its_schema_and_confluent_kafka_reads_every_field(
     assert!(registered.contains("quiver.tests Relayed"), "{registered}");
 
     // The subject already holds a schema the output cannot follow under BACKWARD.
-    let subject = registry.subject("avro-refused");
-    let topic = subject.trim_end_matches("-value").to_string();
-    kafka.create_topic(&topic, 1);
     let record = r#"{"type":"record","name":"Relayed","namespace":"quiver.tests","fields":[{"name":"event_id","type":"string"}]}"#;
-    registry.register(&subject, record, "AVRO", true);
-    let refused = text.replace(&format!("topic = \"{output}\""), &format!("topic = \"{topic}\""));
-    let file = write_pipeline(d, &refused.replace("group_id = \"g-", "group_id = \"g2-"));
-    let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
-    assert!(!out.status.success(), "{}", describe(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&subject) && stderr.contains("refused the output's schema"), "{stderr}");
-    assert!(kafka.read_all(&topic, false).is_empty(), "no message moved");
+    registry.refuses_output(&kafka, d, (&text, output), "avro-refused", (record, "AVRO"));
 }

@@ -194,16 +194,6 @@ fn json_schema_out_to_kafka_registers_its_schema_and_confluent_kafka_reads_every
     }
 
     // The subject already holds a schema the output cannot follow under BACKWARD: event_id changes type.
-    let subject = registry.subject("json-schema-refused");
-    let topic = subject.trim_end_matches("-value").to_string();
-    kafka.create_topic(&topic, 1);
     let old = r#"{"type": "object", "properties": {"event_id": {"type": "string"}}, "required": ["event_id"]}"#;
-    registry.register(&subject, old, "JSON", true);
-    let refused = text.replace(&format!("topic = \"{output}\""), &format!("topic = \"{topic}\""));
-    let file = write_pipeline(d, &refused.replace("group_id = \"g-", "group_id = \"g2-"));
-    let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
-    assert!(!out.status.success(), "{}", describe(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&subject) && stderr.contains("refused the output's schema"), "{stderr}");
-    assert!(kafka.read_all(&topic, false).is_empty(), "no message moved");
+    registry.refuses_output(&kafka, d, (&text, output), "json-schema-refused", (old, "JSON"));
 }

@@ -167,16 +167,6 @@ fn protobuf_out_to_kafka_registers_its_message_and_confluent_kafka_reads_every_f
     assert!(said.contains("optional string channel = 15;"), "{said}");
 
     // The subject already holds a message the output cannot follow under BACKWARD: field 1 changes type.
-    let subject = registry.subject("protobuf-refused");
-    let topic = subject.trim_end_matches("-value").to_string();
-    kafka.create_topic(&topic, 1);
     let proto = "syntax = \"proto3\";\npackage quiver.tests;\nmessage Relayed {\n  string event_id = 1;\n}\n";
-    registry.register(&subject, proto, "PROTOBUF", true);
-    let refused = text.replace(&format!("topic = \"{output}\""), &format!("topic = \"{topic}\""));
-    let file = write_pipeline(d, &refused.replace("group_id = \"g-", "group_id = \"g2-"));
-    let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
-    assert!(!out.status.success(), "{}", describe(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&subject) && stderr.contains("refused the output's schema"), "{stderr}");
-    assert!(kafka.read_all(&topic, false).is_empty(), "no message moved");
+    registry.refuses_output(&kafka, d, (&text, output), "protobuf-refused", (proto, "PROTOBUF"));
 }

@@ -161,6 +161,33 @@ impl Registry {
         (text, String::from_utf8_lossy(&read.stdout).into_owned())
     }
 
+    /// Runs `relay` (the text [`Registry::relay`] gave, which wrote to
+    /// `output`) into a fresh topic whose subject (`PREFIX-N-value`)
+    /// already holds `old` of `kind` under BACKWARD, which the output cannot
+    /// follow: the run must fail naming the subject, with no message moved.
+    pub fn refuses_output(
+        &self,
+        kafka: &crate::kafka::Broker,
+        dir: &Path,
+        (relay, output): (&str, &str),
+        prefix: &str,
+        (old, kind): (&str, &str),
+    ) {
+        let subject = self.subject(prefix);
+        let topic = subject.trim_end_matches("-value").to_string();
+        kafka.create_topic(&topic, 1);
+        self.register(&subject, old, kind, true);
+        let refused = relay
+            .replace(&format!("topic = \"{output}\""), &format!("topic = \"{topic}\""))
+            .replace("group_id = \"g-", "group_id = \"g2-");
+        let file = crate::write_pipeline(dir, &refused);
+        let out = crate::quiver(dir, &["run", "--no-progress", file.to_str().unwrap()]);
+        assert!(!out.status.success(), "{}", crate::describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&subject) && stderr.contains("refused the output's schema"), "{stderr}");
+        assert!(kafka.read_all(&topic, false).is_empty(), "no message moved to {topic}");
+    }
+
     /// Runs `pipeline` in `dir` (Parquet rows into `out/`, JSON Lines dead
     /// letters into `dead/`), which must succeed: what it left.
     pub fn run(&self, dir: &Path, pipeline: &str) -> Ran {
