@@ -18,7 +18,7 @@ use std::time::Instant;
 use arrow::array::RecordBatch;
 use quiver_pipeline::demo::{clickstream, clickstream_schema};
 use quiver_registry::{AvroDecoder, AvroEncoder, ProtobufDecoder, ProtobufEncoder, Registry, RegistryConfig};
-use quiver_tests::kafka::{Broker, Outgoing, broker};
+use quiver_tests::kafka::{Broker, Outgoing, instance};
 use quiver_tests::registry::registry;
 use quiver_tests::{plugins, quiver_command, write_pipeline};
 
@@ -26,7 +26,7 @@ const MESSAGES: usize = 200_000;
 const BATCH: usize = 10_000;
 
 fn main() {
-    let kafka = broker();
+    let kafka = instance();
     let server = registry();
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -15,14 +15,14 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use quiver_pipeline::demo::clickstream;
-use quiver_tests::kafka::{Broker, Outgoing, broker};
+use quiver_tests::kafka::{Broker, Outgoing, instance};
 use quiver_tests::{CLICKSTREAM_SCHEMA, plugins, quiver_bin, signal, spawn_run, wait_until, write_pipeline};
 
 const STREAM_SECONDS: u64 = 120;
 const RATE: u64 = 2_000;
 
 fn main() {
-    let kafka = broker();
+    let kafka = instance();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     println!("quiver compact benchmark (one run; Kafka and Quiver on the same 2 cores)\n");

@@ -18,7 +18,7 @@ use std::time::Instant;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use quiver_pipeline::demo::clickstream;
-use quiver_tests::kafka::broker;
+use quiver_tests::kafka::instance;
 use quiver_tests::s3::{S3Server, server};
 use quiver_tests::{CLICKSTREAM_SCHEMA, plugins, quiver_bin, write_clickstream, write_pipeline};
 
@@ -97,7 +97,7 @@ fn timed(s3: &S3Server, dir: &Path, text: &str) -> f64 {
 /// Streams [`MESSAGES`] clicks through enrich into `warehouse`, committing
 /// every 10 ms: each commit's file and snapshot times, in milliseconds.
 fn commits(s3: &S3Server, dir: &Path, warehouse: &str, name: &str) -> (Vec<f64>, Vec<f64>) {
-    let kafka = broker();
+    let kafka = instance();
     let topic = format!("bench-iceberg-{}", name.replace(' ', "-"));
     kafka.create_topic(&topic, 4);
     let mut messages: Vec<quiver_tests::kafka::Outgoing> = Vec::new();

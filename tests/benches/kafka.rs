@@ -16,7 +16,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use quiver_pipeline::demo::clickstream;
-use quiver_tests::kafka::{Broker, Outgoing, broker};
+use quiver_tests::kafka::{Broker, Outgoing, instance};
 use quiver_tests::{plugins, quiver, quiver_command, write_pipeline};
 
 const PRELOADED: usize = 200_000;
@@ -24,7 +24,7 @@ const RATE: usize = 5_000;
 const STEADY_SECS: usize = 4;
 
 fn main() {
-    let kafka = broker();
+    let kafka = instance();
     let dir = tempfile::tempdir().unwrap();
     println!("quiver Kafka benchmark (one run, broker and quiver on the same 2 cores)\n");
     let messages = json_clicks(PRELOADED);

@@ -84,7 +84,8 @@ pub fn broker() -> Up {
 }
 
 /// The shared broker without holding it up: for the tests serialized with
-/// the one that restarts it, which must not read-hold it.
+/// the one that restarts it, which must not read-hold it, and the benches,
+/// which never restart it.
 pub fn instance() -> &'static Broker {
     BROKER.get_or_init(Broker::start)
 }
