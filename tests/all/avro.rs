@@ -181,3 +181,69 @@ fn avro_out_to_kafka_registers_its_schema_and_confluent_kafka_reads_every_field(
     let record = r#"{"type":"record","name":"Relayed","namespace":"quiver.tests","fields":[{"name":"event_id","type":"string"}]}"#;
     registry.refuses_output(&kafka, d, (&text, output), "avro-refused", (record, "AVRO"));
 }
+
+#[test]
+fn plain_avro_datums_of_a_schema_file_read_field_by_field_and_broken_ones_go_to_dead_letters() {
+    let kafka = broker();
+    let registry = registry();
+    let topic = "avro-plain";
+    kafka.create_topic(topic, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let schema_file = d.join("click.avsc");
+    let out = std::process::Command::new(quiver_tests::client_python())
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/avro_plain_produce.py"))
+        .args([&bootstrap(), topic, "0", "1000", schema_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let valid = kafka.read_all(topic, false).into_iter().find_map(|r| r.value).unwrap();
+    let mut trailing = valid.clone();
+    trailing.extend_from_slice(&[2, 4]);
+    kafka.produce(
+        topic,
+        vec![
+            (Some(b"cut".to_vec()), Some(valid[..valid.len() - 3].to_vec()), vec![]),
+            (Some(b"trailing".to_vec()), Some(trailing), vec![]),
+            (Some(b"empty".to_vec()), Some(Vec::new()), vec![]),
+            (Some(b"tombstone".to_vec()), None, vec![]),
+        ],
+    );
+    let plain = pipeline(topic, &registry.url())
+        .replace("[source.registry]\n", "")
+        .replace(&format!("url = \"{}\"\n", registry.url()), "")
+        .replace("format = \"avro\"\n", "format = \"avro\"\navro_schema_file = \"click.avsc\"\nbatch_rows = 300\n")
+        .replace("batch_rows = 700\n", "");
+    let ran = registry.run(d, &plain);
+    assert_eq!(ran.rows.num_rows(), 1_000, "{:?}", ran.rows.schema());
+    for r in 0..1_000 {
+        check_fields(&ran.rows, r, r as i64);
+    }
+    assert!(!ran.log.contains("schema registry"), "no registry is asked: {}", ran.log);
+    assert_eq!(ran.reasons.len(), 4, "{:#?}", ran.reasons);
+    assert_eq!(ran.has("the Avro datum does not decode"), 2, "the cut and the empty one: {:#?}", ran.reasons);
+    assert_eq!(ran.has("2 bytes follow the Avro datum"), 1, "{:#?}", ran.reasons);
+    assert_eq!(ran.has("tombstone"), 1, "{:#?}", ran.reasons);
+
+    // Refused before anything connects, naming the key.
+    let refused = |text: String, wanted: &[&str]| {
+        let file = write_pipeline(d, &text);
+        let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
+        assert!(!out.status.success(), "{}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for w in wanted {
+            assert!(stderr.contains(w), "wanted {w:?} in:\n{stderr}");
+        }
+    };
+    refused(plain.replace("click.avsc", "missing.avsc"), &["avro_schema_file", "missing.avsc"]);
+    std::fs::write(d.join("broken.avsc"), "{\"type\": \"record\", \"name\": ").unwrap();
+    refused(plain.replace("click.avsc", "broken.avsc"), &["avro_schema_file", "broken.avsc", "not an Avro schema"]);
+    let inline = r#"avro_schema = '{"type": "record", "name": "R", "fields": [{"name": "a", "type": "nope"}]}'"#;
+    refused(plain.replace("avro_schema_file = \"click.avsc\"", inline), &["avro_schema", "cannot be read into Arrow"]);
+    refused(plain.replace("format = \"avro\"", "format = \"json\""), &["avro_schema_file", "only format \"avro\""]);
+    let both = pipeline(topic, &registry.url())
+        .replace("format = \"avro\"\n", "format = \"avro\"\navro_schema_file = \"click.avsc\"\n");
+    refused(both, &["avro_schema_file", "not both"]);
+    let neither = plain.replace("avro_schema_file = \"click.avsc\"\n", "");
+    refused(neither, &["[source] format", "avro_schema or avro_schema_file"]);
+}

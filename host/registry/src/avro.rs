@@ -111,7 +111,10 @@ impl AvroDecoder {
             });
             writers.store.clone().expect("the reader's schema is always there")
         };
-        let (batches, bad) = self.decode_framed(&store, &framed);
+        let size = framed.len();
+        let fresh = || decoder(&store, &self.reader_schema, size).expect("built once already with these schemas");
+        let framed: Vec<(usize, &[u8])> = framed.into_iter().map(|(i, _, bytes)| (i, bytes)).collect();
+        let (batches, bad) = decode_each(fresh, &framed, feed);
         failed.extend(bad);
         failed.sort_by_key(|(i, _)| *i);
         let batch =
@@ -151,54 +154,6 @@ impl AvroDecoder {
             }
         }
     }
-
-    /// Decodes the framed messages; a message that fails is set aside and
-    /// the rows since the last flush are decoded again by a fresh decoder,
-    /// since the failed one may hold half a row.
-    fn decode_framed(
-        &self,
-        store: &SchemaStore,
-        framed: &[(usize, u32, &[u8])],
-    ) -> (Vec<RecordBatch>, Vec<(usize, String)>) {
-        let mut batches = Vec::new();
-        let mut failed = Vec::new();
-        if framed.is_empty() {
-            return (batches, failed);
-        }
-        let size = framed.len();
-        let fresh = || decoder(store, &self.reader_schema, size).expect("built once already with these schemas");
-        let mut current = fresh();
-        let mut pending: Vec<usize> = Vec::new();
-        for (k, (i, _, bytes)) in framed.iter().enumerate() {
-            // A flush (a schema switch, a full batch) makes the rows before safe, even when the message then fails.
-            let flushed = batches.len();
-            let fed = feed(&mut current, bytes, &mut batches);
-            if batches.len() > flushed {
-                pending.clear();
-            }
-            match fed {
-                Ok(()) => pending.push(k),
-                Err(reason) => {
-                    failed.push((*i, reason));
-                    current = fresh();
-                    for again in std::mem::take(&mut pending) {
-                        let flushed = batches.len();
-                        let fed = feed(&mut current, framed[again].2, &mut batches);
-                        if batches.len() > flushed {
-                            pending.clear();
-                        }
-                        if fed.is_ok() {
-                            pending.push(again);
-                        }
-                    }
-                }
-            }
-        }
-        if let Ok(Some(batch)) = current.flush() {
-            batches.push(batch);
-        }
-        (batches, failed)
-    }
 }
 
 impl Drop for AvroDecoder {
@@ -221,6 +176,57 @@ fn decoder(store: &SchemaStore, reader: &AvroSchema, size: usize) -> Result<Deco
         .with_batch_size(size.max(1))
         .build_decoder()
 }
+
+/// Decodes `messages` (each its index and bytes) with decoders from
+/// `fresh`, one record a message through `feed`. A message that fails is
+/// set aside and the rows since the last flush are decoded again by a fresh
+/// decoder, since the failed one may hold half a row.
+pub(crate) fn decode_each(
+    fresh: impl Fn() -> Decoder,
+    messages: &[(usize, &[u8])],
+    feed: Feed,
+) -> (Vec<RecordBatch>, Vec<(usize, String)>) {
+    let mut batches = Vec::new();
+    let mut failed = Vec::new();
+    if messages.is_empty() {
+        return (batches, failed);
+    }
+    let mut current = fresh();
+    let mut pending: Vec<usize> = Vec::new();
+    for (k, (i, bytes)) in messages.iter().enumerate() {
+        // A flush (a schema switch, a full batch) makes the rows before safe, even when the message then fails.
+        let flushed = batches.len();
+        let fed = feed(&mut current, bytes, &mut batches);
+        if batches.len() > flushed {
+            pending.clear();
+        }
+        match fed {
+            Ok(()) => pending.push(k),
+            Err(reason) => {
+                failed.push((*i, reason));
+                current = fresh();
+                for again in std::mem::take(&mut pending) {
+                    let flushed = batches.len();
+                    let fed = feed(&mut current, messages[again].1, &mut batches);
+                    if batches.len() > flushed {
+                        pending.clear();
+                    }
+                    if fed.is_ok() {
+                        pending.push(again);
+                    }
+                }
+            }
+        }
+    }
+    if let Ok(Some(batch)) = current.flush() {
+        batches.push(batch);
+    }
+    (batches, failed)
+}
+
+/// Decodes one message's record into a decoder, flushing the rows before
+/// it into the batches first when the decoder asks; or why it cannot.
+pub(crate) type Feed = fn(&mut Decoder, &[u8], &mut Vec<RecordBatch>) -> Result<(), String>;
 
 /// Decodes one framed message, which must hold exactly one record,
 /// flushing the rows before it into `batches` first when the decoder asks

@@ -71,6 +71,14 @@ pub enum RegistryError {
         /// Why.
         reason: String,
     },
+    /// An Avro schema given in the pipeline file cannot be read.
+    #[error("{origin}: {reason}")]
+    Given {
+        /// The key, or the file, that gave it.
+        origin: String,
+        /// Why.
+        reason: String,
+    },
     /// The configuration cannot work (a CA file that does not load, …).
     #[error("[source.registry] {key}: {reason}")]
     Config {

@@ -8,6 +8,8 @@
 //!   subject's latest or pinned version; basic auth and a custom CA.
 //! - [`AvroDecoder`]: messages written with any registered version of a
 //!   subject, resolved into one reader schema by Avro's resolution rules.
+//! - [`AvroDatumDecoder`]: plain Avro, bare datums of one schema given in
+//!   the pipeline file, with no registry.
 //! - [`AvroEncoder`]: rows as messages of the output's schema, registered
 //!   under a subject (whose compatibility rule the registry applies).
 //! - [`ProtobufDecoder`]: messages of any registered version of a subject,
@@ -22,6 +24,7 @@
 //! - [`WireDecoder`], [`WireEncoder`]: either codec, as a source or a sink holds it.
 
 mod avro;
+mod avro_datum;
 mod client;
 mod config;
 mod encode;
@@ -33,6 +36,7 @@ mod protobuf;
 mod wire;
 
 pub use avro::AvroDecoder;
+pub use avro_datum::AvroDatumDecoder;
 pub use client::{Registered, Registry};
 pub use config::{RegistryConfig, SubjectStrategy};
 pub use encode::AvroEncoder;

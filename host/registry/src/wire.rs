@@ -9,16 +9,19 @@ use std::ops::Range;
 use arrow::array::RecordBatch as Batch;
 
 use crate::avro::AvroDecoder;
+use crate::avro_datum::AvroDatumDecoder;
 use crate::client::Registered;
 use crate::encode::AvroEncoder;
 use crate::json_schema::{JsonSchemaDecoder, JsonSchemaEncoder};
 use crate::protobuf::{ProtobufDecoder, ProtobufEncoder};
 
-/// A decoder of messages whose schemas are in a registry.
+/// A decoder of messages whose schemas are in a registry, or of plain Avro.
 #[derive(Debug)]
 pub enum WireDecoder {
     /// Avro, resolved into the reader's schema by Avro's rules.
     Avro(AvroDecoder),
+    /// Plain Avro datums of one schema given in the pipeline file.
+    AvroDatum(AvroDatumDecoder),
     /// Protobuf, read as the reader's message by field numbers.
     Protobuf(ProtobufDecoder),
     /// JSON, checked against the writer's JSON Schema, read by property names.
@@ -30,17 +33,19 @@ impl WireDecoder {
     pub fn schema(&self) -> &SchemaRef {
         match self {
             Self::Avro(d) => d.schema(),
+            Self::AvroDatum(d) => d.schema(),
             Self::Protobuf(d) => d.schema(),
             Self::JsonSchema(d) => d.schema(),
         }
     }
 
-    /// The reader's subject version.
-    pub fn reader(&self) -> &Registered {
+    /// The reader's subject version; plain Avro has none.
+    pub fn reader(&self) -> Option<&Registered> {
         match self {
-            Self::Avro(d) => d.reader(),
-            Self::Protobuf(d) => d.reader(),
-            Self::JsonSchema(d) => d.reader(),
+            Self::Avro(d) => Some(d.reader()),
+            Self::AvroDatum(_) => None,
+            Self::Protobuf(d) => Some(d.reader()),
+            Self::JsonSchema(d) => Some(d.reader()),
         }
     }
 
@@ -50,6 +55,7 @@ impl WireDecoder {
     pub fn decode(&self, values: &[Option<&[u8]>]) -> (RecordBatch, Vec<(usize, String)>) {
         match self {
             Self::Avro(d) => d.decode(values),
+            Self::AvroDatum(d) => d.decode(values),
             Self::Protobuf(d) => d.decode(values),
             Self::JsonSchema(d) => d.decode(values),
         }

@@ -2,7 +2,7 @@
 //! before anything connects.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use arrow::datatypes::SchemaRef;
 use serde::Deserialize;
@@ -44,6 +44,11 @@ pub struct KafkaSourceConfig {
     /// `avro`, `protobuf` and `json-schema`: the schema registry, and the subject whose schema the rows take.
     #[serde(default)]
     pub registry: Option<quiver_registry::RegistryConfig>,
+    /// `avro` without a registry: each message is one bare Avro datum (no
+    /// magic byte, no schema id) written with this schema, Avro's JSON form.
+    pub avro_schema: Option<String>,
+    /// Or the same schema read from this file (an `.avsc`), relative to the pipeline file.
+    pub avro_schema_file: Option<PathBuf>,
     /// JSON and Debezium: the row's columns. JSON infers them from the first
     /// messages when absent; Debezium needs them.
     #[serde(default)]
@@ -83,9 +88,37 @@ fn default_linger_ms() -> u64 {
     100
 }
 
+impl KafkaSourceConfig {
+    /// The key that gives plain Avro's schema, for errors.
+    fn plain_avro_key(&self) -> &'static str {
+        match (&self.avro_schema, &self.avro_schema_file) {
+            (None, Some(_)) => "avro_schema_file",
+            _ => "avro_schema",
+        }
+    }
+
+    /// The decoder of plain Avro datums of the schema given inline or in a
+    /// file (relative to `base`), which must parse and fit Arrow.
+    pub(super) fn plain_avro(&self, base: &Path) -> Result<quiver_registry::AvroDatumDecoder, SourceError> {
+        let config = |reason: String| SourceError::Config { key: self.plain_avro_key(), reason };
+        let (text, origin) = match (&self.avro_schema, &self.avro_schema_file) {
+            (Some(_), Some(_)) => return Err(config("give avro_schema or avro_schema_file, not both".into())),
+            (Some(text), None) => (text.clone(), "avro_schema".to_string()),
+            (None, Some(file)) => {
+                let path = base.join(file);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| config(format!("cannot read the Avro schema {}: {e}", path.display())))?;
+                (text, format!("avro_schema_file {}", path.display()))
+            }
+            (None, None) => return Err(config("format \"avro\" without a registry needs avro_schema".into())),
+        };
+        quiver_registry::AvroDatumDecoder::new(&text, &origin).map_err(|e| config(e.to_string()))
+    }
+}
+
 #[async_trait::async_trait]
 impl SourceTable for KafkaSourceConfig {
-    fn validate(&self, at: &At, _base: &Path, problems: &mut Problems) {
+    fn validate(&self, at: &At, base: &Path, problems: &mut Problems) {
         for (key, value) in [("batch_rows", self.batch_rows), ("batch_bytes", self.batch_bytes)] {
             if value == 0 {
                 problems.add(&at.key(key), "must be at least 1");
@@ -121,12 +154,31 @@ impl SourceTable for KafkaSourceConfig {
             _ => {}
         }
         let wire = self.format.registered();
+        let plain = self.avro_schema.is_some() || self.avro_schema_file.is_some();
+        match (plain, self.format, &self.registry) {
+            (false, _, _) => {}
+            (true, MessageFormat::Avro, None) => match self.plain_avro(base) {
+                Ok(_) => {}
+                Err(e) => problems.add(&at.key(self.plain_avro_key()), e.to_string()),
+            },
+            (true, MessageFormat::Avro, Some(_)) => problems.add(
+                &at.key(self.plain_avro_key()),
+                "give [source.registry] for framed messages or a schema for plain Avro datums, not both",
+            ),
+            (true, _, _) => problems
+                .add(&at.key(self.plain_avro_key()), "only format \"avro\" reads plain datums of a given schema"),
+        }
         match (&self.registry, wire) {
+            (None, true) if plain && self.format == MessageFormat::Avro => {}
             (None, true) => problems.add(
                 &at.key("format"),
                 format!(
-                    "\"{}\" reads its schemas from a schema registry: add [source.registry] with its url",
-                    self.format.name()
+                    "\"{}\" reads its schemas from a schema registry: add [source.registry] with its url{}",
+                    self.format.name(),
+                    match self.format {
+                        MessageFormat::Avro => ", or give avro_schema or avro_schema_file for plain Avro datums",
+                        _ => "",
+                    }
                 ),
             ),
             (Some(_), false) => problems.add(
@@ -181,7 +233,7 @@ impl SourceTable for KafkaSourceConfig {
         true
     }
 
-    async fn open(&self, _base: &Path) -> Result<Box<dyn Source>, SourceError> {
-        Ok(Box::new(KafkaSource::open(self).await?))
+    async fn open(&self, base: &Path) -> Result<Box<dyn Source>, SourceError> {
+        Ok(Box::new(KafkaSource::open(self, base).await?))
     }
 }

@@ -8,6 +8,7 @@ mod decode;
 mod group;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,13 +64,14 @@ async fn open_wire(
         ),
         _ => quiver_registry::WireDecoder::Avro(quiver_registry::AvroDecoder::open(client, &subject, version).await?),
     };
-    let reader = decoder.reader();
-    tracing::info!(
-        subject = reader.subject,
-        version = reader.version,
-        id = reader.id,
-        "kafka: rows take the registry's schema"
-    );
+    if let Some(reader) = decoder.reader() {
+        tracing::info!(
+            subject = reader.subject,
+            version = reader.version,
+            id = reader.id,
+            "kafka: rows take the registry's schema"
+        );
+    }
     Ok(decoder)
 }
 
@@ -81,7 +83,8 @@ impl KafkaSource {
     /// Checks the table, joins the group and settles the schema (reading the
     /// first messages if it must be inferred), before any data moves.
     /// `config` is checked already ([`KafkaSourceConfig::validate`]).
-    pub async fn open(config: &KafkaSourceConfig) -> Result<Self, SourceError> {
+    /// `base` is the pipeline file's directory, which plain Avro's schema file is relative to.
+    pub async fn open(config: &KafkaSourceConfig, base: &Path) -> Result<Self, SourceError> {
         let topics = match &config.topic_pattern {
             // librdkafka takes a subscription starting with `^` as a pattern.
             Some(p) => vec![if p.starts_with('^') { p.clone() } else { format!("^{p}") }],
@@ -92,6 +95,9 @@ impl KafkaSource {
         let wire = match (&config.registry, config.format) {
             (Some(registry), format) if format.registered() => {
                 Some(Arc::new(open_wire(format, registry, &config.topics).await?))
+            }
+            (None, MessageFormat::Avro) => {
+                Some(Arc::new(quiver_registry::WireDecoder::AvroDatum(config.plain_avro(base)?)))
             }
             _ => None,
         };
