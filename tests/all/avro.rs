@@ -13,7 +13,7 @@ use quiver_tests::{describe, read_parquet_dir, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
 fn produce(registry: &Registry, topic: &str, first: usize, count: usize, version: u32) {
-    registry.produce("avro_produce.py", topic, first, count, version);
+    registry.produce("avro_produce.py", topic, (first, count), version, &[]);
 }
 
 fn pipeline(topic: &str, registry: &str) -> String {
@@ -207,20 +207,25 @@ fn plain_avro_datums_of_a_schema_file_read_field_by_field_and_broken_ones_go_to_
             (Some(b"trailing".to_vec()), Some(trailing), vec![]),
             (Some(b"empty".to_vec()), Some(Vec::new()), vec![]),
             (Some(b"tombstone".to_vec()), None, vec![]),
+            (Some(vec![0xff, 0xfe]), Some(valid.clone()), vec![]),
         ],
     );
     let plain = pipeline(topic, &registry.url())
         .replace("[source.registry]\n", "")
         .replace(&format!("url = \"{}\"\n", registry.url()), "")
         .replace("format = \"avro\"\n", "format = \"avro\"\navro_schema_file = \"click.avsc\"\nbatch_rows = 300\n")
-        .replace("batch_rows = 700\n", "");
+        .replace("batch_rows = 700\n", "")
+        .replace("\n[sink]\n", "\n[source.key]\nformat = \"text\"\ncolumn = \"k\"\n\n[sink]\n");
     let ran = registry.run(d, &plain);
     assert_eq!(ran.rows.num_rows(), 1_000, "{:?}", ran.rows.schema());
+    let keys = ran.rows.column_by_name("k").expect("the key column").as_string::<i32>();
     for r in 0..1_000 {
         check_fields(&ran.rows, r, r as i64);
+        assert_eq!(keys.value(r), r.to_string());
     }
     assert!(!ran.log.contains("schema registry"), "no registry is asked: {}", ran.log);
-    assert_eq!(ran.reasons.len(), 4, "{:#?}", ran.reasons);
+    assert_eq!(ran.reasons.len(), 5, "{:#?}", ran.reasons);
+    assert_eq!(ran.has("the key: not UTF-8 text"), 1, "{:#?}", ran.reasons);
     assert_eq!(ran.has("the Avro datum does not decode"), 2, "the cut and the empty one: {:#?}", ran.reasons);
     assert_eq!(ran.has("2 bytes follow the Avro datum"), 1, "{:#?}", ran.reasons);
     assert_eq!(ran.has("tombstone"), 1, "{:#?}", ran.reasons);
@@ -246,4 +251,53 @@ fn plain_avro_datums_of_a_schema_file_read_field_by_field_and_broken_ones_go_to_
     refused(both, &["avro_schema_file", "not both"]);
     let neither = plain.replace("avro_schema_file = \"click.avsc\"\n", "");
     refused(neither, &["[source] format", "avro_schema or avro_schema_file"]);
+    let clash = plain.replace("column = \"k\"", "column = \"user\"");
+    refused(clash, &["[source] key.column", "already have a column `user`"]);
+    let keyed = plain.replace("format = \"text\"", "format = \"avro\"");
+    refused(keyed, &["[source] key.format", "[source.registry]"]);
+}
+
+#[test]
+fn avro_keys_from_the_registry_become_a_struct_column_and_a_key_that_does_not_decode_goes_to_dead_letters() {
+    let kafka = broker();
+    let registry = registry();
+    let topic = "avro-keyed";
+    kafka.create_topic(topic, 2);
+    registry.produce("avro_produce.py", topic, (0, 800), 1, &["avro-keys"]);
+    let valid = kafka.read_all(topic, false).into_iter().find_map(|r| r.value).unwrap();
+    kafka.produce(
+        topic,
+        vec![(Some(b"plain-key".to_vec()), Some(valid.clone()), vec![]), (None, Some(valid.clone()), vec![])],
+    );
+    let text = pipeline(topic, &registry.url()).replace("\n[sink]\n", "\n[source.key]\nformat = \"avro\"\n\n[sink]\n");
+    let dir = tempfile::tempdir().unwrap();
+    let ran = registry.run(dir.path(), &text);
+    assert_eq!(ran.rows.num_rows(), 801, "800 keyed and the one without a key: {:?}", ran.rows.schema());
+    assert!(ran.log.contains("keys take the registry's schema"), "{}", ran.log);
+    let key = ran.rows.column_by_name("__key").expect("the key column").as_struct();
+    let (user, shard) = (key.column(0).as_string::<i32>(), key.column(1).as_primitive::<arrow::datatypes::Int32Type>());
+    let events = ran.rows.column_by_name("event_id").unwrap().as_primitive::<Int64Type>();
+    let mut keyless = 0;
+    for r in 0..ran.rows.num_rows() {
+        let i = events.value(r);
+        if key.is_null(r) {
+            keyless += 1;
+            continue;
+        }
+        assert_eq!(user.value(r), format!("usér-{i}"));
+        match i % 4 {
+            0 => assert!(shard.is_null(r), "row {i}"),
+            _ => assert_eq!(shard.value(r) as i64, i % 16, "row {i}"),
+        }
+    }
+    assert_eq!(keyless, 1, "a message without a key has a null one");
+    assert_eq!(ran.reasons.len(), 1, "{:#?}", ran.reasons);
+    assert_eq!(ran.has("the key: not in the Confluent wire format"), 1, "{:#?}", ran.reasons);
+
+    // The keys' subject must be there.
+    let missing = text.replace("[source.key]\n", "[source.key]\nsubject = \"nobody-key\"\n");
+    let file = write_pipeline(dir.path(), &missing.replace("group_id = \"g-", "group_id = \"g2-"));
+    let out = quiver_tests::quiver(dir.path(), &["run", "--no-progress", file.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no subject `nobody-key`"), "{}", describe(&out));
 }

@@ -66,6 +66,7 @@ fn every_key_of_the_pipeline_and_server_files_is_documented() {
         ("host/pipeline/src/source/files.rs", "docs/pipeline.md"),
         ("host/pipeline/src/sink/files/mod.rs", "docs/pipeline.md"),
         ("host/pipeline/src/source/kafka/config.rs", "docs/kafka.md"),
+        ("host/pipeline/src/source/kafka/key.rs", "docs/kafka.md"),
         ("host/pipeline/src/sink/kafka/config.rs", "docs/kafka.md"),
         ("host/registry/src/config.rs", "docs/kafka.md"),
         ("host/pipeline/src/sink/iceberg.rs", "docs/iceberg.md"),

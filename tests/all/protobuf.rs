@@ -14,7 +14,7 @@ use quiver_tests::{describe, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
 fn produce(registry: &Registry, topic: &str, first: usize, count: usize, version: u32) {
-    registry.produce("protobuf_produce.py", topic, first, count, version);
+    registry.produce("protobuf_produce.py", topic, (first, count), version, &[]);
 }
 
 fn pipeline(topic: &str, registry: &str) -> String {

@@ -2,7 +2,11 @@
 writes them (the Confluent wire format, the schema registered under
 `<topic>-value`): an independent writer for Quiver's Avro source.
 
-    avro_produce.py BOOTSTRAP REGISTRY_URL TOPIC FIRST COUNT VERSION
+    avro_produce.py BOOTSTRAP REGISTRY_URL TOPIC FIRST COUNT VERSION [avro-keys]
+
+Keys are the text `str(i)`; with `avro-keys`, they are Avro records of
+`KEY` (registered under `<topic>-key`): user "usér-{i}", shard null when
+i % 4 == 0, else i % 16.
 
 VERSION 1 is the first schema; 2 adds an optional `channel` field (with a
 default), a compatible change. Row i's fields are computed from i alone,
@@ -52,6 +56,12 @@ FIELDS = [
     {"name": "note", "type": ["null", "string"], "default": None},
     {"name": "id", "type": {"type": "string", "logicalType": "uuid"}},
 ]
+KEY = {
+    "type": "record",
+    "name": "ClickKey",
+    "namespace": "quiver.tests",
+    "fields": [{"name": "user", "type": "string"}, {"name": "shard", "type": ["null", "int"], "default": None}],
+}
 CHANNEL = {"name": "channel", "type": ["null", "string"], "default": None}
 
 
@@ -80,16 +90,23 @@ def row(i, version):
 
 
 def main():
-    bootstrap, registry, topic, first, count, version = sys.argv[1:]
+    bootstrap, registry, topic, first, count, version = sys.argv[1:7]
     first, count, version = int(first), int(count), int(version)
+    avro_keys = sys.argv[7:] == ["avro-keys"]
     import json
 
     client = SchemaRegistryClient({"url": registry})
     serializer = AvroSerializer(client, json.dumps(schema(version)), conf={"auto.register.schemas": True})
+    keys = AvroSerializer(client, json.dumps(KEY), conf={"auto.register.schemas": True})
+    key_context = SerializationContext(topic, MessageField.KEY)
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20})
     context = SerializationContext(topic, MessageField.VALUE)
     for i in range(first, first + count):
-        producer.produce(topic, key=str(i).encode(), value=serializer(row(i, version), context))
+        if avro_keys:
+            key = keys({"user": f"usér-{i}", "shard": None if i % 4 == 0 else i % 16}, key_context)
+        else:
+            key = str(i).encode()
+        producer.produce(topic, key=key, value=serializer(row(i, version), context))
         if i % 1000 == 0:
             producer.poll(0)
     if producer.flush(60) != 0:

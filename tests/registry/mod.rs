@@ -82,12 +82,13 @@ impl Registry {
 
     /// Produces rows `first..first + count` of schema `version` to `topic`
     /// with the confluent-kafka client `tests/clients/SCRIPT`
-    /// (`avro_produce.py`, `protobuf_produce.py`).
-    pub fn produce(&self, script: &str, topic: &str, first: usize, count: usize, version: u32) {
+    /// (`avro_produce.py`, `protobuf_produce.py`), `extra` after its arguments.
+    pub fn produce(&self, script: &str, topic: &str, (first, count): (usize, usize), version: u32, extra: &[&str]) {
         let out = Command::new(client_python())
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("clients").join(script))
             .args([crate::kafka::bootstrap(), self.url(), topic.to_string()])
             .args([first.to_string(), count.to_string(), version.to_string()])
+            .args(extra)
             .output()
             .expect("running the client python");
         assert!(out.status.success(), "{}\n--- registry\n{}", crate::describe(&out), self.log());
@@ -137,8 +138,8 @@ impl Registry {
     ) -> (String, String) {
         kafka.create_topic(input, 2);
         kafka.create_topic(output, 2);
-        self.produce(produce, input, 0, 600, 1);
-        self.produce(produce, input, 600, 600, 2);
+        self.produce(produce, input, (0, 600), 1, &[]);
+        self.produce(produce, input, (600, 600), 2, &[]);
         let sink = format!(
             "[sink]\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\ntopic = \"{output}\"\nformat = \"{format}\"\n\
              key_column = \"event_id\"\nrecord_name = \"quiver.tests.Relayed\"\n\n[sink.registry]\nurl = \"{}\"\n",

@@ -36,10 +36,9 @@ use quiver_storage::StorageError;
 pub enum SourceConfig {
     /// Files on a local disk or an object store.
     Files(FileSourceConfig),
-    /// Kafka topics.
+    /// Kafka topics (boxed: their table is several times a file source's).
     #[cfg(feature = "kafka")]
-    /// The Kafka consumer failed.
-    Kafka(kafka::KafkaSourceConfig),
+    Kafka(Box<kafka::KafkaSourceConfig>),
 }
 
 impl<'de> Deserialize<'de> for SourceConfig {
@@ -47,7 +46,7 @@ impl<'de> Deserialize<'de> for SourceConfig {
         match crate::value::typed_table(d, &["files", "kafka"])? {
             ("files", table) => FileSourceConfig::deserialize(table).map(Self::Files),
             #[cfg(feature = "kafka")]
-            (_, table) => kafka::KafkaSourceConfig::deserialize(table).map(Self::Kafka),
+            (_, table) => kafka::KafkaSourceConfig::deserialize(table).map(|k| Self::Kafka(Box::new(k))),
             #[cfg(not(feature = "kafka"))]
             (kind, _) => Err(crate::value::not_built(kind)),
         }
@@ -281,7 +280,7 @@ impl SourceConfig {
         match self {
             Self::Files(files) => files,
             #[cfg(feature = "kafka")]
-            Self::Kafka(kafka) => kafka,
+            Self::Kafka(kafka) => kafka.as_ref(),
         }
     }
 }

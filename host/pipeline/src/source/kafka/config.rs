@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use arrow::datatypes::SchemaRef;
 use serde::Deserialize;
 
+use super::key::{KeyConfig, KeyDecoder, KeyFormat};
 use super::{KafkaSource, MessageDecoder, MessageFormat, raw_schema};
 use crate::problems::{At, Problems};
 use crate::source::{ColumnConfig, Source, SourceError, SourceTable, declared_columns};
@@ -44,6 +45,10 @@ pub struct KafkaSourceConfig {
     /// `avro`, `protobuf` and `json-schema`: the schema registry, and the subject whose schema the rows take.
     #[serde(default)]
     pub registry: Option<quiver_registry::RegistryConfig>,
+    /// `[source.key]`: each message's key decoded into a column (by default
+    /// keys are not read, except by `raw`).
+    #[serde(default)]
+    pub key: Option<KeyConfig>,
     /// `avro` without a registry: each message is one bare Avro datum (no
     /// magic byte, no schema id) written with this schema, Avro's JSON form.
     pub avro_schema: Option<String>,
@@ -168,9 +173,10 @@ impl SourceTable for KafkaSourceConfig {
             (true, _, _) => problems
                 .add(&at.key(self.plain_avro_key()), "only format \"avro\" reads plain datums of a given schema"),
         }
-        match (&self.registry, wire) {
-            (None, true) if plain && self.format == MessageFormat::Avro => {}
-            (None, true) => problems.add(
+        let key_wire = self.key.as_ref().is_some_and(|k| k.format.registered().is_some());
+        match (&self.registry, wire, key_wire) {
+            (None, true, _) if plain && self.format == MessageFormat::Avro => {}
+            (None, true, _) => problems.add(
                 &at.key("format"),
                 format!(
                     "\"{}\" reads its schemas from a schema registry: add [source.registry] with its url{}",
@@ -181,15 +187,20 @@ impl SourceTable for KafkaSourceConfig {
                     }
                 ),
             ),
-            (Some(_), false) => problems.add(
-                &at.key("registry"),
-                "only formats \"avro\", \"protobuf\" and \"json-schema\" read schemas from a registry",
+            (None, false, true) => problems.add(
+                &at.key("key.format"),
+                "registered keys read their schemas from [source.registry]: add it with its url",
             ),
-            (Some(registry), true) => {
+            (Some(_), false, false) => problems.add(
+                &at.key("registry"),
+                "only formats \"avro\", \"protobuf\" and \"json-schema\", of values or of [source.key], read schemas \
+                 from a registry",
+            ),
+            (Some(registry), _, _) => {
                 for (key, problem) in registry.problems() {
                     problems.add(&at.key(&format!("registry.{key}")), problem);
                 }
-                if registry.subject.is_none() && (self.topics.len() != 1 || self.topic_pattern.is_some()) {
+                if wire && registry.subject.is_none() && (self.topics.len() != 1 || self.topic_pattern.is_some()) {
                     problems.add(
                         &at.key("registry.subject"),
                         "name the subject whose schema the rows take: `<topic>-value` is the default for one topic only",
@@ -206,7 +217,16 @@ impl SourceTable for KafkaSourceConfig {
                         .add(&at.key("registry.message"), "only a Protobuf schema has several messages to choose from");
                 }
             }
-            (None, false) => {}
+            (None, false, false) => {}
+        }
+        if let Some(key) = &self.key {
+            let topics = if self.topic_pattern.is_some() { 0 } else { self.topics.len() };
+            for (name, problem) in key.problems(topics) {
+                problems.add(&at.key(&format!("key.{name}")), problem);
+            }
+            if self.format == MessageFormat::Raw {
+                problems.add(&at.key("key"), "raw messages have their key as a column already");
+            }
         }
     }
 
@@ -217,7 +237,19 @@ impl SourceTable for KafkaSourceConfig {
             (format, _) if format.registered() => None,
             (_, declared) => declared,
         };
-        Ok(base.map(|schema| MessageDecoder::new(self.format, schema).schema().clone()))
+        let Some(base) = base else { return Ok(None) };
+        let decoder = MessageDecoder::new(self.format, base);
+        match &self.key {
+            None => Ok(Some(decoder.schema().clone())),
+            Some(KeyConfig { format: KeyFormat::Text, column, .. }) => {
+                let decoder = decoder
+                    .with_key(KeyDecoder::Text, column)
+                    .map_err(|reason| SourceError::Config { key: "key.column", reason })?;
+                Ok(Some(decoder.schema().clone()))
+            }
+            // The registry's, when the source opens.
+            Some(_) => Ok(None),
+        }
     }
 
     fn describe(&self) -> String {

@@ -103,6 +103,8 @@ pub struct MessageDecoder {
     schema: SchemaRef,
     /// JSON and Debezium: the row image's columns.
     rows: SchemaRef,
+    /// `[source.key]`: the keys' decoder, and the batch schema with the key column.
+    key: Option<(super::key::KeyDecoder, SchemaRef)>,
 }
 
 impl MessageDecoder {
@@ -123,22 +125,41 @@ impl MessageDecoder {
             }
             MessageFormat::Raw => raw_schema(),
         };
-        Self { format, wire: None, schema, rows: declared }
+        Self { format, wire: None, schema, rows: declared, key: None }
     }
 
     /// A decoder of `format` (Avro, Protobuf or JSON Schema) messages in the Confluent wire format.
     pub fn wire(format: MessageFormat, decoder: Arc<quiver_registry::WireDecoder>) -> Self {
         let schema = decoder.schema().clone();
-        Self { format, wire: Some(decoder), rows: schema.clone(), schema }
+        Self { format, wire: Some(decoder), rows: schema.clone(), schema, key: None }
+    }
+
+    /// This decoder with each message's key decoded by `key` into a last
+    /// column named `column`; refused when a value column has that name.
+    pub fn with_key(mut self, key: super::key::KeyDecoder, column: &str) -> Result<Self, String> {
+        let schema = key.schema(&self.schema, column)?;
+        self.key = Some((key, schema));
+        Ok(self)
     }
 
     /// The schema of every batch.
     pub fn schema(&self) -> &SchemaRef {
-        &self.schema
+        match &self.key {
+            Some((_, schema)) => schema,
+            None => &self.schema,
+        }
     }
 
     /// Decodes `messages`, all from `topic`/`partition`.
     pub fn decode(&self, topic: &str, partition: i32, messages: &[Message]) -> Decoded {
+        let decoded = self.decode_values(topic, partition, messages);
+        match &self.key {
+            Some((key, schema)) => key.attach(schema, messages, decoded),
+            None => decoded,
+        }
+    }
+
+    fn decode_values(&self, topic: &str, partition: i32, messages: &[Message]) -> Decoded {
         match self.format {
             MessageFormat::Json => self.json(messages),
             MessageFormat::Debezium => self.debezium(messages),

@@ -6,6 +6,7 @@
 mod config;
 mod decode;
 mod group;
+mod key;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,6 +26,7 @@ use tokio::sync::watch;
 pub use config::{KafkaSourceConfig, StartFrom};
 pub use decode::{DEBEZIUM_COLUMNS, Message, MessageDecoder, MessageFormat, raw_schema};
 pub use group::{Group, Partition};
+pub use key::{KeyConfig, KeyFormat};
 
 use super::{Acknowledger, BatchSender, Position, Source, SourceBatch, SourceError, declared_columns};
 use crate::dead_letter::Undecodable;
@@ -42,15 +44,17 @@ pub struct KafkaSource {
     eof: Vec<Partition>,
 }
 
-/// The decoder of the subject `registry` names (`<topic>-value` of the only topic by default).
+/// The decoder of the subject `registry` names (`<topic>-PART` of the
+/// only topic by default, PART being `value` or `key`).
 async fn open_wire(
     format: MessageFormat,
     registry: &quiver_registry::RegistryConfig,
     topics: &[String],
+    part: &str,
 ) -> Result<quiver_registry::WireDecoder, SourceError> {
     let subject = match (&registry.subject, topics) {
         (Some(subject), _) => subject.clone(),
-        (None, [topic]) => format!("{topic}-value"),
+        (None, [topic]) => format!("{topic}-{part}"),
         (None, _) => return Err(config_error("registry", "name the subject whose schema the rows take")),
     };
     let client = Arc::new(quiver_registry::Registry::new(registry)?);
@@ -69,10 +73,29 @@ async fn open_wire(
             subject = reader.subject,
             version = reader.version,
             id = reader.id,
-            "kafka: rows take the registry's schema"
+            "kafka: {part}s take the registry's schema"
         );
     }
     Ok(decoder)
+}
+
+/// The decoder of `key`'s format, asking `registry` for the keys' subject.
+async fn open_key(
+    key: &KeyConfig,
+    registry: Option<&quiver_registry::RegistryConfig>,
+    topics: &[String],
+) -> Result<key::KeyDecoder, SourceError> {
+    let Some(format) = key.format.registered() else { return Ok(key::KeyDecoder::Text) };
+    let Some(registry) = registry else {
+        return Err(config_error("key.format", "registered keys read their schemas from [source.registry]: add it"));
+    };
+    let keys = quiver_registry::RegistryConfig {
+        subject: key.subject.clone(),
+        version: key.version,
+        message: key.message.clone(),
+        ..registry.clone()
+    };
+    Ok(key::KeyDecoder::Wire(Arc::new(open_wire(format, &keys, topics, "key").await?)))
 }
 
 fn config_error(key: &'static str, reason: impl Into<String>) -> SourceError {
@@ -94,12 +117,16 @@ impl KafkaSource {
         // The registry first: a missing subject or an unreadable schema fails before the group is joined.
         let wire = match (&config.registry, config.format) {
             (Some(registry), format) if format.registered() => {
-                Some(Arc::new(open_wire(format, registry, &config.topics).await?))
+                Some(Arc::new(open_wire(format, registry, &config.topics, "value").await?))
             }
             (None, MessageFormat::Avro) => {
                 Some(Arc::new(quiver_registry::WireDecoder::AvroDatum(config.plain_avro(base)?)))
             }
             _ => None,
+        };
+        let key = match &config.key {
+            Some(key) => Some((open_key(key, config.registry.as_ref(), &config.topics).await?, key.column.as_str())),
+            None => None,
         };
         let mut client = client_config("source", &config.bootstrap_servers, &config.properties)
             .map_err(|reason| SourceError::Kafka { reason })?;
@@ -128,16 +155,23 @@ impl KafkaSource {
             backlog: Vec::new(),
             eof: Vec::new(),
         };
-        if let Some(wire) = wire {
-            source.decoder = MessageDecoder::wire(config.format, wire);
-            return Ok(source);
-        }
-        let schema = match (config.format, declared) {
-            (MessageFormat::Raw, _) => raw_schema(),
-            (_, Some(schema)) => schema,
-            (format, None) => source.infer(format).await?,
+        let decoder = match wire {
+            Some(wire) => MessageDecoder::wire(config.format, wire),
+            None => {
+                let schema = match (config.format, declared) {
+                    (MessageFormat::Raw, _) => raw_schema(),
+                    (_, Some(schema)) => schema,
+                    (format, None) => source.infer(format).await?,
+                };
+                MessageDecoder::new(config.format, schema)
+            }
         };
-        source.decoder = MessageDecoder::new(config.format, schema);
+        source.decoder = match key {
+            Some((key, column)) => {
+                decoder.with_key(key, column).map_err(|reason| config_error("key.column", reason))?
+            }
+            None => decoder,
+        };
         Ok(source)
     }
 
