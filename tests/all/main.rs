@@ -26,5 +26,6 @@ mod languages;
 mod object_store;
 mod plugin_cli;
 mod protobuf;
+mod registry_gate;
 mod sandbox;
 mod serve;

@@ -4,6 +4,8 @@
 //! process on loopback, and killed when the process ends. The independent
 //! clients are confluent-kafka's serializers for Python, not Quiver's code.
 
+pub mod gate;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +54,11 @@ impl Registry {
                 && registry.python("import urllib.request; urllib.request.urlopen(URL + '/subjects')").status.success()
         });
         registry
+    }
+
+    /// The port it listens on, on loopback.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// The Confluent-compatible API's base URL, as a `[source.registry]` takes it.

@@ -53,6 +53,8 @@ pub struct Registry {
     url: String,
     client: reqwest::Client,
     credential: Option<(String, String)>,
+    /// The variable the credential came from, to name in a refusal.
+    credential_env: Option<String>,
     /// Schemas by id; the lock is held across a fetch so that concurrent
     /// askers of one id make one request.
     by_id: Mutex<HashMap<u32, Arc<str>>>,
@@ -99,6 +101,7 @@ impl Registry {
             url: config.url.trim_end_matches('/').to_string(),
             client,
             credential,
+            credential_env: config.credential_env.clone(),
             by_id: Mutex::default(),
             requests: AtomicU64::new(0),
         })
@@ -168,7 +171,7 @@ impl Registry {
                 status,
                 message: format!("not a registry answer: {e}"),
             }),
-            401 | 403 => Err(RegistryError::Refused { url: self.url.clone(), status }),
+            401 | 403 => Err(self.refused(status)),
             _ => {
                 let said = serde_json::from_slice::<Refusal>(&body)
                     .ok()
@@ -182,15 +185,30 @@ impl Registry {
         }
     }
 
+    /// The registry refused the credential (or asked for one), saying where to look.
+    fn refused(&self, status: u16) -> RegistryError {
+        let hint = match (&self.credential, &self.credential_env) {
+            (Some((user, _)), Some(name)) => format!("check the password of user `{user}` in {name} (credential_env)"),
+            _ => "it asks for credentials: set credential_env to a variable holding `user:password`".into(),
+        };
+        RegistryError::Refused { url: self.url.clone(), status, hint }
+    }
+
     /// Sends `request` with the credential, counted: its status and body.
     async fn send(&self, mut request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), RegistryError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         if let Some((user, password)) = &self.credential {
             request = request.basic_auth(user, Some(password));
         }
-        let unreachable = |e: reqwest::Error| RegistryError::Unreachable {
-            url: self.url.clone(),
-            reason: quiver_storage::redact(&error_chain(&e)),
+        let unreachable = |e: reqwest::Error| {
+            let reason = quiver_storage::redact(&error_chain(&e));
+            let hint = match reason.contains("certificate") {
+                true => {
+                    "the registry's TLS certificate is not trusted: set ca_file to the PEM of the authority that signed it"
+                }
+                false => "check [source.registry] url, and that it is running",
+            };
+            RegistryError::Unreachable { url: self.url.clone(), reason, hint }
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
@@ -210,7 +228,7 @@ impl Registry {
             });
         }
         if status == 401 || status == 403 {
-            return Err(RegistryError::Refused { url: self.url.clone(), status });
+            return Err(self.refused(status));
         }
         let refusal: Option<Refusal> = serde_json::from_slice(&body).ok();
         let code = refusal.as_ref().and_then(|r| r.error_code);

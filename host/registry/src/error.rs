@@ -5,22 +5,24 @@
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// The registry did not answer.
-    #[error(
-        "the schema registry at {url} cannot be reached: {reason}; check [source.registry] url, and that it is running"
-    )]
+    #[error("the schema registry at {url} cannot be reached: {reason}; {hint}")]
     Unreachable {
         /// The registry's URL.
         url: String,
         /// Why.
         reason: String,
+        /// What to check.
+        hint: &'static str,
     },
     /// The registry refused the credentials.
-    #[error("the schema registry at {url} refused the credentials ({status}): check the variable credential_env names")]
+    #[error("the schema registry at {url} refused the credentials ({status}): {hint}")]
     Refused {
         /// The registry's URL.
         url: String,
         /// The HTTP status.
         status: u16,
+        /// What to check: the variable the credential came from, or that one is needed.
+        hint: String,
     },
     /// The subject, or its version, is not registered.
     #[error(
