@@ -5,8 +5,8 @@
 //! Keycloak; nginx checks the credentials and passes the requests on.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::process::{Child, Command};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::{free_port, start_server};
@@ -20,6 +20,8 @@ pub const PASSWORD: &str = "s3cr3t-pässword";
 pub struct Gate {
     dir: PathBuf,
     port: u16,
+    /// Killed when the test process ends.
+    _child: Mutex<Child>,
 }
 
 static GATE: OnceLock<Gate> = OnceLock::new();
@@ -56,8 +58,8 @@ impl Gate {
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();
         let mut command = Command::new(&nginx);
         command.arg("-p").arg(&dir).arg("-e").arg(dir.join("error.log")).arg("-c").arg(dir.join("nginx.conf"));
-        start_server(command, "nginx", &dir.join("nginx.log"), port, Duration::from_secs(30));
-        Self { dir, port }
+        let child = start_server(command, "nginx", &dir.join("nginx.log"), port, Duration::from_secs(30));
+        Self { dir, port, _child: Mutex::new(child) }
     }
 
     /// The registry's API through the gate: `https://127.0.0.1:PORT/apis/ccompat/v7`.
