@@ -8,7 +8,7 @@
 //!   writing JSON; the rate is taken between the first and the last output
 //!   message, so start-up and the group join are left out;
 //! - the registry requests of the Avro run, from its log;
-//! - decode and encode rows per second of the Avro and Protobuf codecs
+//! - decode and encode rows per second of the Avro, Protobuf and JSON Schema codecs
 //!   (quiver-registry) and of arrow-json on the same clickstream, in this
 //!   process.
 
@@ -17,7 +17,10 @@ use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use quiver_pipeline::demo::{clickstream, clickstream_schema};
-use quiver_registry::{AvroDecoder, AvroEncoder, ProtobufDecoder, ProtobufEncoder, Registry, RegistryConfig};
+use quiver_registry::{
+    AvroDecoder, AvroEncoder, JsonSchemaDecoder, JsonSchemaEncoder, ProtobufDecoder, ProtobufEncoder, Registry,
+    RegistryConfig,
+};
 use quiver_tests::kafka::{Broker, Outgoing, instance};
 use quiver_tests::registry::registry;
 use quiver_tests::{plugins, quiver_command, write_pipeline};
@@ -54,6 +57,22 @@ fn main() {
     let proto_encode = rate(started);
     let proto_decoder = runtime.block_on(ProtobufDecoder::open(client.clone(), &proto_subject, None, None)).unwrap();
     let proto_decode = decode_rate(&proto, |values| proto_decoder.decode(values));
+    let json_schema_subject = server.subject("bench-clicks-json-schema");
+    let json_schema_encoder = runtime
+        .block_on(JsonSchemaEncoder::register(
+            &client,
+            &json_schema_subject,
+            &clickstream_schema(),
+            "quiver.bench.Click",
+        ))
+        .unwrap();
+    let started = Instant::now();
+    let json_schema: Vec<Vec<Vec<u8>>> =
+        batches.iter().map(|b| framed(json_schema_encoder.encode(b).unwrap())).collect();
+    let json_schema_encode = rate(started);
+    let json_schema_decoder =
+        runtime.block_on(JsonSchemaDecoder::open(client.clone(), &json_schema_subject, None)).unwrap();
+    let json_schema_decode = decode_rate(&json_schema, |values| json_schema_decoder.decode(values));
     let started = Instant::now();
     let json: Vec<Vec<Vec<u8>>> = batches.iter().map(json_messages).collect();
     let json_encode = rate(started);
@@ -79,6 +98,11 @@ fn main() {
     println!(
         "  Protobuf  encode {proto_encode:>6.2} M rows/s  decode {proto_decode:>6.2} M rows/s  {:>3} bytes a message",
         bytes(&proto)
+    );
+    println!(
+        "  JSON Sch. encode {json_schema_encode:>6.2} M rows/s  decode {json_schema_decode:>6.2} M rows/s  {:>3} bytes a \
+         message (validated against the writer's schema)",
+        bytes(&json_schema)
     );
     println!(
         "  JSON      encode {json_encode:>6.2} M rows/s  decode {json_decode:>6.2} M rows/s  {:>3} bytes a message",
