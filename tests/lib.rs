@@ -493,6 +493,19 @@ pub fn start_server(
     child
 }
 
+/// Runs `pipeline` in `dir` with `quiver run`, which must fail, saying
+/// each of `wanted` on stderr, with nothing written to `dir/out`.
+pub fn assert_refused(dir: &Path, pipeline: &str, wanted: &[&str]) {
+    let file = write_pipeline(dir, pipeline);
+    let out = quiver(dir, &["run", "--no-progress", file.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for w in wanted {
+        assert!(stderr.contains(w), "wanted {w:?} in:\n{stderr}");
+    }
+    assert!(!dir.join("out").exists(), "nothing is written");
+}
+
 /// The Python of the test clients, installed by `tests/install-clients.sh`.
 pub fn client_python() -> PathBuf {
     let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/toolchains/clients/bin/python");

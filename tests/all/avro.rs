@@ -9,7 +9,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
 use quiver_tests::kafka::{bootstrap, broker};
 use quiver_tests::registry::{Registry, framing_poison, registry};
-use quiver_tests::{describe, read_parquet_dir, write_pipeline};
+use quiver_tests::{assert_refused, describe, read_parquet_dir, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
 fn produce(registry: &Registry, topic: &str, first: usize, count: usize, version: u32) {
@@ -118,15 +118,7 @@ fn a_pinned_version_and_refusals_before_any_message_moves() {
     assert!(rows.column_by_name("channel").is_none(), "{:?}", rows.schema());
     std::fs::remove_dir_all(d.join("out")).unwrap();
 
-    let refused = |text: String, wanted: &[&str]| {
-        let out = run(&text);
-        assert!(!out.status.success(), "{}", describe(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        for w in wanted {
-            assert!(stderr.contains(w), "wanted {w:?} in:\n{stderr}");
-        }
-        assert!(!d.join("out").exists(), "nothing is written");
-    };
+    let refused = |text: String, wanted: &[&str]| assert_refused(d, &text, wanted);
     // No registry there.
     let nowhere = format!("http://127.0.0.1:{}/apis/ccompat/v7", quiver_tests::free_port());
     refused(pipeline(topic, &nowhere), &["[source] registry", &nowhere, "cannot be reached"]);
@@ -191,12 +183,8 @@ fn plain_avro_datums_of_a_schema_file_read_field_by_field_and_broken_ones_go_to_
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let schema_file = d.join("click.avsc");
-    let out = std::process::Command::new(quiver_tests::client_python())
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/avro_plain_produce.py"))
-        .args([&bootstrap(), topic, "0", "1000", schema_file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
+    let mode = format!("plain={}", schema_file.display());
+    registry.produce("avro_produce.py", topic, (0, 1000), 1, &[&mode]);
     let valid = kafka.read_all(topic, false).into_iter().find_map(|r| r.value).unwrap();
     let mut trailing = valid.clone();
     trailing.extend_from_slice(&[2, 4]);
@@ -231,15 +219,8 @@ fn plain_avro_datums_of_a_schema_file_read_field_by_field_and_broken_ones_go_to_
     assert_eq!(ran.has("tombstone"), 1, "{:#?}", ran.reasons);
 
     // Refused before anything connects, naming the key.
-    let refused = |text: String, wanted: &[&str]| {
-        let file = write_pipeline(d, &text);
-        let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
-        assert!(!out.status.success(), "{}", describe(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        for w in wanted {
-            assert!(stderr.contains(w), "wanted {w:?} in:\n{stderr}");
-        }
-    };
+    std::fs::remove_dir_all(d.join("out")).unwrap();
+    let refused = |text: String, wanted: &[&str]| assert_refused(d, &text, wanted);
     refused(plain.replace("click.avsc", "missing.avsc"), &["avro_schema_file", "missing.avsc"]);
     std::fs::write(d.join("broken.avsc"), "{\"type\": \"record\", \"name\": ").unwrap();
     refused(plain.replace("click.avsc", "broken.avsc"), &["avro_schema_file", "broken.avsc", "not an Avro schema"]);

@@ -10,7 +10,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use quiver_tests::kafka::{bootstrap, broker};
 use quiver_tests::registry::{Registry, framing_poison, registry};
-use quiver_tests::{describe, write_pipeline};
+use quiver_tests::{assert_refused, describe, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
 fn produce(registry: &Registry, topic: &str, first: usize, count: usize, version: u32) {
@@ -115,24 +115,12 @@ fn json_schema_refusals_before_any_message_moves() {
         registry.register(subject, schema, kind, false);
         let text = pipeline(topic, &registry.url())
             .replace("[source.registry]\n", &format!("[source.registry]\nsubject = {subject:?}\n"));
-        let file = write_pipeline(d, &text);
-        let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
-        assert!(!out.status.success(), "{}", describe(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        for w in [subject].iter().chain(wanted) {
-            assert!(stderr.contains(w), "wanted {w:?} in:\n{stderr}");
-        }
-        assert!(!d.join("out").exists(), "nothing is written");
+        let wanted: Vec<&str> = [subject].into_iter().chain(wanted.iter().copied()).collect();
+        assert_refused(d, &text, &wanted);
     };
     let text = pipeline(topic, &registry.url())
         .replace("[source.registry]\n", "[source.registry]\nsubject_strategy = \"record\"\n");
-    let out = quiver_tests::quiver(d, &["run", "--no-progress", write_pipeline(d, &text).to_str().unwrap()]);
-    assert!(!out.status.success(), "{}", describe(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("subject_strategy") && stderr.contains("a source reads the subject it is given"),
-        "{stderr}"
-    );
+    assert_refused(d, &text, &["subject_strategy", "a source reads the subject it is given"]);
     refused(&registry.subject("json-avro"), "\"long\"", "AVRO", &["not JSON Schema"]);
     refused(
         &registry.subject("json-union"),

@@ -8,9 +8,9 @@
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type};
+use quiver_tests::assert_refused;
 use quiver_tests::kafka::{bootstrap, broker};
 use quiver_tests::registry::{Registry, framing_poison, registry};
-use quiver_tests::{describe, write_pipeline};
 
 /// Produces rows `first..first + count` with schema `version` through confluent-kafka.
 fn produce(registry: &Registry, topic: &str, first: usize, count: usize, version: u32) {
@@ -117,16 +117,7 @@ fn protobuf_refusals_before_any_message_moves() {
     produce(registry, topic, 0, 10, 1);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let refused = |text: String, wanted: &[&str]| {
-        let file = write_pipeline(d, &text);
-        let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
-        assert!(!out.status.success(), "{}", describe(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        for w in wanted {
-            assert!(stderr.contains(w), "wanted {w:?} in:\n{stderr}");
-        }
-        assert!(!d.join("out").exists(), "nothing is written");
-    };
+    let refused = |text: String, wanted: &[&str]| assert_refused(d, &text, wanted);
     let with_registry = |keys: &str| {
         pipeline(topic, &registry.url()).replace("[source.registry]\n", &format!("[source.registry]\n{keys}"))
     };

@@ -2,11 +2,13 @@
 writes them (the Confluent wire format, the schema registered under
 `<topic>-value`): an independent writer for Quiver's Avro source.
 
-    avro_produce.py BOOTSTRAP REGISTRY_URL TOPIC FIRST COUNT VERSION [avro-keys]
+    avro_produce.py BOOTSTRAP REGISTRY_URL TOPIC FIRST COUNT VERSION [avro-keys | plain=SCHEMA_FILE]
 
 Keys are the text `str(i)`; with `avro-keys`, they are Avro records of
 `KEY` (registered under `<topic>-key`): user "usér-{i}", shard null when
-i % 4 == 0, else i % 16.
+i % 4 == 0, else i % 16. With `plain=SCHEMA_FILE`, each value is instead
+one bare datum written by fastavro's `schemaless_writer` (no magic byte,
+no schema id, the registry unused), and the schema goes to SCHEMA_FILE.
 
 VERSION 1 is the first schema; 2 adds an optional `channel` field (with a
 default), a compatible change. Row i's fields are computed from i alone,
@@ -28,8 +30,12 @@ as the Rust test computes them again:
 
 import datetime
 import decimal
+import io
+import json
 import sys
 import uuid
+
+import fastavro
 
 from confluent_kafka import Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -92,11 +98,21 @@ def row(i, version):
 def main():
     bootstrap, registry, topic, first, count, version = sys.argv[1:7]
     first, count, version = int(first), int(count), int(version)
-    avro_keys = sys.argv[7:] == ["avro-keys"]
-    import json
+    mode = sys.argv[7] if len(sys.argv) > 7 else ""
+    avro_keys = mode == "avro-keys"
 
     client = SchemaRegistryClient({"url": registry})
     serializer = AvroSerializer(client, json.dumps(schema(version)), conf={"auto.register.schemas": True})
+    if mode.startswith("plain="):
+        with open(mode.removeprefix("plain="), "w", encoding="utf-8") as out:
+            json.dump(schema(version), out, indent=2)
+        parsed = fastavro.parse_schema(schema(version))
+
+        def serializer(value, _context):
+            datum = io.BytesIO()
+            fastavro.schemaless_writer(datum, parsed, value)
+            return datum.getvalue()
+
     keys = AvroSerializer(client, json.dumps(KEY), conf={"auto.register.schemas": True})
     key_context = SerializationContext(topic, MessageField.KEY)
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20})

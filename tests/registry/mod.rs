@@ -188,11 +188,7 @@ impl Registry {
         let refused = relay
             .replace(&format!("topic = \"{output}\""), &format!("topic = \"{topic}\""))
             .replace("group_id = \"g-", "group_id = \"g2-");
-        let file = crate::write_pipeline(dir, &refused);
-        let out = crate::quiver(dir, &["run", "--no-progress", file.to_str().unwrap()]);
-        assert!(!out.status.success(), "{}", crate::describe(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(&subject) && stderr.contains("refused the output's schema"), "{stderr}");
+        crate::assert_refused(dir, &refused, &[&subject, "refused the output's schema"]);
         assert!(kafka.read_all(&topic, false).is_empty(), "no message moved to {topic}");
     }
 
