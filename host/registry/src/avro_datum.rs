@@ -60,7 +60,7 @@ impl AvroDatumDecoder {
         for (i, value) in values.iter().enumerate() {
             match value {
                 Some(bytes) => datums.push((i, bytes)),
-                None => failed.push((i, "the message has no value (a tombstone)".to_string())),
+                None => failed.push((i, crate::frame::TOMBSTONE.to_string())),
             }
         }
         let size = datums.len();

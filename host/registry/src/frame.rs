@@ -2,6 +2,9 @@
 //! as 4 big-endian bytes, then (for Protobuf) the message indexes, then
 //! the body.
 
+/// Why a message without a value (a tombstone) yields no row, in every format.
+pub const TOMBSTONE: &str = "the message has no value (a tombstone)";
+
 /// The framing's header for schema `id`: the magic byte and the id.
 pub(crate) fn header(id: u32) -> [u8; 5] {
     let [a, b, c, d] = id.to_be_bytes();
@@ -11,7 +14,7 @@ pub(crate) fn header(id: u32) -> [u8; 5] {
 /// The schema id and what follows it, or why the value is not framed.
 pub(crate) fn split(value: Option<&[u8]>) -> Result<(u32, &[u8]), String> {
     match value {
-        None => Err("the message has no value (a tombstone)".into()),
+        None => Err(TOMBSTONE.into()),
         Some([0, a, b, c, d, rest @ ..]) => Ok((u32::from_be_bytes([*a, *b, *c, *d]), rest)),
         Some(_) => {
             Err("not in the Confluent wire format: it does not start with the magic byte 0 and a 4-byte schema id"

@@ -41,6 +41,7 @@ pub use client::{Registered, Registry};
 pub use config::{RegistryConfig, SubjectStrategy};
 pub use encode::AvroEncoder;
 pub use error::RegistryError;
+pub use frame::TOMBSTONE;
 pub use json_schema::{JsonSchemaDecoder, JsonSchemaEncoder};
 pub use protobuf::{ProtobufDecoder, ProtobufEncoder};
 pub use wire::{WireDecoder, WireEncoder};

@@ -184,7 +184,7 @@ impl MessageDecoder {
                     values.push(v.as_slice());
                     kept.push(i);
                 }
-                None => failed.push((i, "the message has no value (a tombstone)".to_string())),
+                None => failed.push((i, quiver_registry::TOMBSTONE.to_string())),
             }
         }
         let (batch, bad) = quiver_registry::json::rows(&self.rows, &values);
@@ -362,7 +362,7 @@ fn change_event(value: &[u8]) -> Result<(String, String, Option<i64>), String> {
 
 /// The batches of an IPC stream, which must have `schema`.
 fn ipc_batches(value: Option<&[u8]>, schema: &SchemaRef) -> Result<Vec<RecordBatch>, String> {
-    let value = value.ok_or("the message has no value (a tombstone)")?;
+    let value = value.ok_or(quiver_registry::TOMBSTONE)?;
     let reader =
         StreamReader::try_new(Cursor::new(value), None).map_err(|e| format!("not an Arrow IPC stream: {e}"))?;
     if reader.schema().fields() != schema.fields() {
