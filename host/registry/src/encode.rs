@@ -14,6 +14,7 @@ use arrow_avro::schema::{AVRO_NAME_METADATA_KEY, AVRO_NAMESPACE_METADATA_KEY, Av
 use arrow_avro::writer::format::AvroSoeFormat;
 use arrow_avro::writer::{Encoder, WriterBuilder};
 
+use crate::ENUM_SYMBOLS;
 use crate::client::Registry;
 use crate::error::RegistryError;
 
@@ -81,9 +82,6 @@ impl AvroEncoder {
         Ok((rows.bytes().to_vec(), ranges))
     }
 }
-
-/// The metadata key of an enum column's symbols, as arrow-avro sets it.
-const ENUM_SYMBOLS: &str = "avro.enum.symbols";
 
 /// `batch` with each enum column's dictionary made its symbols, in order:
 /// Avro writes a symbol's index, and a dictionary concatenated from

@@ -20,6 +20,8 @@
 //!   JSON Schema and read into the columns of the reader's version.
 //! - [`JsonSchemaEncoder`]: rows as JSON objects, the output's schema
 //!   described as a JSON Schema and registered under a subject.
+//! - [`Validator`]: rows checked against a subject's schema (types,
+//!   required fields, enum symbols), each row it does not allow refused.
 //! - [`json`]: the JSON kernels, values to rows and rows to values.
 //! - [`WireDecoder`], [`WireEncoder`]: either codec, as a source or a sink holds it.
 
@@ -33,6 +35,7 @@ mod frame;
 pub mod json;
 mod json_schema;
 mod protobuf;
+mod validate;
 mod wire;
 
 pub use avro::AvroDecoder;
@@ -44,4 +47,10 @@ pub use error::RegistryError;
 pub use frame::TOMBSTONE;
 pub use json_schema::{JsonSchemaDecoder, JsonSchemaEncoder};
 pub use protobuf::{ProtobufDecoder, ProtobufEncoder};
-pub use wire::{WireDecoder, WireEncoder};
+pub use validate::Validator;
+
+/// The field metadata key of an enum column's symbols (a JSON list): the
+/// key arrow-avro reads and writes, which the JSON Schema and Protobuf
+/// readers set too, so that an enum stays an enum downstream.
+pub(crate) const ENUM_SYMBOLS: &str = "avro.enum.symbols";
+pub use wire::{SchemaKind, WireDecoder, WireEncoder};

@@ -5,15 +5,31 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use arrow::array::RecordBatch as Batch;
+use serde::Deserialize;
 
 use crate::avro::AvroDecoder;
 use crate::avro_datum::AvroDatumDecoder;
-use crate::client::Registered;
+use crate::client::{Registered, Registry};
 use crate::encode::AvroEncoder;
+use crate::error::RegistryError;
 use crate::json_schema::{JsonSchemaDecoder, JsonSchemaEncoder};
 use crate::protobuf::{ProtobufDecoder, ProtobufEncoder};
+
+/// The kind of a registered schema, as the pipeline file names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemaKind {
+    /// An Avro schema.
+    Avro,
+    /// A Protobuf file.
+    Protobuf,
+    /// A JSON Schema.
+    #[serde(rename = "json-schema")]
+    JsonSchema,
+}
 
 /// A decoder of messages whose schemas are in a registry, or of plain Avro.
 #[derive(Debug)]
@@ -29,6 +45,23 @@ pub enum WireDecoder {
 }
 
 impl WireDecoder {
+    /// The decoder of `kind` into `subject`'s `version` (its latest if
+    /// `None`; for Protobuf, `message` or the file's first message), asked
+    /// of `registry` now, before any message is read.
+    pub async fn open(
+        kind: SchemaKind,
+        registry: Arc<Registry>,
+        subject: &str,
+        version: Option<u32>,
+        message: Option<&str>,
+    ) -> Result<Self, RegistryError> {
+        Ok(match kind {
+            SchemaKind::Avro => Self::Avro(AvroDecoder::open(registry, subject, version).await?),
+            SchemaKind::Protobuf => Self::Protobuf(ProtobufDecoder::open(registry, subject, version, message).await?),
+            SchemaKind::JsonSchema => Self::JsonSchema(JsonSchemaDecoder::open(registry, subject, version).await?),
+        })
+    }
+
     /// The batches' schema.
     pub fn schema(&self) -> &SchemaRef {
         match self {

@@ -25,9 +25,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Fields, TimeUnit};
 use serde_json::{Map, Value, json};
 
-/// The field metadata key of an enum column's symbols (a JSON list), the
-/// same arrow-avro uses, so that a JSON Schema enum is an Avro enum downstream.
-pub(crate) const ENUM_SYMBOLS: &str = "avro.enum.symbols";
+use crate::ENUM_SYMBOLS;
 
 /// The columns of `root`, an object schema.
 pub(crate) fn fields(root: &Value) -> Result<Fields, String> {

@@ -112,12 +112,24 @@ fn field(field: &FieldDescriptor, within: &mut Vec<String>) -> Result<Field, Str
         let entries = Field::new("entries", DataType::Struct(vec![key, value].into()), false);
         DataType::Map(Arc::new(entries), false)
     } else if field.is_list() {
-        DataType::List(Arc::new(Field::new("item", kind(field, within)?, element_nullable(field))))
+        let item = Field::new("item", kind(field, within)?, element_nullable(field));
+        DataType::List(Arc::new(with_symbols(item, field)))
     } else {
         kind(field, within)?
     };
     let nullable = !field.is_list() && !field.is_map() && field.supports_presence();
-    Ok(Field::new(field.name(), data_type, nullable))
+    let arrow = Field::new(field.name(), data_type, nullable);
+    Ok(if field.is_list() { arrow } else { with_symbols(arrow, field) })
+}
+
+/// `arrow` with the symbols of `field`'s enum, if it is one, in the
+/// metadata key arrow-avro gives an Avro enum's: validation checks them,
+/// and an Avro sink writes the column as that enum.
+fn with_symbols(arrow: Field, field: &FieldDescriptor) -> Field {
+    let Kind::Enum(e) = field.kind() else { return arrow };
+    let symbols: Vec<String> = e.values().map(|v| v.name().to_string()).collect();
+    let symbols = serde_json::to_string(&symbols).expect("names serialize");
+    arrow.with_metadata([(crate::ENUM_SYMBOLS.to_string(), symbols)])
 }
 
 /// Whether a repeated field's elements may be null: wrapped values may.
