@@ -39,6 +39,15 @@ pub enum PipelineError {
         /// What went wrong.
         error: Box<PluginError>,
     },
+    #[error("transform #{stage} (validate): {error}")]
+    /// A `validate` transform could not be set up: the registry, its
+    /// subject, or an input its schema can never allow.
+    Validate {
+        /// The transform's place in the pipeline, from 1.
+        stage: usize,
+        /// What went wrong; names the subject.
+        error: quiver_registry::RegistryError,
+    },
     #[error("transform #{stage}: cannot fetch its plugin: {error}")]
     /// A transform's plugin could not be fetched from storage.
     PluginFile {
@@ -245,6 +254,11 @@ pub async fn build_stages(
     let mut schema = schema;
     let mut stages: Vec<SharedStage> = Vec::new();
     for (index, transform) in config.transforms.iter().enumerate() {
+        if let Some(validate) = transform.validate.as_ref().filter(|_| transform.plugin.is_none()) {
+            let stage = Stage::validation(index, validate, schema.clone()).await?;
+            stages.push(Arc::new(stage));
+            continue;
+        }
         let plugin = crate::stage::load_plugin(runtime, index, transform, base).await?;
         let (transform, base, input) = (transform.clone(), base.to_owned(), schema.clone());
         // Opening and binding instantiates the plugin: blocking work.

@@ -1,6 +1,8 @@
 //! One stage per transform: its plugin's pool of warm instances, and what
 //! the pipeline does around each call: provenance, dead letters, failure
 //! reports, the circuit breaker, and isolating the rows a plugin fails on.
+//! A `validate` transform is a stage too, with a schema's check in place of
+//! the plugin: its refused rows take the same way to the dead letters.
 
 use std::ops::Range;
 use std::path::Path;
@@ -18,17 +20,36 @@ use crate::breaker::CircuitBreaker;
 use crate::config::{BreakerConfig, GrantsConfig, LimitsConfig, OnError, TransformConfig};
 use crate::dead_letter::{DeadRows, Refused, refused_schema};
 use crate::flow::{FlowBatch, Provenance};
+use quiver_registry::Validator;
 use quiver_runtime::{Gauges, Output, Plugin, PluginError, Pool, PoolOptions, Rejection, Runtime, TransformKind};
 
 /// A transform of the pipeline with its instances.
 pub struct Stage {
     index: usize,
-    pool: Pool,
+    engine: Engine,
     on_error: OnError,
     breaker: CircuitBreaker,
     dead_letter_schema: SchemaRef,
     failed_calls: AtomicU64,
     quarantined_rows: AtomicU64,
+}
+
+/// What does a stage's work.
+enum Engine {
+    /// A plugin's warm instances.
+    Plugin(Pool),
+    /// A check of each row against a registered schema; the batch's schema
+    /// is unchanged.
+    Validate {
+        /// The check, bound to the input's columns.
+        validator: Validator,
+        /// The input's schema, which is also the output's.
+        schema: SchemaRef,
+        /// `subject@version`.
+        label: String,
+        /// No instances: always zero.
+        gauges: Gauges,
+    },
 }
 
 /// How a stage runs its plugin.
@@ -91,8 +112,7 @@ impl Stage {
         base: &Path,
         input: SchemaRef,
     ) -> Result<Self, PipelineError> {
-        let at =
-            |error| PipelineError::Stage { stage: index + 1, plugin: config.plugin.clone(), error: Box::new(error) };
+        let at = |error| PipelineError::Stage { stage: index + 1, plugin: config.label(), error: Box::new(error) };
         let c = config;
         let options = StageOptions::of(c.instances, c.on_error, &c.limits, &c.grants, &c.circuit_breaker, base)
             .map_err(|(key, message)| {
@@ -127,9 +147,45 @@ impl Stage {
         let breaker = CircuitBreaker::new(options.breaker.failures, Duration::from_secs(options.breaker.window_secs));
         Ok(Self {
             index,
-            pool,
+            engine: Engine::Plugin(pool),
             on_error: options.on_error,
             breaker,
+            dead_letter_schema: refused_schema(&input),
+            failed_calls: AtomicU64::new(0),
+            quarantined_rows: AtomicU64::new(0),
+        })
+    }
+
+    /// A `validate` transform's stage: asks the registry for the schema
+    /// and binds its check to `input`, failing before any data moves if the
+    /// subject is missing or `input` can never follow it.
+    pub async fn validation(
+        index: usize,
+        config: &crate::config::ValidateConfig,
+        input: SchemaRef,
+    ) -> Result<Self, PipelineError> {
+        let at = |error| PipelineError::Validate { stage: index + 1, error };
+        let registry = &config.registry;
+        let subject = registry.subject.as_deref().expect("validation asks for a subject");
+        let client = Arc::new(quiver_registry::Registry::new(registry).map_err(at)?);
+        let validator =
+            Validator::open(client, config.format, subject, registry.version, registry.message.as_deref(), &input)
+                .await
+                .map_err(at)?;
+        let reader = validator.reader();
+        let label = format!("{}@{}", reader.subject, reader.version);
+        tracing::info!(
+            stage = index + 1,
+            subject = reader.subject,
+            version = reader.version,
+            id = reader.id,
+            "validate: rows are checked against the registry's schema"
+        );
+        Ok(Self {
+            index,
+            engine: Engine::Validate { validator, schema: input.clone(), label, gauges: Gauges::default() },
+            on_error: OnError::Fail,
+            breaker: CircuitBreaker::new(u32::MAX, Duration::from_secs(60)),
             dead_letter_schema: refused_schema(&input),
             failed_calls: AtomicU64::new(0),
             quarantined_rows: AtomicU64::new(0),
@@ -141,19 +197,28 @@ impl Stage {
         self.index
     }
 
-    /// The transform's name.
+    /// The transform's name: `validate` for a validation.
     pub fn name(&self) -> &str {
-        &self.pool.transform().name
+        match &self.engine {
+            Engine::Plugin(pool) => &pool.transform().name,
+            Engine::Validate { .. } => "validate",
+        }
     }
 
-    /// `name@version` of the plugin.
+    /// `name@version` of the plugin; `subject@version` of a validation's schema.
     pub fn plugin_label(&self) -> String {
-        self.pool.plugin().label()
+        match &self.engine {
+            Engine::Plugin(pool) => pool.plugin().label(),
+            Engine::Validate { label, .. } => label.clone(),
+        }
     }
 
     /// The schema of what this stage emits.
     pub fn output_schema(&self) -> &SchemaRef {
-        self.pool.output_schema()
+        match &self.engine {
+            Engine::Plugin(pool) => pool.output_schema(),
+            Engine::Validate { schema, .. } => schema,
+        }
     }
 
     /// The schema of the rows it refuses, as written to the dead-letter output.
@@ -163,12 +228,18 @@ impl Stage {
 
     /// Live instances and their memory.
     pub fn gauges(&self) -> &Gauges {
-        self.pool.gauges()
+        match &self.engine {
+            Engine::Plugin(pool) => pool.gauges(),
+            Engine::Validate { gauges, .. } => gauges,
+        }
     }
 
     /// Calls at once.
     pub fn parallelism(&self) -> usize {
-        self.pool.max_instances()
+        match &self.engine {
+            Engine::Plugin(pool) => pool.max_instances(),
+            Engine::Validate { .. } => quiver_runtime::cores(),
+        }
     }
 
     /// Failures so far.
@@ -178,12 +249,16 @@ impl Stage {
             plugin: self.plugin_label(),
             failed_calls: self.failed_calls.load(Ordering::Relaxed),
             quarantined_rows: self.quarantined_rows.load(Ordering::Relaxed),
-            recycled_instances: self.pool.gauges().recycled(),
+            recycled_instances: self.gauges().recycled(),
         }
     }
 
     /// Runs one batch through the transform. Blocks: call from a blocking thread.
     pub fn run(&self, flow: FlowBatch) -> Result<FlowBatch, PipelineError> {
+        if let Engine::Validate { validator, .. } = &self.engine {
+            let output = validated(validator, &flow.batch)?;
+            return self.absorb(flow, output);
+        }
         let error = match self.call(&flow) {
             Ok(output) => return self.absorb(flow, output),
             Err(error) => error,
@@ -245,7 +320,8 @@ impl Stage {
     }
 
     fn call(&self, flow: &FlowBatch) -> Result<Output, PluginError> {
-        let mut instance = self.pool.get()?;
+        let Engine::Plugin(pool) = &self.engine else { unreachable!("a validation makes no calls") };
+        let mut instance = pool.get()?;
         instance.process(&flow.batch)
     }
 
@@ -276,7 +352,8 @@ impl Stage {
 
     /// Ends the stream on every instance; what they emit continues down the pipeline.
     pub fn finish(&self) -> Result<Vec<FlowBatch>, PipelineError> {
-        let outputs = self.pool.finish().map_err(|error| PipelineError::Stage {
+        let Engine::Plugin(pool) = &self.engine else { return Ok(Vec::new()) };
+        let outputs = pool.finish().map_err(|error| PipelineError::Stage {
             stage: self.index + 1,
             plugin: self.plugin_label(),
             error: Box::new(error),
@@ -323,6 +400,23 @@ impl Stage {
     }
 }
 
+/// `batch` as a validation passes it on: the rows `validator` allows, and
+/// the others refused with why.
+fn validated(validator: &Validator, batch: &RecordBatch) -> Result<Output, PipelineError> {
+    let refused = validator.check(batch);
+    if refused.is_empty() {
+        return Ok(Output { batch: batch.clone(), rejections: Vec::new(), origin: None });
+    }
+    let mut keep = vec![true; batch.num_rows()];
+    for (row, _) in &refused {
+        keep[*row] = false;
+    }
+    let kept = arrow::compute::filter_record_batch(batch, &keep.into())
+        .map_err(|e| PipelineError::Internal(format!("keeping the validated rows: {e}")))?;
+    let rejections = refused.into_iter().map(|(row, reason)| Rejection { row: row as u32, reason }).collect();
+    Ok(Output { batch: kept, rejections, origin: None })
+}
+
 /// Whether an error may come from the rows of the batch, so that running
 /// fewer rows could succeed: a trap, a limit, an error or malformed output.
 /// A plugin that cannot even start is not.
@@ -348,10 +442,13 @@ pub async fn load_plugin(
     config: &TransformConfig,
     base: &Path,
 ) -> Result<Arc<Plugin>, PipelineError> {
-    let at = |error| PipelineError::Stage { stage: index + 1, plugin: config.plugin.clone(), error: Box::new(error) };
+    let at = |error| PipelineError::Stage { stage: index + 1, plugin: config.label(), error: Box::new(error) };
     let runtime = runtime.clone();
+    let Some(plugin) = config.plugin.as_deref() else {
+        return Err(PipelineError::Internal(format!("transform #{} has no plugin to load", index + 1)));
+    };
     if !config.plugin_is_remote() {
-        let path = base.join(&config.plugin);
+        let path = base.join(plugin);
         // Compiling a plugin is seconds of CPU on a cold cache.
         return tokio::task::spawn_blocking(move || runtime.load(&path))
             .await
@@ -359,7 +456,7 @@ pub async fn load_plugin(
             .map_err(at);
     }
     let storage = |error| PipelineError::PluginFile { stage: index + 1, error };
-    let location = quiver_storage::resolve(base, &config.plugin, &config.storage).map_err(storage)?;
+    let location = quiver_storage::resolve(base, plugin, &config.storage).map_err(storage)?;
     let (bytes, _) = location.read(location.path()).await.map_err(storage)?;
     let url = location.display();
     tokio::task::spawn_blocking(move || runtime.load_bytes(Path::new(&url), &bytes))

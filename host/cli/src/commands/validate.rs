@@ -34,6 +34,10 @@ pub fn run(args: ValidateArgs, cache: &CacheArgs) -> anyhow::Result<()> {
         println!("{:<14}inferred from the data when it runs: the plugins are bound then", "");
         let tokio = super::tokio_runtime()?;
         for (i, t) in config.transforms.iter().enumerate() {
+            if t.plugin.is_none() {
+                println!("{:<14}{}", format!("transform #{}", i + 1), t.label());
+                continue;
+            }
             let plugin = tokio.block_on(quiver_pipeline::load_plugin(&runtime, i, t, &base)).with_context(failed)?;
             let transform = t.transform.as_deref().unwrap_or("(its only transform)");
             println!("{:<14}{transform} of {}", format!("transform #{}", i + 1), plugin.label());

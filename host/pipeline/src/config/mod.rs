@@ -11,7 +11,8 @@ use serde::Deserialize;
 pub use crate::problems::{At, ConfigError, Problem, Problems};
 pub use crate::value::ConfigValue;
 pub use transform::{
-    BreakerConfig, DirConfig, GrantsConfig, LimitsConfig, OnError, TransformConfig, invalid_run_settings, mib_to_bytes,
+    BreakerConfig, DirConfig, GrantsConfig, LimitsConfig, OnError, TransformConfig, ValidateConfig,
+    invalid_run_settings, mib_to_bytes,
 };
 
 use crate::sink::SinkConfig;
@@ -122,8 +123,14 @@ impl PipelineConfig {
     pub fn validate(&self, base: &Path, problems: &mut Problems) {
         self.source.table().validate(&At::table("source"), base, problems);
         for (i, t) in self.transforms.iter().enumerate() {
-            let at = At::element("transform", i, format!("transform #{} ({})", i + 1, t.plugin));
+            let at = At::element("transform", i, format!("transform #{} ({})", i + 1, t.label()));
             t.validate(&at, base, problems);
+            if t.validate.is_some() && t.plugin.is_none() && self.dead_letter.is_none() {
+                problems.add(
+                    &at.key("validate"),
+                    "a validation refuses rows to the dead-letter output: add a [dead_letter] table",
+                );
+            }
             if t.on_error == OnError::DeadLetter && self.dead_letter.is_none() {
                 problems.add(
                     &at.key("on_error"),
@@ -331,6 +338,36 @@ path = "out/dead-letter/"
         ] {
             assert!(e.contains(expected), "{expected:?} in:\n{e}");
         }
+    }
+
+    #[test]
+    fn a_validation_takes_a_subject_and_none_of_a_plugins_keys() {
+        let validation = "validate = { format = \"avro\", registry = { url = \"http://127.0.0.1:8081\" } }";
+        let text = GOOD.replace("plugin = \"path/to/enrich.wasm\"", validation);
+        let e = PipelineConfig::parse(Path::new("p.toml"), &text).unwrap_err().to_string();
+        for expected in [
+            "has 3 problems",
+            "transform #1 (validate: no subject) validate.registry.subject: name the subject",
+            "transform #1 (validate: no subject) transform: is a plugin's key",
+            "transform #1 (validate: no subject) config: is a plugin's key",
+        ] {
+            assert!(e.contains(expected), "{expected:?} in:\n{e}");
+        }
+        let both = GOOD.replace("transform = \"enrich\"\n", &format!("{validation}\n"));
+        let e = PipelineConfig::parse(Path::new("p.toml"), &both).unwrap_err().to_string();
+        assert!(e.contains("validate: a transform is a plugin or a validation, not both"), "{e}");
+        let neither = GOOD.replace("plugin = \"path/to/enrich.wasm\"\n", "");
+        let e = PipelineConfig::parse(Path::new("p.toml"), &neither).unwrap_err().to_string();
+        assert!(e.contains("plugin: name the plugin (a .wasm file or a URL), or set `validate` instead"), "{e}");
+        let alone = format!(
+            "[source]\nformat = \"parquet\"\npath = \"in/\"\n\n[[transform]]\n{}\n\n[sink]\nformat = \"parquet\"\npath = \"out/\"\n",
+            validation.replace("8081\"", "8081\", subject = \"s\"")
+        );
+        let e = PipelineConfig::parse(Path::new("p.toml"), &alone).unwrap_err().to_string();
+        assert!(
+            e.contains("line 6: transform #1 (validate: s) validate:") && e.contains("add a [dead_letter] table"),
+            "{e}"
+        );
     }
 
     #[test]

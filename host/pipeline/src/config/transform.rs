@@ -1,5 +1,6 @@
 //! The `[[transform]]` table: which plugin, its configuration, its limits,
-//! what it is granted, and what a failure does.
+//! what it is granted, and what a failure does; or, instead of a plugin,
+//! `validate`: rows checked against a schema in a schema registry.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,14 @@ use quiver_runtime::{DirGrant, Grants, Limits};
 pub struct TransformConfig {
     /// The plugin component (`.wasm`), relative to the pipeline file; or a
     /// URL: `s3://bucket/plugins/enrich.wasm`, `gs://…`, `az://…`, `https://…`.
-    pub plugin: String,
+    /// Either this or `validate`.
+    #[serde(default)]
+    pub plugin: Option<String>,
+    /// Instead of a plugin: each row checked against a subject's schema in
+    /// a schema registry, and the rows it does not allow refused to the
+    /// dead-letter output. The rows that pass go on unchanged.
+    #[serde(default)]
+    pub validate: Option<ValidateConfig>,
     /// The transform's name; optional when the plugin offers one.
     pub transform: Option<String>,
     /// Configuration handed to the plugin: string keys and values (numbers
@@ -44,6 +52,25 @@ pub struct TransformConfig {
     pub storage: quiver_storage::StorageConfig,
 }
 
+/// `validate = { format = "avro", registry = { url = "…", subject = "…" } }`:
+/// rows checked against one version of a subject. A column the schema
+/// requires that the input lacks, or a column of a type the schema's field
+/// can never take, stops the run at start, naming the field. Each row with
+/// a null where the schema requires a value, a value that is not one of its
+/// enum's symbols, or a value too wide for the field's type (a `long`
+/// value for an `int`) is refused with why.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateConfig {
+    /// The schema's kind: `avro`, `protobuf` or `json-schema`.
+    pub format: quiver_registry::SchemaKind,
+    /// The registry: its `url`, the `subject` (required), and the
+    /// `version` to check against (default: the subject's latest when the
+    /// run starts); for Protobuf, the `message` (default: the file's first);
+    /// `credential_env`, `ca_file` and `timeout_secs` as for a source.
+    pub registry: quiver_registry::RegistryConfig,
+}
+
 /// `on_error`: what happens to a batch the plugin fails on (a trap, a
 /// timeout, running out of memory or fuel, an error for the whole batch,
 /// malformed output).
@@ -59,7 +86,7 @@ pub enum OnError {
 }
 
 /// `[transform.limits]`. The defaults are those of [`Limits::default`].
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Longest one call (one batch) may run, in milliseconds.
@@ -174,7 +201,7 @@ pub fn mib_to_bytes(n: u64) -> usize {
 }
 
 /// `[transform.grants]`: capabilities, all denied unless listed.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GrantsConfig {
     /// Host directories the plugin may read (never write).
@@ -188,7 +215,7 @@ pub struct GrantsConfig {
 }
 
 /// One granted directory.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirConfig {
     /// The directory on the host, relative to the pipeline file.
@@ -241,7 +268,7 @@ impl GrantsConfig {
 
 /// `[transform.circuit_breaker]`: more than `failures` failed calls within
 /// `window_secs` stop the pipeline.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BreakerConfig {
     /// Failed calls allowed within the window.
@@ -260,18 +287,30 @@ impl TransformConfig {
     /// Records what no run of this transform can use, at `at`: its run
     /// settings, and a plugin file that is not there (relative to `base`).
     pub fn validate(&self, at: &super::At, base: &Path, problems: &mut super::Problems) {
+        let plugin = match (&self.plugin, &self.validate) {
+            (Some(plugin), None) => plugin,
+            (None, Some(validate)) => return self.validate_only(validate, at, problems),
+            (Some(_), Some(_)) => {
+                return problems
+                    .add(&at.key("validate"), "a transform is a plugin or a validation, not both: split it in two");
+            }
+            (None, None) => {
+                return problems
+                    .add(&at.key("plugin"), "name the plugin (a .wasm file or a URL), or set `validate` instead");
+            }
+        };
         let (limits, grants, breaker) = (Some(&self.limits), Some(&self.grants), Some(&self.circuit_breaker));
         if let Some((key, message)) = invalid_run_settings(self.instances, limits, grants, breaker) {
             problems.add(&at.key(&key), message);
         }
         problems.add_storage(at, &self.storage);
         if self.plugin_is_remote() {
-            if let Err(e) = quiver_storage::resolve(base, &self.plugin, &self.storage) {
+            if let Err(e) = quiver_storage::resolve(base, plugin, &self.storage) {
                 problems.add(&at.key("plugin"), e.to_string());
             }
             return;
         }
-        let plugin = base.join(&self.plugin);
+        let plugin = base.join(plugin);
         if !plugin.is_file() {
             problems.add(
                 &at.key("plugin"),
@@ -283,9 +322,55 @@ impl TransformConfig {
         }
     }
 
+    /// A `validate` transform's problems: its registry's keys, and any
+    /// key only a plugin has.
+    fn validate_only(&self, validate: &ValidateConfig, at: &super::At, problems: &mut super::Problems) {
+        let registry = &validate.registry;
+        for (key, message) in registry.problems() {
+            problems.add(&at.key(&format!("validate.registry.{key}")), message);
+        }
+        if registry.subject.is_none() {
+            problems.add(&at.key("validate.registry.subject"), "name the subject whose schema the rows must follow");
+        }
+        if registry.subject_strategy != quiver_registry::SubjectStrategy::default() {
+            problems.add(&at.key("validate.registry.subject_strategy"), "is a sink's key: name the `subject` instead");
+        }
+        if registry.message.is_some() && validate.format != quiver_registry::SchemaKind::Protobuf {
+            problems.add(
+                &at.key("validate.registry.message"),
+                "names a Protobuf message: remove it, or set format = \"protobuf\"",
+            );
+        }
+        let plugin_keys = [
+            ("transform", self.transform.is_some()),
+            ("config", !self.config.is_empty()),
+            ("instances", self.instances.is_some()),
+            ("on_error", self.on_error != OnError::default()),
+            ("limits", self.limits != LimitsConfig::default()),
+            ("grants", self.grants != GrantsConfig::default()),
+            ("circuit_breaker", self.circuit_breaker != BreakerConfig::default()),
+            ("storage", self.storage != Default::default()),
+        ];
+        for (key, _) in plugin_keys.into_iter().filter(|(_, set)| *set) {
+            problems.add(
+                &at.key(key),
+                "is a plugin's key, and this transform is a validation: remove it (refused rows always go to the dead-letter output)",
+            );
+        }
+    }
+
+    /// What the transform is, for messages: its plugin, or what it validates against.
+    pub fn label(&self) -> String {
+        match (&self.plugin, &self.validate) {
+            (Some(plugin), _) => plugin.clone(),
+            (None, Some(v)) => format!("validate: {}", v.registry.subject.as_deref().unwrap_or("no subject")),
+            (None, None) => "no plugin".into(),
+        }
+    }
+
     /// Whether `plugin` is a URL into object storage rather than a local file.
     pub fn plugin_is_remote(&self) -> bool {
-        self.plugin.split_once("://").is_some_and(|(scheme, _)| scheme != "file")
+        self.plugin.as_deref().and_then(|p| p.split_once("://")).is_some_and(|(scheme, _)| scheme != "file")
     }
 
     /// The configuration as the contract's string pairs.

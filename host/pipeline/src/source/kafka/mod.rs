@@ -59,15 +59,12 @@ async fn open_wire(
     };
     let client = Arc::new(quiver_registry::Registry::new(registry)?);
     let (version, message) = (registry.version, registry.message.as_deref());
-    let decoder = match format {
-        MessageFormat::Protobuf => quiver_registry::WireDecoder::Protobuf(
-            quiver_registry::ProtobufDecoder::open(client, &subject, version, message).await?,
-        ),
-        MessageFormat::JsonSchema => quiver_registry::WireDecoder::JsonSchema(
-            quiver_registry::JsonSchemaDecoder::open(client, &subject, version).await?,
-        ),
-        _ => quiver_registry::WireDecoder::Avro(quiver_registry::AvroDecoder::open(client, &subject, version).await?),
+    let kind = match format {
+        MessageFormat::Protobuf => quiver_registry::SchemaKind::Protobuf,
+        MessageFormat::JsonSchema => quiver_registry::SchemaKind::JsonSchema,
+        _ => quiver_registry::SchemaKind::Avro,
     };
+    let decoder = quiver_registry::WireDecoder::open(kind, client, &subject, version, message).await?;
     if let Some(reader) = decoder.reader() {
         tracing::info!(
             subject = reader.subject,
