@@ -29,3 +29,4 @@ mod protobuf;
 mod registry_gate;
 mod sandbox;
 mod serve;
+mod validate_schema;
