@@ -242,3 +242,50 @@ fn validate_against_a_protobuf_subject_follows_its_presence_rules_and_enum_value
     let customers = rows.column_by_name("customer").unwrap();
     assert_eq!(customers.null_count(), 1, "order 1,500's null customer passed");
 }
+
+const ORDER_JSON_SCHEMA: &str = r#"{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+  "properties": {
+    "order_id": {"type": "integer", "minimum": 0},
+    "status": {"enum": ["NEW", "PAID", "SHIPPED"]},
+    "qty": {"type": "integer", "maximum": 99},
+    "note": {"type": "string", "maxLength": 50000},
+    "customer": {"type": "object", "properties": {
+      "name": {"type": "string"},
+      "email": {"type": "string", "pattern": "^u[0-9]+@example\\.com$"}}, "required": ["name"]}},
+  "required": ["order_id", "status", "customer"]}"#;
+
+#[test]
+fn validate_against_a_json_schema_applies_its_keywords_too() {
+    let registry = registry();
+    let subject = registry.subject("orders-json");
+    registry.register(&subject, ORDER_JSON_SCHEMA, "JSON", false);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_orders(d);
+    let file = write_pipeline(d, &pipeline(&subject, "json-schema", ""));
+    let out = quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
+
+    // `tags` is not in the schema: its null item passes. The 100,000-character
+    // notes break maxLength, the wide qty breaks maximum, and a null email
+    // is an absent property, which the pattern allows.
+    let mut bad: Vec<(i64, String)> = poison()
+        .into_iter()
+        .filter(|(i, _, _)| ![260, 2_222].contains(i))
+        .map(|(i, _, reason)| (i, reason.to_string()))
+        .collect();
+    bad.push((260, "`qty` breaks".into()));
+    let long: Vec<i64> = (0..ROWS).filter(|i| i % 500 == 1 && i % 7 != 0 && !(1_750..2_000).contains(i)).collect();
+    bad.extend(long.iter().map(|&i| (i, "`note` breaks".to_string())));
+    let dead = read_jsonl_rows(&d.join("dead"));
+    assert_eq!(dead.len(), bad.len(), "{:?}", dead.iter().map(|l| (&l["x"], &l["quiver_reason"])).collect::<Vec<_>>());
+    for (i, reason) in &bad {
+        let letter = dead.iter().find(|l| l["x"] == json!(i)).unwrap_or_else(|| panic!("order {i} is not refused"));
+        let why = letter["quiver_reason"].as_str().unwrap();
+        assert!(why.contains(reason.as_str()) && why.contains(&format!("`{subject}` version 1")), "order {i}: {why}");
+    }
+    let why = |i: i64| dead.iter().find(|l| l["x"] == json!(i)).unwrap()["quiver_reason"].as_str().unwrap().to_string();
+    assert!(why(260).contains("greater than the maximum of 99"), "{}", why(260));
+    assert!(why(long[0]).contains("longer than 50000 characters") && why(long[0]).len() < 300, "{}", why(long[0]));
+    assert_eq!(read_parquet_dir(&d.join("out/rows")).num_rows() as i64, ROWS - bad.len() as i64);
+}

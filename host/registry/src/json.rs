@@ -51,13 +51,14 @@ fn batch(schema: &SchemaRef, values: &[&[u8]]) -> Result<RecordBatch, ArrowError
     Ok(decoder.flush()?.unwrap_or_else(|| RecordBatch::new_empty(schema.clone())))
 }
 
-/// Each row of `batch` as one JSON object (nulls written as `null`): the
-/// bytes, end to end, and each row's range in them.
-pub fn objects(batch: &RecordBatch) -> Result<(Vec<u8>, Vec<Range<usize>>), ArrowError> {
+/// Each row of `batch` as one JSON object (nulls written as `null`, or with
+/// `explicit_nulls` false, left out): the bytes, end to end, and each row's
+/// range in them.
+pub fn objects(batch: &RecordBatch, explicit_nulls: bool) -> Result<(Vec<u8>, Vec<Range<usize>>), ArrowError> {
     let batch = &with_offsets(batch)?;
     let mut bytes = Vec::with_capacity(batch.get_array_memory_size());
     let mut writer = arrow::json::WriterBuilder::new()
-        .with_explicit_nulls(true)
+        .with_explicit_nulls(explicit_nulls)
         .build::<_, arrow::json::writer::LineDelimited>(&mut bytes);
     writer.write(batch)?;
     writer.finish()?;

@@ -17,6 +17,10 @@
 //!   its row.
 //! - **Enum symbols**: a value that is not one of the field's symbols
 //!   refuses its row.
+//! - **JSON Schema's other keywords** (`pattern`, `minimum`, `maxLength`,
+//!   `format`, …): each row that passed the checks above is written as a
+//!   JSON object of the schema's columns (nulls left out, as absent
+//!   properties) and checked by the jsonschema crate against the schema.
 //!
 //! Input columns the schema does not name pass through unchecked.
 
@@ -42,6 +46,8 @@ pub struct Validator {
     reader: Registered,
     /// The schema's fields, each with the input column it checks.
     fields: Vec<(Arc<Field>, usize)>,
+    /// A JSON Schema, compiled: what the columns' shape does not say.
+    keywords: Option<Arc<jsonschema::Validator>>,
 }
 
 impl Validator {
@@ -59,6 +65,10 @@ impl Validator {
     ) -> Result<Self, RegistryError> {
         let decoder = WireDecoder::open(kind, registry, subject, version, message).await?;
         let reader = decoder.reader().expect("a registered schema has a version").clone();
+        let keywords = match &decoder {
+            WireDecoder::JsonSchema(d) => Some(d.reader_validator()),
+            _ => None,
+        };
         let unfit = |reason: String| RegistryError::Schema {
             subject: subject.into(),
             reason: format!("version {}: {reason}", reader.version),
@@ -83,7 +93,7 @@ impl Validator {
                 }
             }
         }
-        Ok(Self { reader, fields })
+        Ok(Self { reader, fields, keywords })
     }
 
     /// The subject's version the rows are checked against.
@@ -99,7 +109,52 @@ impl Validator {
         for (field, column) in &self.fields {
             check(batch.column(*column), field, field.name(), &rows, &at, &mut refused);
         }
+        if let Some(keywords) = &self.keywords {
+            self.check_keywords(keywords, batch, &at, &mut refused);
+        }
         refused.into_iter().map(|(row, why)| (row as usize, why)).collect()
+    }
+}
+
+impl Validator {
+    /// Refuses the rows not refused yet whose JSON object `keywords` does not allow.
+    fn check_keywords(
+        &self,
+        keywords: &jsonschema::Validator,
+        batch: &RecordBatch,
+        at: &Versioned,
+        refused: &mut BTreeMap<u32, String>,
+    ) {
+        let columns: Vec<usize> = self.fields.iter().map(|(_, column)| *column).collect();
+        let objects = batch.project(&columns).map_err(|e| e.to_string()).and_then(|projected| {
+            crate::json::objects(&projected, false).map_err(|e| format!("writing the rows as JSON: {e}"))
+        });
+        let (bytes, ranges) = match objects {
+            Ok(objects) => objects,
+            Err(why) => {
+                for row in 0..batch.num_rows() as u32 {
+                    refuse(refused, row, format!("{at}: {why}"));
+                }
+                return;
+            }
+        };
+        for (row, range) in ranges.into_iter().enumerate() {
+            if refused.contains_key(&(row as u32)) {
+                continue;
+            }
+            let error = match serde_json::from_slice::<serde_json::Value>(&bytes[range]) {
+                Ok(document) => keywords.iter_errors(&document).next().map(|error| {
+                    let path = error.instance_path().to_string();
+                    let path = path.trim_start_matches('/').replace('/', ".");
+                    let path = if path.is_empty() { "the row".to_string() } else { format!("`{path}`") };
+                    format!("{path} breaks {at}: {}", error.masked())
+                }),
+                Err(e) => Some(format!("the row as JSON does not parse: {e}")),
+            };
+            if let Some(why) = error {
+                refuse(refused, row as u32, why);
+            }
+        }
     }
 }
 

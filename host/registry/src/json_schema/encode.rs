@@ -51,7 +51,7 @@ impl JsonSchemaEncoder {
 
     /// The rows of `batch` as messages: the bytes, and each message's range in them.
     pub fn encode(&self, batch: &RecordBatch) -> Result<(Vec<u8>, Vec<Range<usize>>), String> {
-        let (objects, ranges) = crate::json::objects(batch).map_err(|e| e.to_string())?;
+        let (objects, ranges) = crate::json::objects(batch, true).map_err(|e| e.to_string())?;
         let frame = crate::frame::header(self.id);
         let mut bytes = Vec::with_capacity(objects.len() + ranges.len() * frame.len());
         let mut framed = Vec::with_capacity(ranges.len());

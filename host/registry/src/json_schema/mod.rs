@@ -74,6 +74,15 @@ impl JsonSchemaDecoder {
         &self.reader
     }
 
+    /// The reader's schema, compiled: every keyword of it checks a document.
+    pub(crate) fn reader_validator(&self) -> Arc<Validator> {
+        let writers = self.writers.lock().unwrap_or_else(|e| e.into_inner());
+        match writers.get(&self.reader.id) {
+            Some(Ok(validator)) => validator.clone(),
+            _ => unreachable!("the reader's schema compiled when the decoder opened"),
+        }
+    }
+
     /// Decodes `values` (`None` for a tombstone): the rows of those that
     /// decode, in order, and the index and reason of those that do not.
     /// A writer schema id met for the first time is asked of the registry,

@@ -235,7 +235,7 @@ impl KafkaSink {
             Value::Json(columns) => {
                 let projected = batch.project(columns).expect("indexes from the schema");
                 let projected = projected.with_schema(self.value_schema.clone()).map_err(|e| fail(e.to_string()))?;
-                let (bytes, ranges) = tokio::task::block_in_place(|| quiver_registry::json::objects(&projected))
+                let (bytes, ranges) = tokio::task::block_in_place(|| quiver_registry::json::objects(&projected, true))
                     .map_err(|e| fail(format!("cannot encode rows as JSON: {e}")))?;
                 Payloads::Encoded { bytes, ranges }
             }
