@@ -282,3 +282,63 @@ fn avro_keys_from_the_registry_become_a_struct_column_and_a_key_that_does_not_de
     assert!(!out.status.success(), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no subject `nobody-key`"), "{}", describe(&out));
 }
+
+/// Unions other than a type with `null` are Arrow dense unions, a child per
+/// branch, named by its type, and the branch each row's writer chose.
+#[test]
+fn avro_unions_other_than_with_null_read_as_dense_unions() {
+    let kafka = broker();
+    let registry = registry();
+    let topic = "avro-unions";
+    kafka.create_topic(topic, 2);
+    produce(registry, topic, 0, 900, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Parquet cannot hold a union: refused before any message moves, naming the column.
+    assert_refused(d, &pipeline(topic, &registry.url()), &["[sink] column `reading` is a union", "format = \"ipc\""]);
+    let text = pipeline(topic, &registry.url()).replace("format = \"parquet\"", "format = \"ipc\"");
+    let file = write_pipeline(d, &text);
+    let out = quiver_tests::quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let mut batches = Vec::new();
+    for path in quiver_tests::data_files(&d.join("out")) {
+        let reader = arrow::ipc::reader::FileReader::try_new(std::fs::File::open(&path).unwrap(), None).unwrap();
+        batches.extend(reader.map(Result::unwrap));
+    }
+    let rows = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let order = arrow::compute::sort_to_indices(rows.column_by_name("event_id").unwrap(), None, None).unwrap();
+    let rows = arrow::compute::take_record_batch(&rows, &order).unwrap();
+    assert_eq!(rows.num_rows(), 900);
+    let union = |name: &str| {
+        let column = rows.column_by_name(name).unwrap();
+        assert!(matches!(column.data_type(), DataType::Union(_, arrow::datatypes::UnionMode::Dense)), "{name}");
+        column.as_union().clone()
+    };
+    let (reading, either) = (union("reading"), union("either"));
+    let names = |u: &arrow::array::UnionArray| match u.data_type() {
+        DataType::Union(fields, _) => fields.iter().map(|(id, f)| (id, f.name().clone())).collect::<Vec<_>>(),
+        _ => unreachable!(),
+    };
+    assert_eq!(names(&reading), [(0, "null".to_string()), (1, "long".into()), (2, "string".into())]);
+    assert_eq!(names(&either), [(0, "string".to_string()), (1, "long".into())]);
+    let long = |u: &arrow::array::UnionArray, r: usize| {
+        u.child(u.type_id(r)).as_primitive::<Int64Type>().value(u.value_offset(r))
+    };
+    let text = |u: &arrow::array::UnionArray, r: usize| {
+        u.child(u.type_id(r)).as_string::<i32>().value(u.value_offset(r)).to_string()
+    };
+    for r in 0..900 {
+        let i = r as i64;
+        check_row(&rows, r, i, 3);
+        assert_eq!(reading.type_id(r), [0, 1, 2][r % 3], "row {r}: the branch the writer chose");
+        match r % 3 {
+            0 => assert!(reading.logical_nulls().is_some_and(|n| n.is_null(r)), "row {r} is null"),
+            1 => assert_eq!(long(&reading, r), i),
+            _ => assert_eq!(text(&reading, r), format!("r{i}")),
+        }
+        match r % 2 {
+            0 => assert_eq!((either.type_id(r), text(&either, r)), (0, format!("e{i}"))),
+            _ => assert_eq!((either.type_id(r), long(&either, r)), (1, i)),
+        }
+    }
+}

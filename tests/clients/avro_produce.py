@@ -11,7 +11,8 @@ one bare datum written by fastavro's `schemaless_writer` (no magic byte,
 no schema id, the registry unused), and the schema goes to SCHEMA_FILE.
 
 VERSION 1 is the first schema; 2 adds an optional `channel` field (with a
-default), a compatible change. Row i's fields are computed from i alone,
+default), a compatible change; 3 adds two unions other than with null
+alone, `reading` and `either`. Row i's fields are computed from i alone,
 as the Rust test computes them again:
 
     event_id  long                   i
@@ -26,6 +27,8 @@ as the Rust test computes them again:
     note      null | string          null when i % 5 == 0, else "n" * (i % 7)
     id        uuid                   UUID(int=i)
     channel   null | string (v2)     "ch{i % 3}"
+    reading   null | long | string   null, i, "r{i}" for i % 3 = 0, 1, 2 (v3)
+    either    string | long          "e{i}" when i is even, else i (v3)
 """
 
 import datetime
@@ -69,10 +72,14 @@ KEY = {
     "fields": [{"name": "user", "type": "string"}, {"name": "shard", "type": ["null", "int"], "default": None}],
 }
 CHANNEL = {"name": "channel", "type": ["null", "string"], "default": None}
+UNIONS = [
+    {"name": "reading", "type": ["null", "long", "string"], "default": None},
+    {"name": "either", "type": ["string", "long"], "default": ""},
+]
 
 
 def schema(version):
-    fields = FIELDS + ([CHANNEL] if version >= 2 else [])
+    fields = FIELDS + ([CHANNEL] if version >= 2 else []) + (UNIONS if version >= 3 else [])
     return {"type": "record", "name": "Click", "namespace": "quiver.tests", "fields": fields}
 
 
@@ -92,6 +99,9 @@ def row(i, version):
     }
     if version >= 2:
         value["channel"] = f"ch{i % 3}"
+    if version >= 3:
+        value["reading"] = [None, i, f"r{i}"][i % 3]
+        value["either"] = f"e{i}" if i % 2 == 0 else i
     return value
 
 

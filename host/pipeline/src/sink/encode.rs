@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as ParquetCompression, GzipLevel, ZstdLevel};
@@ -64,6 +64,34 @@ impl Write for SharedBuffer {
     }
 }
 
+/// Why `format` cannot hold a column of `schema`, naming it: the parquet
+/// crate panics on a union (anywhere in a column) instead of answering an
+/// error, so unions are refused before a writer is made.
+pub(super) fn unwritable(format: Format, schema: &SchemaRef) -> Option<String> {
+    fn union_in(data_type: &DataType, path: String) -> Option<(String, DataType)> {
+        match data_type {
+            DataType::Union(_, _) => Some((path, data_type.clone())),
+            DataType::Struct(fields) => {
+                fields.iter().find_map(|f| union_in(f.data_type(), format!("{path}.{}", f.name())))
+            }
+            DataType::List(item) | DataType::LargeList(item) | DataType::FixedSizeList(item, _) => {
+                union_in(item.data_type(), format!("{path}[]"))
+            }
+            DataType::Map(entries, _) => union_in(entries.data_type(), format!("{path}{{}}")),
+            DataType::Dictionary(_, value) => union_in(value, path),
+            _ => None,
+        }
+    }
+    if format != Format::Parquet {
+        return None;
+    }
+    let (path, data_type) = schema.fields().iter().find_map(|f| union_in(f.data_type(), f.name().clone()))?;
+    Some(format!(
+        "column `{path}` is a union ({data_type}), which Parquet cannot hold: write format = \"ipc\" or \"avro\", \
+         or turn it into plain columns in a plugin first"
+    ))
+}
+
 /// One open output file's encoder.
 pub(super) enum Encoder {
     Parquet(ArrowWriter<SharedBuffer>),
@@ -81,6 +109,9 @@ impl Encoder {
         compression: Compression,
         row_group_rows: usize,
     ) -> Result<Self, ArrowError> {
+        if let Some(reason) = unwritable(format, schema) {
+            return Err(ArrowError::NotYetImplemented(reason));
+        }
         Ok(match format {
             Format::Parquet => {
                 let codec = match compression {

@@ -106,6 +106,14 @@ pub enum SinkError {
         /// How many rows.
         count: usize,
     },
+    #[error("[{table}] {reason}")]
+    /// The output has a column the sink's format cannot hold.
+    Unwritable {
+        /// The pipeline file's table.
+        table: &'static str,
+        /// Which column, and what to do.
+        reason: String,
+    },
     #[error("writing {file}: {reason}")]
     /// Writing a file failed.
     Write {

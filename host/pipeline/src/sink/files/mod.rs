@@ -463,6 +463,9 @@ impl SinkTable for FileSinkConfig {
     }
 
     fn check_schema(&self, table: &'static str, schema: &SchemaRef) -> Result<(), SinkError> {
+        if let Some(reason) = super::encode::unwritable(self.format, schema) {
+            return Err(SinkError::Unwritable { table, reason });
+        }
         partition_columns(table, self, schema).map(drop)
     }
 
