@@ -101,17 +101,26 @@ path = "dead/"
     )
 }
 
+/// Registers `schema` of `kind` under a new subject `PREFIX-N-value`, and
+/// runs the orders through `stamp` and a validation of `format` against it
+/// (`extra` after the subject in `registry`), which must succeed: the
+/// run's directory, and the subject.
+fn validated(prefix: &str, (schema, kind): (&str, &str), format: &str, extra: &str) -> (tempfile::TempDir, String) {
+    let registry = registry();
+    let subject = registry.subject(prefix);
+    registry.register(&subject, schema, kind, false);
+    let dir = tempfile::tempdir().unwrap();
+    write_orders(dir.path());
+    let file = write_pipeline(dir.path(), &pipeline(&subject, format, extra));
+    let out = quiver(dir.path(), &["run", "--no-progress", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
+    (dir, subject)
+}
+
 #[test]
 fn validate_refuses_each_row_an_avro_subject_does_not_allow_and_passes_the_rest_unchanged() {
-    let registry = registry();
-    let subject = registry.subject("orders");
-    registry.register(&subject, ORDER, "AVRO", false);
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, subject) = validated("orders", (ORDER, "AVRO"), "avro", "");
     let d = dir.path();
-    write_orders(d);
-    let file = write_pipeline(d, &pipeline(&subject, "avro", ""));
-    let out = quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
 
     let bad = poison();
     let rows = read_parquet_dir(&d.join("out/rows"));
@@ -217,15 +226,8 @@ message Order {
 
 #[test]
 fn validate_against_a_protobuf_subject_follows_its_presence_rules_and_enum_values() {
-    let registry = registry();
-    let subject = registry.subject("orders-protobuf");
-    registry.register(&subject, ORDER_PROTO, "PROTOBUF", false);
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, subject) = validated("orders-protobuf", (ORDER_PROTO, "PROTOBUF"), "protobuf", ", message = \"Order\"");
     let d = dir.path();
-    write_orders(d);
-    let file = write_pipeline(d, &pipeline(&subject, "protobuf", ", message = \"Order\""));
-    let out = quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
 
     // A message field has presence: a null customer is allowed. A proto3
     // string has none: a null name is not, nor a null order_id or list item.
@@ -256,15 +258,8 @@ const ORDER_JSON_SCHEMA: &str = r#"{"$schema": "http://json-schema.org/draft-07/
 
 #[test]
 fn validate_against_a_json_schema_applies_its_keywords_too() {
-    let registry = registry();
-    let subject = registry.subject("orders-json");
-    registry.register(&subject, ORDER_JSON_SCHEMA, "JSON", false);
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, subject) = validated("orders-json", (ORDER_JSON_SCHEMA, "JSON"), "json-schema", "");
     let d = dir.path();
-    write_orders(d);
-    let file = write_pipeline(d, &pipeline(&subject, "json-schema", ""));
-    let out = quiver(d, &["run", "--no-progress", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}\n--- registry\n{}", describe(&out), registry.log());
 
     // `tags` is not in the schema: its null item passes. The 100,000-character
     // notes break maxLength, the wide qty breaks maximum, and a null email
