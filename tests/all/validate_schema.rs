@@ -198,7 +198,8 @@ fn validate_checks_the_pinned_version_and_refuses_inputs_that_can_never_follow_t
     registry.register(&other, &typed, "AVRO", false);
     assert_refused(d, &pipeline(&other, "avro", ""), &[&other, "column `qty` is Int64", "the schema types it as Utf8"]);
     // A subject the registry does not have, and a schema of another kind.
-    assert_refused(d, &pipeline("no-such-subject", "avro", ""), &["no subject `no-such-subject`"]);
+    let missing = ["no subject `no-such-subject`", "register its schema first, or name another `subject`"];
+    assert_refused(d, &pipeline("no-such-subject", "avro", ""), &missing);
     assert_refused(d, &pipeline(&subject, "protobuf", ""), &[&subject, "not Protobuf"]);
     // No dead-letter table: refused rows would have nowhere to go.
     let text = pipeline(&subject, "avro", "").replace("[dead_letter]\nformat = \"jsonl\"\npath = \"dead/\"\n", "");

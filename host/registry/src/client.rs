@@ -206,7 +206,7 @@ impl Registry {
                 true => {
                     "the registry's TLS certificate is not trusted: set ca_file to the PEM of the authority that signed it"
                 }
-                false => "check [source.registry] url, and that it is running",
+                false => "check the registry's `url`, and that it is running",
             };
             RegistryError::Unreachable { url: self.url.clone(), reason, hint }
         };
@@ -243,10 +243,8 @@ impl Registry {
                         _ => String::new(),
                     },
                     hint: match (code, version) {
-                        (Some(40402), Some(_)) => {
-                            "pin a version it has in [source.registry] version, or leave it out for the latest"
-                        }
-                        _ => "register its schema first, or name another in [source.registry] subject",
+                        (Some(40402), Some(_)) => "pin a `version` it has, or leave `version` out for the latest",
+                        _ => "register its schema first, or name another `subject`",
                     },
                 },
             });

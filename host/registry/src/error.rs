@@ -25,9 +25,7 @@ pub enum RegistryError {
         hint: String,
     },
     /// The subject, or its version, is not registered.
-    #[error(
-        "the schema registry at {url} has no subject `{subject}`{version}: register its schema first, or set [source.registry] subject"
-    )]
+    #[error("the schema registry at {url} has no subject `{subject}`{version}: {hint}")]
     NoSubject {
         /// The registry's URL.
         url: String,
@@ -82,7 +80,7 @@ pub enum RegistryError {
         reason: String,
     },
     /// The configuration cannot work (a CA file that does not load, …).
-    #[error("[source.registry] {key}: {reason}")]
+    #[error("`{key}`: {reason}")]
     Config {
         /// The key at fault.
         key: &'static str,
