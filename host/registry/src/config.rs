@@ -24,9 +24,16 @@ pub struct RegistryConfig {
     #[serde(default)]
     pub subject_strategy: SubjectStrategy,
     /// The subject's version the rows take (the reader's schema); default
-    /// its latest when the run starts.
+    /// its latest when the run starts. With `follow_latest`, the version
+    /// the rows start at.
     #[serde(default)]
     pub version: Option<u32>,
+    /// A source's: when a producer registers a newer version of the
+    /// subject mid-stream, the rows move to it. The batches are cut at the
+    /// first message written with it, and the run goes on with the new
+    /// schema, as a restart would ([`Follower`](crate::Follower)).
+    #[serde(default)]
+    pub follow_latest: bool,
     /// Protobuf: the message of the schema the rows take, by its full
     /// (`pkg.Click`) or short name. Default: the schema's first message.
     #[serde(default)]

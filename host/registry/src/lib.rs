@@ -20,6 +20,8 @@
 //!   JSON Schema and read into the columns of the reader's version.
 //! - [`JsonSchemaEncoder`]: rows as JSON objects, the output's schema
 //!   described as a JSON Schema and registered under a subject.
+//! - [`Follower`]: the first message written with a version of its subject
+//!   newer than the reader's, for a source that follows the latest.
 //! - [`Validator`]: rows checked against a subject's schema (types,
 //!   required fields, enum symbols), each row it does not allow refused.
 //! - [`json`]: the JSON kernels, values to rows and rows to values.
@@ -31,6 +33,7 @@ mod client;
 mod config;
 mod encode;
 mod error;
+mod follow;
 mod frame;
 pub mod json;
 mod json_schema;
@@ -44,6 +47,7 @@ pub use client::{Registered, Registry};
 pub use config::{RegistryConfig, SubjectStrategy};
 pub use encode::AvroEncoder;
 pub use error::RegistryError;
+pub use follow::Follower;
 pub use frame::TOMBSTONE;
 pub use json_schema::{JsonSchemaDecoder, JsonSchemaEncoder};
 pub use protobuf::{ProtobufDecoder, ProtobufEncoder};
