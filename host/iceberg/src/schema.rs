@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, new_null_array};
-use arrow::datatypes::{Schema as ArrowSchema, SchemaRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema as ArrowSchema, SchemaRef, TimeUnit};
 use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
 use serde::Deserialize;
 
@@ -56,8 +56,32 @@ pub fn iceberg_schema(table: &str, output: &ArrowSchema) -> Result<Schema, Icebe
 }
 
 fn convert(schema: &ArrowSchema) -> Result<Schema, String> {
-    let crossed = bridge::schema_to_58(schema)?;
+    let fields: Vec<Field> = schema.fields().iter().map(in_micros).collect();
+    let schema = ArrowSchema::new_with_metadata(fields, schema.metadata().clone());
+    let crossed = bridge::schema_to_58(&schema)?;
     iceberg::arrow::arrow_schema_to_schema_auto_assign_ids(&crossed).map_err(|e| e.message().to_string())
+}
+
+/// `field` with its seconds and milliseconds (timestamps, times of day)
+/// in microseconds, at any depth: Iceberg keeps only microseconds (and
+/// nanoseconds), and Avro's `timestamp-millis` is common. The widening is
+/// lossless, and [`conform`] casts each batch to it.
+fn in_micros(field: &FieldRef) -> Field {
+    let micros = |data_type: &DataType| match data_type {
+        DataType::Timestamp(TimeUnit::Second | TimeUnit::Millisecond, zone) => {
+            Some(DataType::Timestamp(TimeUnit::Microsecond, zone.clone()))
+        }
+        DataType::Time32(_) => Some(DataType::Time64(TimeUnit::Microsecond)),
+        DataType::List(item) => Some(DataType::List(Arc::new(in_micros(item)))),
+        DataType::LargeList(item) => Some(DataType::LargeList(Arc::new(in_micros(item)))),
+        DataType::Struct(fields) => Some(DataType::Struct(fields.iter().map(in_micros).collect())),
+        DataType::Map(entries, sorted) => Some(DataType::Map(Arc::new(in_micros(entries)), *sorted)),
+        _ => None,
+    };
+    match micros(field.data_type()) {
+        Some(data_type) => field.as_ref().clone().with_data_type(data_type),
+        None => field.as_ref().clone(),
+    }
 }
 
 /// Compares the output with the table's current schema: the evolution it
