@@ -12,6 +12,7 @@ mod compact;
 mod docs;
 mod enrich;
 mod examples;
+mod follow_latest;
 mod formats;
 mod gcd;
 mod iceberg;

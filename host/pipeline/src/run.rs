@@ -15,7 +15,7 @@ use crate::dead_letter::DeadLetters;
 use crate::flow::FlowBatch;
 use crate::progress::Progress;
 use crate::sink::{Sink, SinkContext, SinkError, SinkSummary};
-use crate::source::{SourceBatch, SourceError};
+use crate::source::{Ended, SourceBatch, SourceError};
 use crate::stage::{SharedStage, Stage, StageSummary};
 use quiver_runtime::{PluginError, Runtime};
 
@@ -143,12 +143,39 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
+impl Summary {
+    /// This summary followed by `next`'s, of the run's next segment.
+    fn then(mut self, next: Summary) -> Summary {
+        self.files_read += next.files_read;
+        self.bytes_read += next.bytes_read;
+        self.rows_in += next.rows_in;
+        self.sink = self.sink.then(next.sink);
+        self.dead_letter = self.dead_letter.then(next.dead_letter);
+        for (stage, later) in self.stages.iter_mut().zip(next.stages) {
+            stage.failed_calls += later.failed_calls;
+            stage.quarantined_rows += later.quarantined_rows;
+            stage.recycled_instances += later.recycled_instances;
+            // A plugin loaded again may be a newer one.
+            stage.plugin = later.plugin;
+        }
+        self.commits += next.commits;
+        self.elapsed = next.elapsed;
+        self
+    }
+}
+
 type Flow = BoxStream<'static, Result<(u64, FlowBatch), PipelineError>>;
 
 /// Runs a pipeline to its end: the end of its files, or, for Kafka, until
 /// `stop` turns true (or every partition is read, with `stop_at_end`; a
 /// `stop` whose sender is dropped never turns). On failure, everything
 /// this run wrote since its last commit is removed.
+///
+/// A Kafka source that follows its subject's latest version ends a
+/// segment of the run at the first message of a newer one: everything
+/// before it is committed as at the end of a run, and the run goes on as
+/// a restart would, with the stages bound and the sinks opened again for
+/// the new schema (an Iceberg table gains its new columns).
 pub async fn run(
     config: &PipelineConfig,
     base: &Path,
@@ -156,6 +183,41 @@ pub async fn run(
     progress: &mut Progress,
     stop: watch::Receiver<bool>,
 ) -> Result<Summary, PipelineError> {
+    let mut config = std::borrow::Cow::Borrowed(config);
+    let mut total: Option<Summary> = None;
+    let result = loop {
+        let (summary, ended) = match segment(&config, base, runtime.clone(), progress, stop.clone()).await {
+            Ok(done) => done,
+            Err(e) => break Err(e),
+        };
+        let summary = match total.take() {
+            Some(before) => before.then(summary),
+            None => summary,
+        };
+        match ended {
+            Ended::Done => break Ok(summary),
+            Ended::NewVersion { subject, version, at } => {
+                tracing::info!(
+                    "the source moves to version {version} of `{subject}` at {at}: everything before it is \
+                     committed; the run goes on with the new schema"
+                );
+                total = Some(summary);
+                config = std::borrow::Cow::Owned(config.continued(version));
+            }
+        }
+    };
+    progress.finish();
+    result
+}
+
+/// One segment of a run: to its end, or to the source's next schema.
+async fn segment(
+    config: &PipelineConfig,
+    base: &Path,
+    runtime: Arc<Runtime>,
+    progress: &mut Progress,
+    stop: watch::Receiver<bool>,
+) -> Result<(Summary, Ended), PipelineError> {
     // A schema known without reading anything lets every plugin and the
     // sinks be checked before the source connects or lists a file.
     let early = match config.source.table().declared_schema()? {
@@ -207,11 +269,18 @@ pub async fn run(
 
     let mut outputs = Outputs { sink: sink.as_mut(), dead: &mut dead, committer: committer.as_mut() };
     let result = drive(flow, &stages, &mut outputs, progress).await;
-    reader.abort();
-    progress.finish();
+    // The flow ends when the reader does, so this waits for nothing.
+    let ended = match &result {
+        Ok(_) => reader.await.map_err(|e| PipelineError::Internal(format!("the source's task: {e}"))),
+        Err(_) => {
+            reader.abort();
+            Ok(Ended::Done)
+        }
+    };
+    let result = result.and_then(|rows| ended.map(|ended| (rows, ended)));
     let commits = committer.as_ref().map_or(0, Committer::commits);
     match result {
-        Ok(rows_in) => {
+        Ok((rows_in, ended)) => {
             // Dead letters first: the sink's `_SUCCESS` is the last thing a run writes.
             let dead_letter = match dead.finish().await {
                 Ok(summary) => summary,
@@ -222,7 +291,7 @@ pub async fn run(
             };
             let sink = sink.finish().await?;
             let stages = stages.iter().map(|s| s.summary()).collect();
-            Ok(Summary {
+            let summary = Summary {
                 files_read: extent.files,
                 bytes_read: extent.bytes,
                 rows_in,
@@ -231,7 +300,8 @@ pub async fn run(
                 stages,
                 commits,
                 elapsed: progress.elapsed(),
-            })
+            };
+            Ok((summary, ended))
         }
         Err(e) => {
             sink.abort().await;
@@ -311,7 +381,7 @@ async fn drive(
         let Some(item) = item else { break };
         let (seq, batch) = item?;
         rows_in += batch.source_rows as u64;
-        progress.rows_in = rows_in;
+        progress.rows_in += batch.source_rows as u64;
         progress.bytes_in += batch.batch.get_array_memory_size() as u64;
         let position = batch.position.clone();
         if let Some(c) = out.committer.as_deref_mut()
@@ -348,10 +418,11 @@ async fn deliver(
     dead: &mut DeadLetters,
     progress: &mut Progress,
 ) -> Result<(), PipelineError> {
+    let before = dead.rows();
     dead.write(batch.dead, batch.position.as_ref()).await?;
     sink.write(&batch.batch, batch.position.as_ref()).await?;
     progress.rows_out += batch.batch.num_rows() as u64;
-    progress.rows_rejected = dead.rows();
+    progress.rows_rejected += dead.rows() - before;
     progress.update();
     Ok(())
 }

@@ -94,6 +94,17 @@ fn default_true() -> bool {
 }
 
 impl PipelineConfig {
+    /// The pipeline for a run's next segment, after its source moved to
+    /// `version` of its subject: the source pinned there (a producer may
+    /// have registered another since), and the sinks added to.
+    pub fn continued(&self, version: u32) -> PipelineConfig {
+        let mut next = self.clone();
+        next.source = next.source.continued(version);
+        next.sink = self.sink.continued();
+        next.dead_letter = self.dead_letter.as_ref().map(SinkConfig::continued);
+        next
+    }
+
     /// Reads and checks a pipeline file. Returns it with the directory its
     /// relative paths are resolved against.
     pub fn load(path: &Path) -> Result<(Self, PathBuf), ConfigError> {

@@ -332,6 +332,12 @@ impl TransformConfig {
         if registry.subject.is_none() {
             problems.add(&at.key("validate.registry.subject"), "name the subject whose schema the rows must follow");
         }
+        if registry.follow_latest {
+            problems.add(
+                &at.key("validate.registry.follow_latest"),
+                "is a source's key: a validation takes the subject's version when the run starts (or a segment, after the source moved to a newer one)",
+            );
+        }
         if registry.subject_strategy != quiver_registry::SubjectStrategy::default() {
             problems.add(&at.key("validate.registry.subject_strategy"), "is a sink's key: name the `subject` instead");
         }

@@ -175,10 +175,7 @@ impl DeadLetters {
                     return Err(e.into());
                 }
             };
-            summary.files.extend(s.files);
-            summary.rows += s.rows;
-            summary.bytes += s.bytes;
-            summary.messages += s.messages;
+            summary = summary.then(s);
         }
         Ok(summary)
     }

@@ -176,6 +176,17 @@ pub struct SinkSummary {
     pub messages: u64,
 }
 
+impl SinkSummary {
+    /// What this and then `next` wrote.
+    pub fn then(mut self, next: SinkSummary) -> SinkSummary {
+        self.files.extend(next.files);
+        self.rows += next.rows;
+        self.bytes += next.bytes;
+        self.messages += next.messages;
+        self
+    }
+}
+
 /// An output the pipeline writes: a directory of files, a topic, whatever
 /// implements it. Rows written are durable after the next
 /// [`checkpoint`](Sink::checkpoint) or [`finish`](Sink::finish).
@@ -284,6 +295,21 @@ pub trait SinkTable: Send + Sync {
 }
 
 impl SinkConfig {
+    /// The table for the segments of a run after its first: what the run
+    /// wrote before stays, so a table replaced or refused when not empty
+    /// at the start is added to from then on.
+    pub fn continued(&self) -> SinkConfig {
+        match self {
+            Self::Files(files) => Self::Files(FileSinkConfig { mode: WriteMode::Append, ..files.clone() }),
+            #[cfg(feature = "iceberg")]
+            Self::Iceberg(table) => {
+                Self::Iceberg(iceberg::IcebergSinkConfig { mode: iceberg::TableMode::Append, ..table.clone() })
+            }
+            #[allow(unreachable_patterns)]
+            other => other.clone(),
+        }
+    }
+
     /// The table, whatever its kind: where sink kinds are registered.
     pub fn table(&self) -> &dyn SinkTable {
         match self {

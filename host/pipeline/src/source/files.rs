@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::{
-    BatchSender, ColumnConfig, Extent, Source, SourceBatch, SourceError, SourceTable, declared_columns, decode,
+    BatchSender, ColumnConfig, Ended, Extent, Source, SourceBatch, SourceError, SourceTable, declared_columns, decode,
 };
 use crate::format::Format;
 use crate::problems::{At, Problems};
@@ -197,9 +197,16 @@ impl Source for FileSource {
         Extent { files: self.files.len(), bytes: self.files.iter().map(|f| f.size()).sum() }
     }
 
-    fn run(self: Box<Self>, tx: BatchSender, _stop: watch::Receiver<bool>) -> futures::future::BoxFuture<'static, ()> {
+    fn run(
+        self: Box<Self>,
+        tx: BatchSender,
+        _stop: watch::Receiver<bool>,
+    ) -> futures::future::BoxFuture<'static, Ended> {
         // Files end by themselves: a run over them is not stopped early.
-        Box::pin(self.read(tx))
+        Box::pin(async move {
+            self.read(tx).await;
+            Ended::Done
+        })
     }
 }
 

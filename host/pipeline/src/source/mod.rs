@@ -203,8 +203,29 @@ pub trait Source: Send {
     }
 
     /// Reads and sends batches until the source ends, `stop` turns true,
-    /// or the receiver is gone. The last message is an error if reading failed.
-    fn run(self: Box<Self>, tx: BatchSender, stop: watch::Receiver<bool>) -> futures::future::BoxFuture<'static, ()>;
+    /// the receiver is gone, or the schema the rows take changes. The last
+    /// message is an error if reading failed.
+    fn run(self: Box<Self>, tx: BatchSender, stop: watch::Receiver<bool>)
+    -> futures::future::BoxFuture<'static, Ended>;
+}
+
+/// How a source's run ended, when it did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Read to its end, stopped, or its receiver gone.
+    Done,
+    /// A producer registered a newer version of the values' subject
+    /// (`follow_latest`): every batch sent so far takes the old schema, and
+    /// no message from the first one of the new version on was sent. The
+    /// run goes on with the source opened again at `version`, as a restart would.
+    NewVersion {
+        /// The subject.
+        subject: String,
+        /// The version the rows move to.
+        version: u32,
+        /// Where the first message of the new version was read: `topic/partition@offset`.
+        at: String,
+    },
 }
 
 /// Commits a streaming source's positions once the sinks hold every row
@@ -275,6 +296,18 @@ pub trait SourceTable: Send + Sync {
 }
 
 impl SourceConfig {
+    /// The source for a run's next segment, after it moved to `version`
+    /// of its values' subject ([`Ended::NewVersion`]).
+    #[cfg_attr(not(feature = "kafka"), allow(unused_variables))]
+    pub fn continued(&self, version: u32) -> SourceConfig {
+        match self {
+            // Files are read to their end, and never move to another schema.
+            Self::Files(_) => self.clone(),
+            #[cfg(feature = "kafka")]
+            Self::Kafka(kafka) => Self::Kafka(Box::new(kafka.at_version(version))),
+        }
+    }
+
     /// The table, whatever its kind: where source kinds are registered.
     pub fn table(&self) -> &dyn SourceTable {
         match self {

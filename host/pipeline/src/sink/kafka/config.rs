@@ -153,6 +153,12 @@ impl SinkTable for KafkaSinkConfig {
                 if registry.message.is_some() {
                     problems.add(&at.key("registry.message"), "a sink names its record with record_name");
                 }
+                if registry.follow_latest {
+                    problems.add(
+                        &at.key("registry.follow_latest"),
+                        "is a source's key: a sink registers the output's schema, whatever the subject's latest",
+                    );
+                }
                 let strategy = registry.subject_strategy;
                 if registry.subject.is_some() && strategy != quiver_registry::SubjectStrategy::Topic {
                     problems.add(&at.key("registry.subject_strategy"), "give subject or subject_strategy, not both");

@@ -94,6 +94,15 @@ fn default_linger_ms() -> u64 {
 }
 
 impl KafkaSourceConfig {
+    /// The table with its values' reader pinned at `version` of the subject.
+    pub(crate) fn at_version(&self, version: u32) -> KafkaSourceConfig {
+        let mut next = self.clone();
+        if let Some(registry) = &mut next.registry {
+            registry.version = Some(version);
+        }
+        next
+    }
+
     /// The key that gives plain Avro's schema, for errors.
     fn plain_avro_key(&self) -> &'static str {
         match (&self.avro_schema, &self.avro_schema_file) {
@@ -215,6 +224,12 @@ impl SourceTable for KafkaSourceConfig {
                 if registry.message.is_some() && self.format != MessageFormat::Protobuf {
                     problems
                         .add(&at.key("registry.message"), "only a Protobuf schema has several messages to choose from");
+                }
+                if registry.follow_latest && !wire {
+                    problems.add(
+                        &at.key("registry.follow_latest"),
+                        "follows the values' subject, and these values take no registered schema; keys are not followed",
+                    );
                 }
             }
             (None, false, false) => {}

@@ -28,7 +28,7 @@ pub use decode::{DEBEZIUM_COLUMNS, Message, MessageDecoder, MessageFormat, raw_s
 pub use group::{Group, Partition};
 pub use key::{KeyConfig, KeyFormat};
 
-use super::{Acknowledger, BatchSender, Position, Source, SourceBatch, SourceError, declared_columns};
+use super::{Acknowledger, BatchSender, Ended, Position, Source, SourceBatch, SourceError, declared_columns};
 use crate::dead_letter::Undecodable;
 use crate::kafka::{client_config, set_default};
 
@@ -42,16 +42,19 @@ pub struct KafkaSource {
     /// Messages read while inferring the schema, to be batched first.
     backlog: Vec<(Partition, Message, u64)>,
     eof: Vec<Partition>,
+    /// With `follow_latest`: watches for a newer version of the values' subject.
+    follower: Option<quiver_registry::Follower>,
 }
 
 /// The decoder of the subject `registry` names (`<topic>-PART` of the
-/// only topic by default, PART being `value` or `key`).
+/// only topic by default, PART being `value` or `key`), and with
+/// `follow_latest` what watches that subject for a newer version.
 async fn open_wire(
     format: MessageFormat,
     registry: &quiver_registry::RegistryConfig,
     topics: &[String],
     part: &str,
-) -> Result<quiver_registry::WireDecoder, SourceError> {
+) -> Result<(quiver_registry::WireDecoder, Option<quiver_registry::Follower>), SourceError> {
     let subject = match (&registry.subject, topics) {
         (Some(subject), _) => subject.clone(),
         (None, [topic]) => format!("{topic}-{part}"),
@@ -64,16 +67,19 @@ async fn open_wire(
         MessageFormat::JsonSchema => quiver_registry::SchemaKind::JsonSchema,
         _ => quiver_registry::SchemaKind::Avro,
     };
-    let decoder = quiver_registry::WireDecoder::open(kind, client, &subject, version, message).await?;
-    if let Some(reader) = decoder.reader() {
+    let decoder = quiver_registry::WireDecoder::open(kind, client.clone(), &subject, version, message).await?;
+    let reader = decoder.reader().cloned();
+    if let Some(reader) = &reader {
         tracing::info!(
             subject = reader.subject,
             version = reader.version,
             id = reader.id,
+            follow_latest = registry.follow_latest,
             "kafka: {part}s take the registry's schema"
         );
     }
-    Ok(decoder)
+    let follower = reader.filter(|_| registry.follow_latest).map(|r| quiver_registry::Follower::new(client, r));
+    Ok((decoder, follower))
 }
 
 /// The decoder of `key`'s format, asking `registry` for the keys' subject.
@@ -92,7 +98,8 @@ async fn open_key(
         message: key.message.clone(),
         ..registry.clone()
     };
-    Ok(key::KeyDecoder::Wire(Arc::new(open_wire(format, &keys, topics, "key").await?)))
+    let keys = quiver_registry::RegistryConfig { follow_latest: false, ..keys };
+    Ok(key::KeyDecoder::Wire(Arc::new(open_wire(format, &keys, topics, "key").await?.0)))
 }
 
 fn config_error(key: &'static str, reason: impl Into<String>) -> SourceError {
@@ -112,14 +119,15 @@ impl KafkaSource {
         };
         let declared = declared_columns(&config.schema)?;
         // The registry first: a missing subject or an unreadable schema fails before the group is joined.
-        let wire = match (&config.registry, config.format) {
+        let (wire, follower) = match (&config.registry, config.format) {
             (Some(registry), format) if format.registered() => {
-                Some(Arc::new(open_wire(format, registry, &config.topics, "value").await?))
+                let (decoder, follower) = open_wire(format, registry, &config.topics, "value").await?;
+                (Some(Arc::new(decoder)), follower)
             }
             (None, MessageFormat::Avro) => {
-                Some(Arc::new(quiver_registry::WireDecoder::AvroDatum(config.plain_avro(base)?)))
+                (Some(Arc::new(quiver_registry::WireDecoder::AvroDatum(config.plain_avro(base)?))), None)
             }
-            _ => None,
+            _ => (None, None),
         };
         let key = match &config.key {
             Some(key) => Some((open_key(key, config.registry.as_ref(), &config.topics).await?, key.column.as_str())),
@@ -151,6 +159,7 @@ impl KafkaSource {
             decoder: MessageDecoder::new(MessageFormat::Raw, raw_schema()),
             backlog: Vec::new(),
             eof: Vec::new(),
+            follower,
         };
         let decoder = match wire {
             Some(wire) => MessageDecoder::wire(config.format, wire),
@@ -261,8 +270,9 @@ impl KafkaSource {
     }
 
     /// Reads and batches messages until `stop` turns true (or, with
-    /// `stop_at_end`, every partition is read), then hands on what it holds.
-    async fn read(mut self, tx: BatchSender, mut stop: watch::Receiver<bool>) {
+    /// `stop_at_end`, every partition is read, or, with `follow_latest`, a
+    /// message of a newer version of the subject arrives), then hands on what it holds.
+    async fn read(mut self, tx: BatchSender, mut stop: watch::Receiver<bool>) -> Ended {
         let linger = Duration::from_millis(self.config.linger_ms);
         let mut buffers: HashMap<Partition, Buffer> = HashMap::new();
         let epoch = self.consumer.context().epoch();
@@ -271,16 +281,16 @@ impl KafkaSource {
         // are the old assignment's, which exactly-once drops.
         for (partition, message, read_in) in std::mem::take(&mut self.backlog) {
             if !self.emit(&tx, &mut buffers, |p, b| p == &partition && b.epoch != read_in).await {
-                return;
+                return Ended::Done;
             }
             let buffer = buffers.entry(partition.clone()).or_insert_with(|| Buffer::new(read_in));
             buffer.push(message);
             if buffer.full(&self.config) && !self.emit(&tx, &mut buffers, |p, _| p == &partition).await {
-                return;
+                return Ended::Done;
             }
         }
         if !self.emit(&tx, &mut buffers, |_, b| b.epoch != epoch).await {
-            return;
+            return Ended::Done;
         }
         let mut epoch = epoch;
         loop {
@@ -291,22 +301,34 @@ impl KafkaSource {
                 _ = sleep => {
                     let now = Instant::now();
                     if !self.emit(&tx, &mut buffers, |_, b| b.since + linger <= now).await {
-                        return;
+                        return Ended::Done;
                     }
                 }
                 received = self.consumer.recv() => match received {
                     Ok(m) => {
                         if let Some(reason) = self.consumer.context().take_failure() {
                             let _ = tx.send(Err(SourceError::Kafka { reason })).await;
-                            return;
+                            return Ended::Done;
                         }
                         let now_epoch = self.consumer.context().epoch();
                         let (partition, message) = detach(&m);
                         drop(m);
+                        if let Some(newer) = self.newer_version(&message).await {
+                            // The message is not batched: the next segment reads it again from the commit.
+                            self.emit(&tx, &mut buffers, |_, _| true).await;
+                            let at = format!("{}/{}@{}", partition.0, partition.1, message.offset);
+                            tracing::info!(
+                                subject = newer.subject,
+                                version = newer.version,
+                                "kafka: {at} is the first message with its schema id, and the subject has a newer version than the \
+                                 reader's: the batches are cut before it"
+                            );
+                            return Ended::NewVersion { subject: newer.subject, version: newer.version, at };
+                        }
                         if now_epoch != epoch {
                             // Batches never mix messages read before and after a rebalance.
                             if !self.emit(&tx, &mut buffers, |_, _| true).await {
-                                return;
+                                return Ended::Done;
                             }
                             epoch = now_epoch;
                         }
@@ -314,7 +336,7 @@ impl KafkaSource {
                         let buffer = buffers.entry(partition.clone()).or_insert_with(|| Buffer::new(epoch));
                         buffer.push(message);
                         if buffer.full(&self.config) && !self.emit(&tx, &mut buffers, |p, _| p == &partition).await {
-                            return;
+                            return Ended::Done;
                         }
                     }
                     Err(KafkaError::PartitionEOF(p)) => {
@@ -329,6 +351,12 @@ impl KafkaSource {
             }
         }
         self.emit(&tx, &mut buffers, |_, _| true).await;
+        Ended::Done
+    }
+
+    /// With `follow_latest`, the subject's newer version `message` is the first of.
+    async fn newer_version(&mut self, message: &Message) -> Option<quiver_registry::Registered> {
+        self.follower.as_mut()?.newer(message.value.as_deref()).await
     }
 
     /// Decodes and sends the buffers `pick` selects. False when the pipeline is gone.
@@ -442,7 +470,11 @@ impl Source for KafkaSource {
         Some(Arc::new(Offsets { consumer: self.consumer.clone(), group_id: self.config.group_id.clone() }))
     }
 
-    fn run(self: Box<Self>, tx: BatchSender, stop: watch::Receiver<bool>) -> futures::future::BoxFuture<'static, ()> {
+    fn run(
+        self: Box<Self>,
+        tx: BatchSender,
+        stop: watch::Receiver<bool>,
+    ) -> futures::future::BoxFuture<'static, Ended> {
         Box::pin(self.read(tx, stop))
     }
 }
