@@ -333,6 +333,12 @@ impl Broker {
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     ended.insert(p);
                 }
+                // librdkafka reconnects on its own: on a machine this loaded, a
+                // connection of the reader's sometimes drops mid-read.
+                Some(Err(KafkaError::MessageConsumption(
+                    rdkafka::types::RDKafkaErrorCode::AllBrokersDown
+                    | rdkafka::types::RDKafkaErrorCode::BrokerTransportFailure,
+                ))) => {}
                 Some(Err(e)) => panic!("reading {topic}: {e}"),
                 None => {}
             }
