@@ -96,9 +96,9 @@ async fn open_key(
         subject: key.subject.clone(),
         version: key.version,
         message: key.message.clone(),
+        follow_latest: false,
         ..registry.clone()
     };
-    let keys = quiver_registry::RegistryConfig { follow_latest: false, ..keys };
     Ok(key::KeyDecoder::Wire(Arc::new(open_wire(format, &keys, topics, "key").await?.0)))
 }
 
