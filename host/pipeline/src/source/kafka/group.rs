@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 
@@ -88,7 +89,17 @@ fn partitions(list: &TopicPartitionList) -> Vec<Partition> {
     list.elements().iter().map(|e| (Arc::from(e.topic()), e.partition())).collect()
 }
 
-impl ClientContext for Group {}
+impl ClientContext for Group {
+    /// librdkafka's global errors, but for the end of a partition: the source
+    /// sees that one as a message and stops on it with `stop_at_end`, so it is
+    /// no error to report.
+    fn error(&self, error: KafkaError, reason: &str) {
+        match error {
+            KafkaError::Global(RDKafkaErrorCode::PartitionEOF) => tracing::debug!("kafka: {reason}"),
+            error => tracing::error!("kafka source: {error}: {reason}"),
+        }
+    }
+}
 
 impl ConsumerContext for Group {
     /// rdkafka's own rebalance, but for the offsets an assignment starts
@@ -100,7 +111,7 @@ impl ConsumerContext for Group {
         let rebalance = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => Rebalance::Assign(list),
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => Rebalance::Revoke(list),
-            other => Rebalance::Error(rdkafka::error::KafkaError::Rebalance(other.into())),
+            other => Rebalance::Error(KafkaError::Rebalance(other.into())),
         };
         self.pre_rebalance(consumer, &rebalance);
         let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
