@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::Int64Array;
 use arrow::datatypes::SchemaRef;
+use futures::FutureExt as _;
 use rdkafka::Message as _;
 use rdkafka::Offset;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata, StreamConsumer};
@@ -298,7 +299,7 @@ impl KafkaSource {
             return Ended::Done;
         }
         let mut epoch = epoch;
-        loop {
+        'read: loop {
             let deadline = buffers.values().map(|b| b.since + linger).min();
             let sleep = tokio::time::sleep_until(deadline.unwrap_or_else(far_future).into());
             tokio::select! {
@@ -309,54 +310,80 @@ impl KafkaSource {
                         return Ended::Done;
                     }
                 }
-                received = self.consumer.recv() => match received {
-                    Ok(m) => {
-                        if let Some(reason) = self.consumer.context().take_failure() {
-                            let _ = tx.send(Err(SourceError::Kafka { reason })).await;
-                            return Ended::Done;
+                received = self.consumer.recv() => {
+                    // What librdkafka already holds is taken without a timer
+                    // and a select for each message, which cost more than the message.
+                    let mut received = Some(received.map(|m| detach(&m)));
+                    let mut taken = 0;
+                    while let Some(r) = received.take() {
+                        match self.receive(r, &tx, &mut buffers, &mut epoch).await {
+                            Next::Read => {}
+                            Next::AtEnd => break 'read,
+                            Next::Return(ended) => return ended,
                         }
-                        let now_epoch = self.consumer.context().epoch();
-                        let (partition, message) = detach(&m);
-                        drop(m);
-                        if let Some(newer) = self.newer_version(&message).await {
-                            // The message is not batched: the next segment reads it again from the commit.
-                            self.emit(&tx, &mut buffers, |_, _| true).await;
-                            let at = format!("{}/{}@{}", partition.0, partition.1, message.offset);
-                            tracing::info!(
-                                subject = newer.subject,
-                                version = newer.version,
-                                "kafka: {at} is the first message with its schema id, and the subject has a newer version than the \
-                                 reader's: the batches are cut before it"
-                            );
-                            return Ended::NewVersion { subject: newer.subject, version: newer.version, at };
-                        }
-                        if now_epoch != epoch {
-                            // Batches never mix messages read before and after a rebalance.
-                            if !self.emit(&tx, &mut buffers, |_, _| true).await {
-                                return Ended::Done;
-                            }
-                            epoch = now_epoch;
-                        }
-                        self.eof.retain(|p| p != &partition);
-                        let buffer = buffers.entry(partition.clone()).or_insert_with(|| Buffer::new(epoch));
-                        buffer.push(message);
-                        if buffer.full(&self.config) && !self.emit(&tx, &mut buffers, |p, _| p == &partition).await {
-                            return Ended::Done;
+                        taken += 1;
+                        if taken < DRAIN {
+                            received = self.consumer.recv().now_or_never().map(|r| r.map(|m| detach(&m)));
                         }
                     }
-                    Err(KafkaError::PartitionEOF(p)) => {
-                        self.mark_eof(p);
-                        if self.config.stop_at_end && self.at_end() {
-                            break;
-                        }
-                    }
-                    // librdkafka retries on its own (a broker restarting, say); say so and go on.
-                    Err(e) => tracing::warn!("kafka source: {e}"),
-                },
+                }
             }
         }
         self.emit(&tx, &mut buffers, |_, _| true).await;
         Ended::Done
+    }
+
+    /// Batches one received message, or acts on the event received instead.
+    async fn receive(
+        &mut self,
+        received: Result<(Partition, Message), KafkaError>,
+        tx: &BatchSender,
+        buffers: &mut HashMap<Partition, Buffer>,
+        epoch: &mut u64,
+    ) -> Next {
+        let (partition, message) = match received {
+            Ok(m) => m,
+            Err(KafkaError::PartitionEOF(p)) => {
+                self.mark_eof(p);
+                return if self.config.stop_at_end && self.at_end() { Next::AtEnd } else { Next::Read };
+            }
+            // librdkafka retries on its own (a broker restarting, say); say so and go on.
+            Err(e) => {
+                tracing::warn!("kafka source: {e}");
+                return Next::Read;
+            }
+        };
+        if let Some(reason) = self.consumer.context().take_failure() {
+            let _ = tx.send(Err(SourceError::Kafka { reason })).await;
+            return Next::Return(Ended::Done);
+        }
+        let now_epoch = self.consumer.context().epoch();
+        if let Some(newer) = self.newer_version(&message).await {
+            // The message is not batched: the next segment reads it again from the commit.
+            self.emit(tx, buffers, |_, _| true).await;
+            let at = format!("{}/{}@{}", partition.0, partition.1, message.offset);
+            tracing::info!(
+                subject = newer.subject,
+                version = newer.version,
+                "kafka: {at} is the first message with its schema id, and the subject has a newer version than the \
+                 reader's: the batches are cut before it"
+            );
+            return Next::Return(Ended::NewVersion { subject: newer.subject, version: newer.version, at });
+        }
+        if now_epoch != *epoch {
+            // Batches never mix messages read before and after a rebalance.
+            if !self.emit(tx, buffers, |_, _| true).await {
+                return Next::Return(Ended::Done);
+            }
+            *epoch = now_epoch;
+        }
+        self.eof.retain(|p| p != &partition);
+        let buffer = buffers.entry(partition.clone()).or_insert_with(|| Buffer::new(*epoch));
+        buffer.push(message);
+        if buffer.full(&self.config) && !self.emit(tx, buffers, |p, _| p == &partition).await {
+            return Next::Return(Ended::Done);
+        }
+        Next::Read
     }
 
     /// With `follow_latest`, the subject's newer version `message` is the first of.
@@ -423,6 +450,19 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     if stop.wait_for(|s| *s).await.is_err() {
         std::future::pending::<()>().await;
     }
+}
+
+/// Most messages taken from librdkafka's queue at once, between looks at the stop signal and the linger timer.
+const DRAIN: usize = 1024;
+
+/// What [`KafkaSource::receive`] tells the read loop.
+enum Next {
+    /// Read on.
+    Read,
+    /// Every partition is read to its end (`stop_at_end`): hand on what is held.
+    AtEnd,
+    /// Stop now, having handed on what must be.
+    Return(Ended),
 }
 
 fn far_future() -> Instant {
