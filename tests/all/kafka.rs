@@ -556,6 +556,29 @@ fn a_broker_restart_mid_stream_loses_nothing() {
 }
 
 #[test]
+fn messages_the_broker_refuses_fail_the_run_and_commit_no_offset() {
+    let (_one, kafka) = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output, dead) = ("refused-in", "refused-out", "refused-dead");
+    kafka.create_topic(input, 2);
+    // The broker takes no record batch over 1 KB on the output: every batch the sink sends is refused.
+    kafka.create_topic_with(output, 2, &[("max.message.bytes", "1024")]);
+    kafka.create_topic(dead, 1);
+    let n = 5_000;
+    kafka.produce(input, click_messages(0..n));
+    let text = enrich_pipeline(kafka, input, output, dead, "stop_at_end = true", "");
+    let out = quiver(dir.path(), &["run", "--no-progress", write_pipeline(dir.path(), &text).to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("a message to {output} was not delivered")) && stderr.contains("too large"),
+        "the error names the topic and the broker's reason:\n{stderr}"
+    );
+    assert_eq!(kafka.committed(&format!("group-{input}"), input), vec![-1, -1], "no offset is committed");
+    assert_eq!(sum(&kafka.end_offsets(output)), 0, "nothing reached the output");
+}
+
+#[test]
 fn bad_kafka_settings_are_refused_before_data_moves() {
     let (_one, kafka) = exclusive();
     let dir = tempfile::tempdir().unwrap();

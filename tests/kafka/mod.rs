@@ -223,8 +223,16 @@ impl Broker {
 
     /// Creates a topic with `partitions` partitions.
     pub fn create_topic(&self, name: &str, partitions: i32) {
+        self.create_topic_with(name, partitions, &[]);
+    }
+
+    /// Creates a topic with `partitions` partitions and the topic settings `config`.
+    pub fn create_topic_with(&self, name: &str, partitions: i32, config: &[(&str, &str)]) {
         let admin = self.admin();
-        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        let topic =
+            config.iter().fold(NewTopic::new(name, partitions, TopicReplication::Fixed(1)), |topic, (key, value)| {
+                topic.set(key, value)
+            });
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let results = runtime
             .block_on(

@@ -10,12 +10,10 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use futures::stream::FuturesUnordered;
-use futures::{FutureExt, StreamExt};
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer as _};
 use rdkafka::topic_partition_list::TopicPartitionList;
 
 use super::{Shared, Sink, SinkContext, SinkError, SinkSummary, Transaction};
@@ -24,12 +22,15 @@ use crate::source::kafka::{Offsets, offset_list};
 use crate::source::{Acknowledger, Position};
 
 mod config;
+mod delivery;
+
+use delivery::{Deliveries, Producer, Reports};
 
 pub use config::{KafkaCompression, KafkaSinkConfig, ValueFormat};
 
 /// A producer as one Kafka output shares it with the others of its run.
 struct SharedProducer {
-    producer: Arc<FutureProducer>,
+    producer: Arc<Producer>,
     transactional: bool,
 }
 
@@ -109,7 +110,7 @@ impl Layout {
 /// A producer writing one schema's rows.
 pub struct KafkaSink {
     table: &'static str,
-    producer: Arc<FutureProducer>,
+    producer: Arc<Producer>,
     transactional: bool,
     /// Writes in another sink's transaction (a dead-letter output's in an exactly-once run).
     joined: bool,
@@ -118,7 +119,8 @@ pub struct KafkaSink {
     value: Value,
     value_schema: SchemaRef,
     headers: Vec<(String, usize)>,
-    pending: FuturesUnordered<DeliveryFuture>,
+    /// This output's messages the brokers have yet to acknowledge.
+    deliveries: Arc<Deliveries>,
     rows: u64,
     messages: u64,
     bytes: u64,
@@ -165,7 +167,7 @@ impl KafkaSink {
         table: &'static str,
         config: &KafkaSinkConfig,
         transactional_id: Option<&str>,
-    ) -> Result<Arc<FutureProducer>, SinkError> {
+    ) -> Result<Arc<Producer>, SinkError> {
         let kafka = |reason: String| SinkError::Kafka { table, reason };
         let mut client = client_config(table, &config.bootstrap_servers, &config.properties).map_err(kafka)?;
         client.set("enable.idempotence", "true");
@@ -174,8 +176,8 @@ impl KafkaSink {
         if let Some(id) = transactional_id {
             client.set("transactional.id", id);
         }
-        let producer: FutureProducer =
-            client.create().map_err(|e| kafka(format!("cannot create the producer: {e}")))?;
+        let producer: Producer =
+            client.create_with_context(Reports).map_err(|e| kafka(format!("cannot create the producer: {e}")))?;
         if transactional_id.is_some() {
             tokio::task::block_in_place(|| producer.init_transactions(TRANSACTION_TIMEOUT))
                 .and_then(|()| producer.begin_transaction())
@@ -190,7 +192,7 @@ impl KafkaSink {
         table: &'static str,
         config: &KafkaSinkConfig,
         schema: &SchemaRef,
-        producer: Arc<FutureProducer>,
+        producer: Arc<Producer>,
         transactional: bool,
     ) -> Result<Self, SinkError> {
         let Layout { topic, key, value, value_schema, headers } = Layout::of(table, config, schema)?;
@@ -204,7 +206,7 @@ impl KafkaSink {
             value,
             value_schema,
             headers,
-            pending: FuturesUnordered::new(),
+            deliveries: Arc::default(),
             rows: 0,
             messages: 0,
             bytes: 0,
@@ -225,6 +227,8 @@ impl KafkaSink {
 
     /// Produces a batch's messages; they are durable after [`KafkaSink::flush`].
     async fn produce(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        // A refusal shows at the next batch, not only at the next checkpoint.
+        self.delivered()?;
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -273,7 +277,7 @@ impl KafkaSink {
                 },
                 (Topic::Column { .. }, None) => unreachable!("topic column read above"),
             };
-            let mut record = FutureRecord::<[u8], [u8]>::to(topic);
+            let mut record = BaseRecord::<[u8], [u8], _>::with_opaque_to(topic, self.deliveries.clone());
             if let Some(value) = value {
                 record = record.payload(value);
             }
@@ -289,7 +293,7 @@ impl KafkaSink {
                     record = record.headers(list);
                 }
             }
-            enqueue(&self.producer, &mut self.pending, table, record).await?;
+            enqueue(&self.producer, &self.deliveries, table, record).await?;
             self.bytes += value.map_or(0, <[u8]>::len) as u64;
         }
         self.messages += values.len() as u64;
@@ -300,10 +304,16 @@ impl KafkaSink {
     /// Waits for every delivery report: afterwards everything written is durable
     /// (or, in a transaction, will be once it commits).
     async fn flush(&mut self) -> Result<(), SinkError> {
-        while let Some(report) = self.pending.next().await {
-            check(self.table, report)?;
+        self.deliveries.settled().await;
+        self.delivered()
+    }
+
+    /// Fails with the first message the brokers refused, if one was.
+    fn delivered(&self) -> Result<(), SinkError> {
+        match self.deliveries.failure() {
+            Some(reason) => Err(SinkError::Kafka { table: self.table, reason }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Commits the transaction with the consumer's offsets in it, and starts
@@ -327,7 +337,8 @@ impl KafkaSink {
 
     /// Aborts the open transaction and starts the next: nothing produced since the last commit is visible.
     fn abort_transaction(&mut self) -> Result<(), SinkError> {
-        self.pending.clear();
+        // The purged messages' reports go to the old count, which nothing waits on.
+        self.deliveries = Arc::default();
         let producer = self.producer.clone();
         tokio::task::block_in_place(|| {
             producer.abort_transaction(TRANSACTION_TIMEOUT).and_then(|()| producer.begin_transaction())
@@ -401,40 +412,26 @@ impl Transaction for KafkaSink {
 
 /// Hands a message to the producer, waiting for room when its queue is full.
 async fn enqueue(
-    producer: &FutureProducer,
-    pending: &mut FuturesUnordered<DeliveryFuture>,
+    producer: &Producer,
+    deliveries: &Deliveries,
     table: &'static str,
-    mut record: FutureRecord<'_, [u8], [u8]>,
+    mut record: BaseRecord<'_, [u8], [u8], Arc<Deliveries>>,
 ) -> Result<(), SinkError> {
     loop {
-        match producer.send_result(record) {
-            Ok(delivery) => {
-                pending.push(delivery);
-                // Collect what is already in, so errors show early and memory stays flat.
-                while let Some(Some(report)) = pending.next().now_or_never() {
-                    check(table, report)?;
-                }
-                return Ok(());
-            }
+        deliveries.sent();
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                deliveries.settle();
                 record = back;
-                if let Ok(Some(report)) = tokio::time::timeout(Duration::from_millis(100), pending.next()).await {
-                    check(table, report)?;
-                }
+                // The queue drains as the brokers acknowledge: a moment frees room.
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            Err((e, _)) => return Err(SinkError::Kafka { table, reason: format!("cannot produce: {e}") }),
+            Err((e, _)) => {
+                deliveries.settle();
+                return Err(SinkError::Kafka { table, reason: format!("cannot produce: {e}") });
+            }
         }
-    }
-}
-
-fn check(table: &'static str, report: <DeliveryFuture as std::future::Future>::Output) -> Result<(), SinkError> {
-    match report {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err((e, message))) => Err(SinkError::Kafka {
-            table,
-            reason: format!("a message to {} was not delivered: {e}", rdkafka::Message::topic(&message)),
-        }),
-        Err(_) => Err(SinkError::Kafka { table, reason: "the producer was closed".into() }),
     }
 }
 
