@@ -2,7 +2,7 @@
 //! broker and a real schema registry (Apicurio):
 //! `cargo build --release -p quiver && cargo bench -p quiver-tests --bench avro`.
 //!
-//! - messages per second of 200,000 clickstream messages waiting in 4
+//! - messages per second of 1,000,000 clickstream messages waiting in 4
 //!   partitions, read, enriched and written as Avro (Confluent wire format,
 //!   the output's schema registered), against the same pipeline reading and
 //!   writing JSON; the rate is taken between the first and the last output
@@ -25,7 +25,7 @@ use quiver_tests::kafka::{Broker, Outgoing, instance};
 use quiver_tests::registry::registry;
 use quiver_tests::{plugins, quiver_command, write_pipeline};
 
-const MESSAGES: usize = 400_000;
+const MESSAGES: usize = 1_000_000;
 const BATCH: usize = 10_000;
 /// Pairs of Kafka-to-Kafka runs, JSON then Avro.
 const ROUNDS: usize = 5;
