@@ -2,7 +2,7 @@
 //! `cargo build --release -p quiver && cargo bench -p quiver-tests --bench kafka`.
 //!
 //! - messages per second of JSON clickstream messages through `enrich`,
-//!   against the same pipeline with no plugin (200,000 messages waiting in
+//!   against the same pipeline with no plugin (1,000,000 messages waiting in
 //!   4 partitions; the rate is taken between the first and the last output
 //!   message, so start-up and the group join are left out);
 //! - end-to-end latency (median, p99) at a steady 5,000 messages per second
@@ -19,7 +19,7 @@ use quiver_pipeline::demo::clickstream;
 use quiver_tests::kafka::{Broker, Outgoing, instance};
 use quiver_tests::{plugins, quiver, quiver_command, write_pipeline};
 
-const PRELOADED: usize = 200_000;
+const PRELOADED: usize = 1_000_000;
 const RATE: usize = 5_000;
 const STEADY_SECS: usize = 4;
 
