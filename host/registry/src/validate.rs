@@ -27,8 +27,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use arrow::compute::{CastOptions, cast, cast_with_options};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
+use arrow::compute::{CastOptions, cast, cast_with_options, take_record_batch};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
@@ -114,9 +114,7 @@ impl Validator {
         }
         refused.into_iter().map(|(row, why)| (row as usize, why)).collect()
     }
-}
 
-impl Validator {
     /// Refuses the rows not refused yet whose JSON object `keywords` does not allow.
     fn check_keywords(
         &self,
@@ -126,22 +124,28 @@ impl Validator {
         refused: &mut BTreeMap<u32, String>,
     ) {
         let columns: Vec<usize> = self.fields.iter().map(|(_, column)| *column).collect();
-        let objects = batch.project(&columns).map_err(|e| e.to_string()).and_then(|projected| {
-            crate::json::objects(&projected, false).map_err(|e| format!("writing the rows as JSON: {e}"))
-        });
+        // Only the rows still standing are written as JSON.
+        let rows: Vec<u32> = (0..batch.num_rows() as u32).filter(|row| !refused.contains_key(row)).collect();
+        if rows.is_empty() {
+            return;
+        }
+        let objects = batch
+            .project(&columns)
+            .and_then(|projected| take_record_batch(&projected, &UInt32Array::from(rows.clone())))
+            .map_err(|e| e.to_string())
+            .and_then(|standing| {
+                crate::json::objects(&standing, false).map_err(|e| format!("writing the rows as JSON: {e}"))
+            });
         let (bytes, ranges) = match objects {
             Ok(objects) => objects,
             Err(why) => {
-                for row in 0..batch.num_rows() as u32 {
+                for row in rows {
                     refuse(refused, row, format!("{at}: {why}"));
                 }
                 return;
             }
         };
-        for (row, range) in ranges.into_iter().enumerate() {
-            if refused.contains_key(&(row as u32)) {
-                continue;
-            }
+        for (row, range) in rows.into_iter().zip(ranges) {
             let error = match serde_json::from_slice::<serde_json::Value>(&bytes[range]) {
                 Ok(document) => keywords.iter_errors(&document).next().map(|error| {
                     let path = error.instance_path().to_string();
@@ -152,7 +156,7 @@ impl Validator {
                 Err(e) => Some(format!("the row as JSON does not parse: {e}")),
             };
             if let Some(why) = error {
-                refuse(refused, row as u32, why);
+                refuse(refused, row, why);
             }
         }
     }
