@@ -467,6 +467,33 @@ pub fn kill_with_this_process(pid: u32) {
         .expect("starting a server's watchdog");
 }
 
+/// A fresh directory `quiver-NAME-PID` under the temporary directory for a
+/// server of the tests, removed a few seconds after this process ends (once
+/// the watchdogs have killed the servers), so runs leave no broker logs or
+/// object stores behind.
+pub fn server_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quiver-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    // Outlives this process on purpose, so it is never waited for.
+    #[allow(clippy::zombie_processes)]
+    Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "while kill -0 {parent} 2>/dev/null; do sleep 1; done; sleep 3; rm -rf '{dir}'",
+                parent = std::process::id(),
+                dir = dir.display()
+            ),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting a server directory's watchdog");
+    dir
+}
+
 /// Starts `command` as a server of the tests, its output in `log`, killed
 /// when this process ends; waits until it listens on loopback `port`,
 /// failing after `within`, naming `what`.

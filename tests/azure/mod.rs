@@ -48,8 +48,7 @@ impl AzureServer {
         let bin =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/toolchains/azurite/node_modules/.bin/azurite-blob");
         assert!(bin.is_file(), "{} is missing: run `bash tests/azure/install.sh`", bin.display());
-        let dir = std::env::temp_dir().join(format!("quiver-azurite-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::server_dir("azurite");
         std::fs::create_dir_all(dir.join("data")).unwrap();
         let port = free_port();
         let mut command = Command::new(bin);

@@ -107,9 +107,7 @@ fn libs() -> PathBuf {
 
 impl Broker {
     fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("quiver-kafka-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::server_dir("kafka");
         let broker = Self { dir, port: free_port(), controller_port: free_port(), child: Mutex::new(None) };
         std::fs::write(broker.dir.join("server.properties"), broker.properties()).unwrap();
         std::fs::write(

@@ -35,8 +35,7 @@ impl Gate {
     fn start(upstream: u16) -> Self {
         let nginx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/toolchains/nginx/usr/sbin/nginx");
         assert!(nginx.is_file(), "{} is missing: run `bash tests/registry/install.sh`", nginx.display());
-        let dir = std::env::temp_dir().join(format!("quiver-registry-gate-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::server_dir("registry-gate");
         std::fs::create_dir_all(dir.join("tmp")).unwrap();
         certificates(&dir);
         // nginx reads `{PLAIN}` passwords as they are.

@@ -34,9 +34,7 @@ impl Registry {
         let jar = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../target/toolchains/apicurio/apicurio-registry-app-3.0.9-runner.jar");
         assert!(jar.is_file(), "{} is missing: run `bash tests/registry/install.sh`", jar.display());
-        let dir = std::env::temp_dir().join(format!("quiver-registry-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::server_dir("registry");
         let port = free_port();
         let mut command = Command::new("java");
         command

@@ -60,8 +60,7 @@ def listing(prefix):
 
 impl S3Server {
     fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("quiver-s3-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::server_dir("s3");
         std::fs::create_dir_all(dir.join("data")).unwrap();
         let port = free_port();
         let mut command = Command::new(binary());
