@@ -131,7 +131,11 @@ impl Validator {
         }
         let objects = batch
             .project(&columns)
-            .and_then(|projected| take_record_batch(&projected, &UInt32Array::from(rows.clone())))
+            .and_then(|projected| match rows.len() == batch.num_rows() {
+                // Nothing refused yet, the common case: no copy of the rows.
+                true => Ok(projected),
+                false => take_record_batch(&projected, &UInt32Array::from(rows.clone())),
+            })
             .map_err(|e| e.to_string())
             .and_then(|standing| {
                 crate::json::objects(&standing, false).map_err(|e| format!("writing the rows as JSON: {e}"))
