@@ -450,21 +450,25 @@ pub fn free_port() -> u16 {
 /// Makes sure process `pid` (a server the tests started) dies with this
 /// test process, even when the tests are killed: a watchdog shell polls both.
 pub fn kill_with_this_process(pid: u32) {
+    // The watch also ends when the server does, so a reused pid is never killed.
+    after_this_process(&format!("kill -0 {pid} 2>/dev/null"), &format!("kill -9 {pid} 2>/dev/null"), "a server's");
+}
+
+/// Runs the shell command `then` once this process has ended, unless the
+/// shell condition `watching` turns false first; `what` names the watchdog in its error.
+fn after_this_process(watching: &str, then: &str, what: &str) {
     // The watchdog outlives this process on purpose, so it is never waited for.
     #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .args([
             "-c",
-            &format!(
-                "while kill -0 {parent} 2>/dev/null && kill -0 {pid} 2>/dev/null; do sleep 1; done; kill -9 {pid} 2>/dev/null",
-                parent = std::process::id(),
-            ),
+            &format!("while kill -0 {} 2>/dev/null && {watching}; do sleep 1; done; {then}", std::process::id()),
         ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("starting a server's watchdog");
+        .unwrap_or_else(|e| panic!("starting {what} watchdog: {e}"));
 }
 
 /// A fresh directory `quiver-NAME-PID` under the temporary directory for a
@@ -475,22 +479,7 @@ pub fn server_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("quiver-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
-    // Outlives this process on purpose, so it is never waited for.
-    #[allow(clippy::zombie_processes)]
-    Command::new("sh")
-        .args([
-            "-c",
-            &format!(
-                "while kill -0 {parent} 2>/dev/null; do sleep 1; done; sleep 3; rm -rf '{dir}'",
-                parent = std::process::id(),
-                dir = dir.display()
-            ),
-        ])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("starting a server directory's watchdog");
+    after_this_process("true", &format!("sleep 3; rm -rf '{}'", dir.display()), "a server directory's");
     dir
 }
 
