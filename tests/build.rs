@@ -15,12 +15,16 @@ const PLUGINS: &[&str] = &["gcd", "enrich", "validate", "misbehave", "count", "h
 /// The versions the `stamp` plugin is built as.
 const STAMP_VERSIONS: &[&str] = &["1.0.0", "2.0.0"];
 
-/// Python plugins: (name, directory, module).
-const PYTHON_PLUGINS: &[(&str, &str, &str)] = &[("hostile-py", "plugins/hostile/python", "hostile_py")];
+/// Python plugins on the raw bindings: (name, directory, module, contract
+/// version). `hostile-py` stays on 0.1.0, which it proves still loads.
+const PYTHON_PLUGINS: &[(&str, &str, &str, &str)] = &[
+    ("hostile-py", "plugins/hostile/python", "hostile_py", "0.1.0"),
+    ("hostile-compute", "plugins/hostile/python-compute", "hostile_compute", "0.2.0"),
+];
 
 /// Builds a Python plugin with the componentize-py that
 /// `sdk/install-toolchains.sh` installed (or one on `PATH`).
-fn build_python(root: &Path, target_dir: &Path, dir: &str, module: &str) -> PathBuf {
+fn build_python(root: &Path, target_dir: &Path, dir: &str, module: &str, contract: &str) -> PathBuf {
     let installed = root.join("target/toolchains/python/bin/componentize-py");
     let tool = if installed.is_file() { installed } else { PathBuf::from("componentize-py") };
     let out = target_dir.join("python").join(format!("{module}.wasm"));
@@ -32,7 +36,7 @@ fn build_python(root: &Path, target_dir: &Path, dir: &str, module: &str) -> Path
     copy_sources(&root.join(dir), &sources);
     let status = Command::new(&tool)
         .arg("-d")
-        .arg(root.join("wit"))
+        .arg(root.join("wit").join(contract))
         .args(["-w", "plugin", "componentize", module, "-p"])
         .arg(&sources)
         .arg("-o")
@@ -96,8 +100,8 @@ fn main() {
         assert!(file.is_file(), "expected {} after the build", file.display());
         constant(&mut constants, plugin, &format!("The `{plugin}` plugin, built for wasm32-wasip2."), &file);
     }
-    for (name, dir, module) in PYTHON_PLUGINS {
-        let file = build_python(&root, &target_dir, dir, module);
+    for (name, dir, module, contract) in PYTHON_PLUGINS {
+        let file = build_python(&root, &target_dir, dir, module, contract);
         constant(&mut constants, name, &format!("The `{name}` plugin (Python), built with componentize-py."), &file);
     }
     // The `stamp` plugin, once per version, to swap versions in the sidecar tests.

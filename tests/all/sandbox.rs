@@ -337,3 +337,26 @@ fn the_sandbox_holds_a_python_plugin_too() {
     assert!(why.contains("ValueError"), "{why}");
     assert_eq!(dead.column_by_name("x").unwrap().as_primitive::<Int64Type>().value(0), 2500);
 }
+
+#[test]
+fn abuses_of_the_hosts_kernels_are_contained() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_parquet(&d.join("in/x.parquet"), &input(3000));
+    let compute = |transform: &str, extra: &str| {
+        pipeline(transform, extra, 1000).replace(plugins::HOSTILE, plugins::HOSTILE_COMPUTE)
+    };
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("huge-regex", "", &["match_substring_regex", "bad pattern", "size limit"]),
+        ("long-pattern", "", &["the pattern is 1024 KiB, over the limit of 16 KiB"]),
+        // Batch 0 keeps a handle; batch 1 uses it.
+        ("stale-handle", "", &["from an earlier call", "rows 1000..2000"]),
+        ("mismatched", "", &["`add` got columns of 1000 and 999 rows"]),
+        ("hoard", "limits = { memory_mb = 64 }", &["out of memory", "64 MiB"]),
+        ("spin-kernels", "limits = { timeout_ms = 300 }", &["timed out", "300 ms limit"]),
+        ("bad-take", "", &["take", "out of bounds"]),
+        ("bad-data", "", &["from-data", "malformed"]),
+        ("unknown-kernel", "", &["there is no kernel `system`"]),
+    ];
+    each_attack_fails(d, "hostile-compute@0.2.0", compute, cases);
+}

@@ -1,6 +1,7 @@
 //! Plugins in each language, in one run: `cargo bench -p quiver-tests --bench languages`.
 //!
-//! For the Rust and the Python `gcd` and `enrich`, on the same 65,536-row
+//! For `gcd` and `enrich` in every language (Python both per row and on
+//! columns, through the host's kernels), on the same 65,536-row
 //! batches: component size, cold compile, cached load (compiled artifact
 //! read back, instantiated, opened and bound: ready to take a batch), rows
 //! per second through one instance, and through the whole `quiver run`
@@ -27,13 +28,29 @@ struct Figures {
     pipeline: f64,
 }
 
+/// One row of the table: a language, the plugin's label, its component.
+struct Candidate {
+    lang: &'static str,
+    label: &'static str,
+    wasm: PathBuf,
+}
+
 fn main() {
-    let languages: [(&str, PathBuf, PathBuf); 5] = [
-        ("rust", PathBuf::from(plugins::GCD), PathBuf::from(plugins::ENRICH)),
-        ("python", guest_plugin("python", "gcd"), guest_plugin("python", "enrich")),
-        ("js", guest_plugin("js", "gcd"), guest_plugin("js", "enrich")),
-        ("c", guest_plugin("c", "gcd"), guest_plugin("c", "enrich")),
-        ("go", guest_plugin("go", "gcd"), guest_plugin("go", "enrich")),
+    let candidate = |lang, label, wasm| Candidate { lang, label, wasm };
+    let guest = |lang, name| guest_plugin(lang, name);
+    let candidates = [
+        candidate("rust", "gcd", PathBuf::from(plugins::GCD)),
+        candidate("rust", "enrich", PathBuf::from(plugins::ENRICH)),
+        candidate("python", "gcd (per row)", guest("python", "gcd")),
+        candidate("python", "gcd (columns)", guest("python", "gcd-columns")),
+        candidate("python", "enrich (per row)", guest("python", "enrich-rows")),
+        candidate("python", "enrich (columns)", guest("python", "enrich")),
+        candidate("js", "gcd", guest("js", "gcd")),
+        candidate("js", "enrich", guest("js", "enrich")),
+        candidate("c", "gcd", guest("c", "gcd")),
+        candidate("c", "enrich", guest("c", "enrich")),
+        candidate("go", "gcd", guest("go", "gcd")),
+        candidate("go", "enrich", guest("go", "enrich")),
     ];
     let gcd_batches: Vec<RecordBatch> = (0..BATCHES).map(|i| quiver_tests::int_pairs(i as i32, ROWS)).collect();
     let click_batches: Vec<RecordBatch> = (0..BATCHES).map(|i| clicks((i * ROWS) as i64, ROWS)).collect();
@@ -48,26 +65,27 @@ fn main() {
         "| language | plugin | size | cold compile | cached load | rows/s, one instance | rows/s, pipeline | ratio to Rust (instance, pipeline) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    // The Rust figures of `gcd` and `enrich`, the first two rows.
     let mut rust: Vec<Figures> = Vec::new();
-    for (lang, gcd, enrich) in &languages {
-        for (i, (name, wasm, batches)) in
-            [("gcd", gcd, &gcd_batches), ("enrich", enrich, &click_batches)].into_iter().enumerate()
-        {
-            let figures = measure(wasm, batches, &data.path().join(name));
-            let ratio = rust.get(i).map_or("1.00, 1.00".to_string(), |r| {
-                format!("{:.2}, {:.2}", figures.one_instance / r.one_instance, figures.pipeline / r.pipeline)
-            });
-            println!(
-                "| {lang} | {name} | {:.1} MB | {:.2} s | {:.2} ms | {:.2} M | {:.2} M | {ratio} |",
-                figures.size as f64 / 1e6,
-                figures.compile.as_secs_f64(),
-                figures.cached.as_secs_f64() * 1e3,
-                figures.one_instance / 1e6,
-                figures.pipeline / 1e6,
-            );
-            if *lang == "rust" {
-                rust.push(figures);
-            }
+    for c in &candidates {
+        let (kind, batches) = if c.label.starts_with("gcd") { (0, &gcd_batches) } else { (1, &click_batches) };
+        let name = ["gcd", "enrich"][kind];
+        let figures = measure(&c.wasm, batches, &data.path().join(name));
+        let ratio = rust.get(kind).map_or("1.00, 1.00".to_string(), |r| {
+            format!("{:.2}, {:.2}", figures.one_instance / r.one_instance, figures.pipeline / r.pipeline)
+        });
+        println!(
+            "| {} | {} | {:.1} MB | {:.2} s | {:.2} ms | {:.2} M | {:.2} M | {ratio} |",
+            c.lang,
+            c.label,
+            figures.size as f64 / 1e6,
+            figures.compile.as_secs_f64(),
+            figures.cached.as_secs_f64() * 1e3,
+            figures.one_instance / 1e6,
+            figures.pipeline / 1e6,
+        );
+        if c.lang == "rust" {
+            rust.push(figures);
         }
     }
 }

@@ -35,7 +35,7 @@ pub enum PluginError {
         found: String,
     },
     #[error(
-        "{path} implements contract quiver:transform@{found}, this quiver implements @{supported}; \
+        "{path} implements contract quiver:transform@{found}, this quiver loads {supported}; \
          rebuild the plugin with a matching SDK"
     )]
     /// The component implements another version of the contract.

@@ -6,6 +6,7 @@
 //! [`Runtime`], [`Plugin`] and [`Pool`].
 
 mod bindings;
+mod compute;
 mod error;
 mod gauges;
 mod grants;
@@ -22,7 +23,8 @@ use std::time::Duration;
 
 use wasmtime::Engine;
 
-pub use bindings::CONTRACT_VERSION;
+pub use bindings::{CONTRACT_VERSION, CONTRACT_VERSIONS};
+pub use compute::KERNELS;
 pub use error::PluginError;
 pub use gauges::Gauges;
 pub use grants::{DirGrant, Grants};
@@ -32,8 +34,7 @@ pub use pool::{Pool, PoolOptions, PooledInstance};
 pub use quiver_abi::TransformKind;
 pub use runtime::{Runtime, RuntimeOptions, sha256_hex};
 
-use bindings::wit;
-use sandbox::HostState;
+use instance::Pre;
 
 /// A configuration key a transform accepts.
 #[derive(Debug, Clone)]
@@ -78,7 +79,7 @@ pub struct PluginInfo {
 pub struct Plugin {
     path: PathBuf,
     sha256: String,
-    pre: bindings::PluginPre<HostState>,
+    pre: Pre,
     engine: Engine,
     /// Whether the engine counts fuel.
     fuel: bool,
@@ -97,12 +98,7 @@ pub fn cores() -> usize {
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Plugin {
-    fn describe(
-        path: &Path,
-        sha256: String,
-        pre: bindings::PluginPre<HostState>,
-        runtime: &Runtime,
-    ) -> Result<Arc<Self>, PluginError> {
+    fn describe(path: &Path, sha256: String, pre: Pre, runtime: &Runtime) -> Result<Arc<Self>, PluginError> {
         let label: Arc<str> = path.display().to_string().into();
         let mut plugin = Self {
             path: path.to_owned(),
@@ -127,6 +123,11 @@ impl Plugin {
     /// The file the plugin was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The contract version the plugin was built for, e.g. `0.2.0`.
+    pub fn contract(&self) -> &'static str {
+        self.pre.contract()
     }
 
     /// The SHA-256 of the component's bytes, in hex.
@@ -167,34 +168,46 @@ fn placeholder_info() -> PluginInfo {
     PluginInfo { name: String::new(), version: String::new(), description: String::new(), transforms: Vec::new() }
 }
 
-fn info_from_wit(info: wit::PluginInfo) -> PluginInfo {
-    PluginInfo {
-        name: info.name,
-        version: info.version,
-        description: info.description,
-        transforms: info
-            .transforms
-            .into_iter()
-            .map(|t| TransformInfo {
-                name: t.name,
-                kind: match t.kind {
-                    wit::TransformKind::Map => TransformKind::Map,
-                    wit::TransformKind::Filter => TransformKind::Filter,
-                    wit::TransformKind::Scalar => TransformKind::Scalar,
-                    wit::TransformKind::Aggregate => TransformKind::Aggregate,
-                },
-                description: t.description,
-                config_keys: t
-                    .config_keys
-                    .into_iter()
-                    .map(|k| ConfigKeyInfo {
-                        name: k.name,
-                        description: k.description,
-                        required: k.required,
-                        default: k.default_value,
-                    })
-                    .collect(),
-            })
-            .collect(),
-    }
+/// The conversion of a version's `plugin-info` into [`PluginInfo`]: the
+/// record is the same in every contract version.
+macro_rules! plugin_info_from {
+    ($($wit:ident)::+) => {
+        impl From<$($wit)::+::PluginInfo> for PluginInfo {
+            fn from(info: $($wit)::+::PluginInfo) -> Self {
+                use $($wit)::+ as wit;
+                PluginInfo {
+                    name: info.name,
+                    version: info.version,
+                    description: info.description,
+                    transforms: info
+                        .transforms
+                        .into_iter()
+                        .map(|t| TransformInfo {
+                            name: t.name,
+                            kind: match t.kind {
+                                wit::TransformKind::Map => TransformKind::Map,
+                                wit::TransformKind::Filter => TransformKind::Filter,
+                                wit::TransformKind::Scalar => TransformKind::Scalar,
+                                wit::TransformKind::Aggregate => TransformKind::Aggregate,
+                            },
+                            description: t.description,
+                            config_keys: t
+                                .config_keys
+                                .into_iter()
+                                .map(|k| ConfigKeyInfo {
+                                    name: k.name,
+                                    description: k.description,
+                                    required: k.required,
+                                    default: k.default_value,
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                }
+            }
+        }
+    };
 }
+
+plugin_info_from!(bindings::v0_1::wit);
+plugin_info_from!(bindings::v0_2::wit);

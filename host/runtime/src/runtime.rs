@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
-use super::bindings::{self, CONTRACT_VERSION, TRANSFORM_INTERFACE};
+use super::bindings::{CONTRACT_VERSIONS, TRANSFORM_PACKAGE_INTERFACE, v0_1, v0_2};
+use super::instance::Pre;
 use super::sandbox::HostState;
 use super::{Plugin, PluginError};
 
@@ -76,7 +77,9 @@ impl Runtime {
         // Linked for every plugin so that one importing it loads; requests
         // are refused unless the pipeline grants the host.
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(link)?;
-        bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
+        // Each contract version the host still loads has its own interfaces.
+        v0_1::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
+        v0_2::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(link)?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let (ticking, stop) = (engine.weak(), stop_ticker.clone());
@@ -167,13 +170,16 @@ impl Runtime {
 
     /// Checks a compiled component against the contract and describes it.
     fn prepare(&self, path: &Path, sha256: String, component: Component) -> Result<Arc<Plugin>, PluginError> {
-        check_contract(path, &self.engine, &component)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| PluginError::Instantiate { plugin: path.display().to_string(), reason: format!("{e:#}") })?;
-        let pre = bindings::PluginPre::new(pre)
-            .map_err(|e| PluginError::Instantiate { plugin: path.display().to_string(), reason: format!("{e:#}") })?;
+        let version = check_contract(path, &self.engine, &component)?;
+        let failed = |e: wasmtime::Error| PluginError::Instantiate {
+            plugin: path.display().to_string(),
+            reason: format!("{e:#}"),
+        };
+        let pre = self.linker.instantiate_pre(&component).map_err(failed)?;
+        let pre = match version {
+            "0.1.0" => Pre::V0_1(v0_1::PluginPre::new(pre).map_err(failed)?),
+            _ => Pre::V0_2(v0_2::PluginPre::new(pre).map_err(failed)?),
+        };
         Plugin::describe(path, sha256, pre, self)
     }
 
@@ -266,22 +272,24 @@ fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> 
     }
 }
 
-fn check_contract(path: &Path, engine: &Engine, component: &Component) -> Result<(), PluginError> {
+/// The contract version `component` was built for, one of
+/// [`CONTRACT_VERSIONS`].
+fn check_contract(path: &Path, engine: &Engine, component: &Component) -> Result<&'static str, PluginError> {
     let exports: Vec<String> = component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect();
-    if exports.iter().any(|e| e == TRANSFORM_INTERFACE) {
-        return Ok(());
+    let versions = || exports.iter().filter_map(|e| e.strip_prefix(TRANSFORM_PACKAGE_INTERFACE)?.strip_prefix('@'));
+    if let Some(version) = versions().find_map(|v| CONTRACT_VERSIONS.iter().find(|&&known| known == v)) {
+        return Ok(version);
     }
-    let prefix = TRANSFORM_INTERFACE.split('@').next().expect("versioned name");
-    if let Some(other) = exports.iter().find_map(|e| e.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('@'))) {
+    if let Some(other) = versions().next() {
         return Err(PluginError::ContractVersion {
             path: path.to_owned(),
             found: other.to_string(),
-            supported: CONTRACT_VERSION.to_string(),
+            supported: CONTRACT_VERSIONS.join(" and "),
         });
     }
     Err(PluginError::NotAPlugin {
         path: path.to_owned(),
-        expected: TRANSFORM_INTERFACE.to_string(),
+        expected: format!("{TRANSFORM_PACKAGE_INTERFACE}@{}", CONTRACT_VERSIONS.join(" or @")),
         found: if exports.is_empty() { "nothing".into() } else { exports.join(", ") },
     })
 }

@@ -9,7 +9,8 @@ use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtx
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::PluginError;
-use super::bindings::quiver::transform::host::{self, Level};
+use super::bindings::{v0_1, v0_2};
+use super::compute::Columns;
 use super::gauges::Gauges;
 use super::grants::{Grants, HttpAllowList};
 use super::limits::Limits;
@@ -22,7 +23,9 @@ pub struct HostState {
     http_hooks: HttpAllowList,
     table: ResourceTable,
     plugin: Arc<str>,
-    limits: Limits,
+    pub(crate) limits: Limits,
+    /// The columns of the current call (contract 0.2).
+    pub(crate) columns: Columns,
     /// The plugin's standard error, for failure reports.
     pub(crate) stderr: StderrTail,
     /// Set when the plugin asked for more memory than its limit.
@@ -63,6 +66,7 @@ impl HostState {
             table: ResourceTable::new(),
             plugin,
             limits,
+            columns: Columns::default(),
             stderr,
             denied_memory: None,
             memory_bytes: 0,
@@ -118,10 +122,42 @@ impl wasmtime::ResourceLimiter for HostState {
     }
 }
 
-impl super::bindings::wit::Host for HostState {}
+impl v0_1::wit::Host for HostState {}
 
-impl host::Host for HostState {
-    fn log(&mut self, level: Level, message: String) {
+impl v0_1::quiver::transform::host::Host for HostState {
+    fn log(&mut self, level: v0_1::quiver::transform::host::Level, message: String) {
+        use v0_1::quiver::transform::host::Level;
+        let level = match level {
+            Level::Trace => tracing::Level::TRACE,
+            Level::Debug => tracing::Level::DEBUG,
+            Level::Info => tracing::Level::INFO,
+            Level::Warn => tracing::Level::WARN,
+            Level::Error => tracing::Level::ERROR,
+        };
+        self.log(level, message);
+    }
+}
+
+impl v0_2::wit::Host for HostState {}
+
+impl v0_2::quiver::transform::host::Host for HostState {
+    fn log(&mut self, level: v0_2::quiver::transform::host::Level, message: String) -> wasmtime::Result<()> {
+        use v0_2::quiver::transform::host::Level;
+        let level = match level {
+            Level::Trace => tracing::Level::TRACE,
+            Level::Debug => tracing::Level::DEBUG,
+            Level::Info => tracing::Level::INFO,
+            Level::Warn => tracing::Level::WARN,
+            Level::Error => tracing::Level::ERROR,
+        };
+        self.log(level, message);
+        Ok(())
+    }
+}
+
+impl HostState {
+    /// Writes a plugin's message to the host's log, rate-limited and cut.
+    fn log(&mut self, level: tracing::Level, message: String) {
         let Some(dropped) = self.log.take() else { return };
         let mut message = message;
         if message.len() > self.limits.log_message_bytes {
@@ -137,11 +173,11 @@ impl host::Host for HostState {
             tracing::warn!(plugin, dropped, "plugin log rate limit: messages dropped");
         }
         match level {
-            Level::Trace => tracing::trace!(plugin, "{message}"),
-            Level::Debug => tracing::debug!(plugin, "{message}"),
-            Level::Info => tracing::info!(plugin, "{message}"),
-            Level::Warn => tracing::warn!(plugin, "{message}"),
-            Level::Error => tracing::error!(plugin, "{message}"),
+            tracing::Level::TRACE => tracing::trace!(plugin, "{message}"),
+            tracing::Level::DEBUG => tracing::debug!(plugin, "{message}"),
+            tracing::Level::INFO => tracing::info!(plugin, "{message}"),
+            tracing::Level::WARN => tracing::warn!(plugin, "{message}"),
+            _ => tracing::error!(plugin, "{message}"),
         }
     }
 }

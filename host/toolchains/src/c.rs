@@ -72,7 +72,7 @@ fn build(dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathB
     let work = project.dir.join("build");
     let sdk = work.join("sdk");
     toolchain::write_tree(&sdk, SDK)?;
-    toolchain::write_tree(&work.join("wit"), &[("quiver-transform.wit", toolchain::WIT)])?;
+    toolchain::write_tree(&work.join("wit"), &[("quiver-transform.wit", toolchain::WIT_0_1)])?;
     let bindings = work.join("bindings");
     let mut wit_bindgen = Command::new(tool("cargo/bin/wit-bindgen", "wit-bindgen"));
     wit_bindgen.arg("c").arg(work.join("wit")).args(["--world", "plugin", "--out-dir"]).arg(&bindings);

@@ -163,7 +163,7 @@ fn build(dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathB
     toolchain::run(go, &format!("compile {}", dir.display()))?;
 
     let wit = work.join("wit");
-    toolchain::write_tree(&wit, &[("quiver-transform.wit", toolchain::WIT)])?;
+    toolchain::write_tree(&wit, &[("quiver-transform.wit", toolchain::WIT_0_1)])?;
     let embedded = work.join("embedded.wasm");
     let mut embed = Command::new(tool("python/bin/wasm-tools", "wasm-tools"));
     embed.args(["component", "embed", "--world", "plugin"]).arg(&wit).arg(&core).arg("-o").arg(&embedded);

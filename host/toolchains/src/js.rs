@@ -133,7 +133,7 @@ fn build(dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathB
         .arg("--external:quiver:*")
         .arg(format!("--outfile={}", bundle.display()));
     toolchain::run(esbuild, &format!("bundle {}", dir.display()))?;
-    toolchain::write_tree(&work.join("wit"), &[("quiver-transform.wit", toolchain::WIT)])?;
+    toolchain::write_tree(&work.join("wit"), &[("quiver-transform.wit", toolchain::WIT_0_1)])?;
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| work.join(format!("{}.wasm", project.name)));
     let mut componentize = Command::new(tool("js/node_modules/.bin/componentize-js", "componentize-js"));
     componentize

@@ -20,9 +20,11 @@ const SDK: &[(&str, &str)] = &[
     ("quiver_sdk/__init__.py", include_str!("../sdk/python/quiver_sdk/__init__.py")),
     ("quiver_sdk/batch.py", include_str!("../sdk/python/quiver_sdk/batch.py")),
     ("quiver_sdk/column.py", include_str!("../sdk/python/quiver_sdk/column.py")),
+    ("quiver_sdk/compute.py", include_str!("../sdk/python/quiver_sdk/compute.py")),
     ("quiver_sdk/guest.py", include_str!("../sdk/python/quiver_sdk/guest.py")),
     ("quiver_sdk/ipc.py", include_str!("../sdk/python/quiver_sdk/ipc.py")),
     ("quiver_sdk/plugin.py", include_str!("../sdk/python/quiver_sdk/plugin.py")),
+    ("quiver_sdk/select.py", include_str!("../sdk/python/quiver_sdk/select.py")),
     ("quiver_sdk/testing.py", include_str!("../sdk/python/quiver_sdk/testing.py")),
     ("quiver_sdk/types.py", include_str!("../sdk/python/quiver_sdk/types.py")),
 ];
@@ -158,7 +160,7 @@ fn build(dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathB
     let project = Project::read(dir)?;
     let (sdk, deps) = project.prepare()?;
     let work = project.work();
-    toolchain::write_tree(&work.join("wit"), &[("quiver-transform.wit", toolchain::WIT)])?;
+    toolchain::write_tree(&work.join("wit"), &[("quiver-transform.wit", toolchain::WIT_0_2)])?;
     let app = work.join("app");
     project.copy_app(&app)?;
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| work.join(format!("{}.wasm", project.name)));

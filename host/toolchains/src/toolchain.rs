@@ -9,8 +9,13 @@ use anyhow::{Context, bail};
 /// The pinned toolchain versions, `KEY=VALUE` lines (`sdk/toolchains.env`).
 const PINS: &str = include_str!("../sdk/toolchains.env");
 
-/// The plugin contract.
-pub const WIT: &str = include_str!("../wit/quiver-transform.wit");
+/// The plugin contract at 0.1.0, which the C, Go, JavaScript and Rust SDKs
+/// build against.
+pub const WIT_0_1: &str = include_str!("../wit/0.1.0/quiver-transform.wit");
+
+/// The plugin contract at 0.2.0, with the host's kernels, which the Python
+/// SDK builds against.
+pub const WIT_0_2: &str = include_str!("../wit/0.2.0/quiver-transform.wit");
 
 /// The pinned version `key` of `sdk/toolchains.env`.
 pub fn pin(key: &str) -> &'static str {

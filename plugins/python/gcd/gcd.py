@@ -1,7 +1,9 @@
 """`gcd`: the greatest common divisor of int32 columns `a` and `b`, appended as `c`.
 
 The same function as the Rust plugin: Euclid's loop over truncating
-remainders, so signs come out as Rust's `%` gives them.
+remainders, so signs come out as Rust's `%` gives them, one Python call
+per row. `plugins/python/gcd-columns` is the same function over whole
+columns, run by the host's kernels.
 """
 
 from quiver_sdk import Plugin

@@ -13,16 +13,25 @@ Arrow IPC and the component ABI.
         return a
 
 Whole-batch transforms subclass `Transform` and are offered with
-`@plugin.transform(kind=...)`. See the README's "Python plugins".
+`@plugin.transform(kind=...)`; transforms of column expressions, which the
+host's Arrow kernels run, are offered with `plugin.select(...)`:
+
+    from quiver_sdk import col
+
+    plugin.select("domains", {"domain": col("url").str.extract(r"://([^/?#]*)", 1)})
+
+See the README's "Python plugins".
 """
 
-from . import types
+from . import compute, types
+from . import compute as pc
 from .batch import Batch
 from .column import Column
+from .compute import Expr, KernelError, col, when
 from .plugin import ConfigKey, Output, Plugin, PluginError, Transform, config_error, schema_error
 from .types import Field, Schema
 
 __all__ = [
-    "Batch", "Column", "ConfigKey", "Field", "Output", "Plugin", "PluginError", "Schema", "Transform",
-    "config_error", "schema_error", "types",
+    "Batch", "Column", "ConfigKey", "Expr", "Field", "KernelError", "Output", "Plugin", "PluginError", "Schema",
+    "Transform", "col", "compute", "config_error", "pc", "schema_error", "types", "when",
 ]

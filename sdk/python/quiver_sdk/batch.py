@@ -43,6 +43,10 @@ class Batch:
 
     __getitem__ = column
 
+    def __getitem__(self, name):
+        """`batch["a"]`: the column named `name`, as `column(name)`."""
+        return self.column(name)
+
     def __len__(self):
         return self.num_rows
 
@@ -51,7 +55,14 @@ class Batch:
         return {f.name: c.to_pylist() for f, c in zip(self.schema.fields, self.columns)}
 
     def filter(self, keep):
-        """The rows whose entry in `keep` (`bytes` or list of 0/1 or bools) is true."""
+        """The rows whose entry in `keep` (`bytes` or list of 0/1 or bools, or a
+        bool `Column`) is true."""
+        if not isinstance(keep, Column) and any(c._unread for c in self.columns):
+            # The host filters the columns it holds: send it the mask once.
+            keep = keep if isinstance(keep, (bytes, bytearray)) else bytes(map(bool, keep))
+            keep = Column(T.bool_, len(keep), 0, values=bytes(keep))
+        if isinstance(keep, Column):
+            return Batch(self.schema, [c.filter(keep) for c in self.columns], None if self.columns else 0)
         return Batch(self.schema, [c.filter(keep) for c in self.columns])
 
     def __repr__(self):

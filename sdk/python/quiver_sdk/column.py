@@ -5,11 +5,17 @@ A column read from the host wraps the host's buffers without copying:
 typecode), `valid` a `bytes` of one 0 or 1 per row. `to_pylist()` gives
 Python values with `None` for nulls. New columns are made with
 `Column.from_pylist` or, faster, `Column.from_array` over an `array.array`.
+
+Inside the host (contract 0.2) a column may instead be a handle to an array
+the host holds: an input column, or a kernel's result (`quiver_sdk.compute`).
+Such a column is copied into the plugin the first time it is read, and goes
+back to the host as its handle when it is output unread or read.
 """
 
 from array import array
 from itertools import accumulate, compress
 
+from . import compute
 from . import types as T
 
 _TO_MASK = bytes.maketrans(b"01", b"\x00\x01")
@@ -31,22 +37,66 @@ def mask_to_bitmap(mask):
     return int(bytes(mask[::-1]).translate(_TO_DIGITS), 2).to_bytes((len(mask) + 7) // 8, "little")
 
 
-class Column:
-    """One column of a batch. Read-only: transforms build new columns."""
+class Column(compute._Operators):
+    """One column of a batch. Read-only: transforms build new columns, with
+    the constructors below or the kernels of `quiver_sdk.compute`, whose
+    operators (`+`, `<`, `&`, ...) and `.str` and `.dt` work on columns too."""
 
-    __slots__ = ("type", "length", "null_count", "_valid", "_values", "_offsets", "_data", "_list", "_source")
+    __slots__ = ("type", "length", "_null_count", "_valid", "_values", "_offsets", "_data", "_list", "_source",
+                 "_handle", "_field", "_unread")
 
     def __init__(self, dtype, length, null_count=0, valid=None, values=None, offsets=None, data=None,
                  pylist=None, source=None):
         self.type = dtype
         self.length = length
-        self.null_count = null_count
+        self._null_count = null_count
+        self._handle = None  # the host's array, for columns the host holds
+        self._field = None  # the field the host's array has (a dictionary's index type)
+        self._unread = False  # whether the host's array is still to be copied in
         self._valid = valid  # bytes of 0/1 per row, or None when there are no nulls
         self._values = values  # memoryview/array of numbers, or bytes mask for bools
         self._offsets = offsets  # memoryview/array of length + 1 offsets into _data
         self._data = data
         self._list = pylist  # Python values, when they were made first
         self._source = source  # (node, buffers) as received, to send back unchanged
+
+    # --- the host's columns ----------------------------------------------
+
+    @classmethod
+    def from_handle(cls, handle, field=None, length=None):
+        """A column the host holds: `field` and `length` when known, else asked of the host."""
+        host = compute.backend()
+        if field is None:
+            field = host.field(handle)
+        column = cls(field.type, host.length(handle) if length is None else length, None)
+        column._handle, column._field, column._unread = handle, field, True
+        return column
+
+    def handle(self):
+        """The host's handle of this column; a column the plugin made is copied to the host once."""
+        if self._handle is None:
+            self._handle = compute.backend().upload(self)
+        return self._handle
+
+    @property
+    def null_count(self):
+        if self._null_count is None:
+            self._null_count = compute.backend().null_count(self._handle)
+        return self._null_count
+
+    def _load(self):
+        """Copies the host's array in, on first use."""
+        if not self._unread:
+            return
+        from .batch import from_wire  # noqa: PLC0415 - batch imports this module
+
+        nodes, buffers = compute.backend().read(self._handle)
+        field = self._field
+        single = T.Schema([T.Field("column", field.type, True, dictionary=field.dictionary)])
+        loaded = from_wire(single, self.length, nodes, buffers).columns[0]
+        for slot in ("_null_count", "_valid", "_values", "_offsets", "_data", "_list"):
+            setattr(self, slot, getattr(loaded, slot))
+        self._unread = False
 
     # --- reading ---------------------------------------------------------
 
@@ -66,18 +116,22 @@ class Column:
     @property
     def valid(self):
         """`bytes` with 1 for each valid row and 0 for each null, or None when no row is null."""
+        self._load()
         return self._valid
 
     @property
     def values(self):
         """The numbers of a numeric, date or timestamp column, null slots included
         (their value is unspecified): a `memoryview`, no copy. Bools: a `bytes` of 0/1."""
+        self._load()
         if self._values is None:
             raise TypeError(f"a {self.type} column has no `values`; use to_pylist()")
         return self._values
 
     def to_pylist(self):
         """The values as a list, `None` for nulls."""
+        if self._list is None:
+            self._load()
         if self._list is None:
             self._list = self._make_list()
         return self._list
@@ -156,8 +210,14 @@ class Column:
         return cls(dtype, len(view), nulls, valid if nulls else None, values=view)
 
     def filter(self, keep):
-        """The rows whose entry in `keep` (a `bytes` or list of 0/1, or bools) is true."""
+        """The rows whose entry in `keep` (a `bytes` or list of 0/1, or bools, or a
+        bool `Column`) is true. A column the host holds is filtered there."""
+        if isinstance(keep, (Column, compute.Expr)):
+            return self._op("filter", keep)
         keep = keep if isinstance(keep, (bytes, bytearray)) else bytes(map(bool, keep))
+        if self._unread:
+            return self._op("filter", Column(T.bool_, len(keep), 0, values=bytes(keep)))
+        self._load()
         valid = bytes(compress(self._valid, keep)) if self._valid is not None else None
         nulls = 0 if valid is None else len(valid) - sum(valid)
         if self.type.is_variable and self._offsets is not None:
@@ -199,6 +259,7 @@ class Column:
     def to_buffers(self):
         """(node, buffers) for the host: node is (length, null count, offset,
         null offset, buffer count)."""
+        self._load()
         if self._source is not None:
             return self._source
         dtype = self.type

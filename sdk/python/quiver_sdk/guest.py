@@ -1,14 +1,18 @@
-"""The bridge between componentize-py's bindings of the WIT contract and the
-author's `Plugin`. Only imported inside the component."""
+"""The bridge between componentize-py's bindings of the WIT contract
+(`quiver:transform@0.2.0`) and the author's `Plugin`. Only imported inside
+the component."""
 
 import importlib
 
 from componentize_py_types import Err
 from wit_world import exports
+from wit_world.exports import transform as wit_transform
+from wit_world.imports import compute as wit_compute
 from wit_world.imports import types as wit
 
-from . import ipc
-from .batch import Batch, from_wire, to_wire
+from . import compute, ipc
+from . import types as T
+from .batch import Batch
 from .column import Column
 from .plugin import Output, PluginError
 
@@ -26,7 +30,7 @@ _ERRORS = {
 }
 
 # componentize-py may make a new `Transform` object per call: the stream's state lives here.
-_STATE = {"plugin": None, "spec": None, "transform": None, "input": None, "output": None}
+_STATE = {"plugin": None, "spec": None, "transform": None, "input": None, "output": None, "reads": None}
 
 
 def _plugin():
@@ -67,6 +71,93 @@ def _guarded(call):
     return run
 
 
+class _Kernels:
+    """The host's `compute` interface, as `quiver_sdk.compute` uses it."""
+
+    def __init__(self):
+        self._fields = {}
+
+    def call(self, name, args):
+        try:
+            return wit_compute.call(name, [_datum(a) for a in args])
+        except Err as e:
+            raise compute.KernelError(f"`{name}`: {e.value}") from None
+
+    def field(self, handle):
+        encoded = handle.field()
+        field = self._fields.get(encoded)
+        if field is None:
+            field = self._fields[encoded] = ipc.read_schema(encoded).fields[0]
+        return field
+
+    def length(self, handle):
+        return handle.length()
+
+    def null_count(self, handle):
+        return handle.null_count()
+
+    def read(self, handle):
+        data = handle.read()
+        return [_node(n) for n in data.nodes], data.buffers
+
+    def upload(self, column):
+        node, buffers = column.to_buffers()
+        try:
+            return wit_compute.from_data(_field_schema(column.type), column.length, _array_data([node], buffers))
+        except Err as e:
+            raise compute.KernelError(f"the host refused a column of {column.type}: {e.value}") from None
+
+    def empty(self, field):
+        try:
+            return wit_compute.empty(_field_schema(field.type))
+        except Err as e:
+            raise compute.KernelError(f"the host has no empty column of {field.type}: {e.value}") from None
+
+
+def _datum(value):
+    if isinstance(value, wit_compute.Column):
+        return wit_compute.Datum_Column(value)
+    if value is None:
+        return wit_compute.Datum_Null()
+    if isinstance(value, bool):
+        return wit_compute.Datum_Boolean(value)
+    if isinstance(value, int):
+        return wit_compute.Datum_Int(value)
+    if isinstance(value, float):
+        return wit_compute.Datum_Float(value)
+    if isinstance(value, str):
+        return wit_compute.Datum_Text(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return wit_compute.Datum_Binary(bytes(value))
+    raise compute.KernelError(f"a kernel takes columns, None, bool, int, float, str and bytes, not {type(value).__name__}")
+
+
+def _node(n):
+    return (n.length, n.null_count, n.offset, n.null_offset, n.buffer_count)
+
+
+def _array_data(nodes, buffers):
+    return wit.ArrayData(
+        nodes=[wit.FieldNode(length=n[0], null_count=n[1], offset=n[2], null_offset=n[3], buffer_count=n[4])
+               for n in nodes],
+        buffers=[b if isinstance(b, bytes) else bytes(b) for b in buffers],
+    )
+
+
+_SCHEMAS = {}
+
+
+def _field_schema(dtype):
+    """The IPC schema of one nullable field of `dtype`, as `compute` takes it."""
+    encoded = _SCHEMAS.get(dtype)
+    if encoded is None:
+        encoded = _SCHEMAS[dtype] = ipc.write_schema(T.Schema([T.Field("column", dtype, True)]))
+    return encoded
+
+
+compute._backend = _Kernels()
+
+
 def _output(result, stage):
     if result is None:
         return None
@@ -75,20 +166,38 @@ def _output(result, stage):
     if not isinstance(result, Output):
         raise PluginError(f"{stage} returned {type(result).__name__}, not a Batch or an Output", "failed")
     batch = result.batch
-    if batch.schema.names != _STATE["output"].names or [f.type for f in batch.schema.fields] != [
-        f.type for f in _STATE["output"].fields
+    expected = _STATE["output"]
+    if batch.schema.names != expected.names or [f.type for f in batch.schema.fields] != [
+        f.type for f in expected.fields
     ]:
-        raise PluginError(f"{stage} returned {batch.schema}, but bind answered {_STATE['output']}", "failed")
-    rows, nodes, buffers = to_wire(batch)
-    return wit.Output(
-        batch=wit.Batch(
-            num_rows=rows,
-            nodes=[wit.FieldNode(length=n[0], null_count=n[1], offset=n[2], null_offset=n[3], buffer_count=n[4])
-                   for n in nodes],
-            buffers=buffers,
-        ),
-        rejections=[wit.Rejection(row=row, reason=reason) for row, reason in result.rejections],
-        origin=None if result.origin is None else list(result.origin),
+        raise PluginError(f"{stage} returned {batch.schema}, but bind answered {expected}", "failed")
+    return _wire_output(batch.num_rows, batch.columns, result.rejections, result.origin)
+
+
+def _wire_output(rows, columns, rejections=(), origin=None):
+    """The contract's output: columns the host holds go back as their handles."""
+    sent = set()
+    wire = []
+    for column in columns:
+        handle = column._handle if isinstance(column, Column) else column
+        if isinstance(column, Column) and column._field is not None and column._field.dictionary is not None:
+            # The output schema has the values' type: the host decodes the dictionary.
+            handle = compute.backend().call("cast", [handle, column.type.name])
+        if handle is not None and id(handle) in sent:
+            # A handle goes back once; the host copies the column's buffers by reference.
+            handle = compute.backend().call("cast", [handle, (column.type if isinstance(column, Column) else
+                                                               compute.backend().field(handle).type).name])
+        if handle is not None:
+            sent.add(id(handle))
+            wire.append(wit_transform.OutputColumn_Handle(handle))
+        else:
+            node, buffers = column.to_buffers()
+            wire.append(wit_transform.OutputColumn_Data(_array_data([node], buffers)))
+    return wit_transform.Output(
+        num_rows=rows,
+        columns=wire,
+        rejections=[wit.Rejection(row=row, reason=reason) for row, reason in rejections],
+        origin=None if origin is None else list(origin),
     )
 
 
@@ -125,45 +234,24 @@ class Transform(exports.Transform):
         if _STATE["transform"] is None:
             raise PluginError("bind called before open", "invalid-call")
         schema = ipc.read_schema(input_schema)
-        output = _STATE["transform"].bind(schema)
+        transform = _STATE["transform"]
+        output = transform.bind(schema)
+        reads = _reads(schema, getattr(transform, "reads", None))
         _STATE["input"], _STATE["output"] = schema, output
-        return ipc.write_schema(output)
+        _STATE["reads"] = None if reads is None else T.Schema([schema.fields[i] for i in reads])
+        return wit_transform.Binding(output_schema=ipc.write_schema(output), reads=reads)
 
     @_guarded
-    def process(self, num_rows, nodes, buffers):
+    def process(self, num_rows, columns):
         if _STATE["input"] is None:
             raise PluginError("process called before bind", "invalid-call")
-        nodes = [(n.length, n.null_count, n.offset, n.null_offset, n.buffer_count) for n in nodes]
-        batch = from_wire(_STATE["input"], num_rows, nodes, buffers)
-        return _output(_STATE["transform"].process(batch), "process")
-
-    @_guarded
-    def process_ipc(self, stream):
-        if _STATE["input"] is None:
-            raise PluginError("process-ipc called before bind", "invalid-call")
-        outputs = []
-        first_row = 0
-        dictionaries = {}
-        for header_type, header, body in ipc.messages(stream):
-            if header_type == ipc.HEADER_DICTIONARY_BATCH:
-                dictionary_id, delta, (_, nodes, buffers) = ipc.read_dictionary_batch(header, body)
-                field = next(f for f in _STATE["input"].fields if f.dictionary and f.dictionary[0] == dictionary_id)
-                values = _dictionary_values(field, nodes, buffers)
-                dictionaries[dictionary_id] = (dictionaries.get(dictionary_id, []) + values) if delta else values
-            elif header_type == ipc.HEADER_RECORD_BATCH:
-                rows, nodes, buffers = ipc.read_record_batch(header, body)
-                wire_nodes = _ipc_nodes(_STATE["input"], nodes)
-                batch = from_wire(_STATE["input"], rows, wire_nodes, buffers, dictionaries)
-                out = _STATE["transform"].process(batch)
-                out = Output(out) if isinstance(out, Batch) else out
-                out.rejections = [(row + first_row, reason) for row, reason in out.rejections]
-                outputs.append(out)
-                first_row += rows
-        if not outputs:
-            raise PluginError("process-ipc got a stream without a record batch", "invalid-call")
-        if len(outputs) > 1:
-            raise PluginError("process-ipc takes one record batch per stream in the Python SDK", "invalid-call")
-        return _output(outputs[0], "process-ipc")
+        schema = _STATE["reads"] or _STATE["input"]
+        transform = _STATE["transform"]
+        direct = getattr(transform, "process_handles", None)
+        if direct is not None:
+            return _wire_output(*direct(num_rows, columns))
+        batch = Batch(schema, [Column.from_handle(h, f, num_rows) for h, f in zip(columns, schema.fields)], num_rows)
+        return _output(transform.process(batch), "process")
 
     @_guarded
     def finish(self):
@@ -172,16 +260,12 @@ class Transform(exports.Transform):
         return _output(_STATE["transform"].finish(), "finish")
 
 
-def _dictionary_values(field, nodes, buffers):
-    """The values of a dictionary batch, as a list."""
-    length, null_count = nodes[0]
-    return Column.from_buffers(field.type, (length, null_count, 0, 0), buffers).to_pylist()
-
-
-def _ipc_nodes(schema, nodes):
-    """IPC field nodes (length, null count) as wire nodes: IPC buffers carry no
-    offsets, and a dictionary column's node holds its indices only."""
-    return [
-        (length, null_count, 0, 0, field.type.buffer_count if field.dictionary is None else 2)
-        for field, (length, null_count) in zip(schema.fields, nodes)
-    ]
+def _reads(schema, names):
+    """The indices of the input columns named, in the schema's order; None for all."""
+    if names is None:
+        return None
+    missing = [n for n in names if schema.index(n) is None]
+    if missing:
+        raise PluginError(f"the transform reads {', '.join(missing)}, which the input lacks", "schema-mismatch")
+    wanted = set(names)
+    return [i for i, f in enumerate(schema.fields) if f.name in wanted]

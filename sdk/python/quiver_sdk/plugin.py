@@ -136,6 +136,19 @@ class Plugin:
 
         return register
 
+    def select(self, name, columns, reject=None, where=None, expect=None, description=""):
+        """Offers a transform whose output `columns` (`{name: expression}`, in
+        order) are column expressions (`quiver_sdk.compute`: `col("url").str.extract(...)`),
+        run by the host's kernels per batch. Rows where a `reject`
+        condition (`{reason: condition}`) holds are refused with that reason;
+        rows where `where` does not hold are dropped. `expect`
+        (`{column: type}`) names input types to insist on. Types are checked
+        at bind; only the input columns the expressions name are read."""
+        from .select import make_select  # noqa: PLC0415 - select imports this module
+
+        kind = "map" if where is None else "filter"
+        self.add(TransformSpec(name, kind, description, (), make_select(name, columns, reject, where, expect)))
+
     def scalar(self, output, name=None, description=None):
         """Function decorator: offers a typed function of one row as a scalar
         transform that appends (or replaces) column `output`.

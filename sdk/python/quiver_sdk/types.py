@@ -40,6 +40,13 @@ class DataType:
     def __repr__(self):
         return self.name
 
+    def accepts(self, other):
+        """Whether a column of `other` fits where this type is expected: equal,
+        or a timestamp of the same unit when this one's zone is "*" (any)."""
+        if self.type_id == TIMESTAMP and self.tz == "*":
+            return other.type_id == TIMESTAMP and other.unit == self.unit
+        return self == other
+
     def __or__(self, other):
         # `int32 | None` in a scalar function's signature: the function sees nulls.
         if other is None:
@@ -116,7 +123,8 @@ INTEGERS = {t.name: t for t in (int8, int16, int32, int64, uint8, uint16, uint32
 
 
 def timestamp(unit, tz=None):
-    """A timestamp type: `unit` one of "s", "ms", "us", "ns"; `tz` a zone name or None."""
+    """A timestamp type: `unit` one of "s", "ms", "us", "ns"; `tz` a zone name or
+    None; "*" for any zone, where a plugin says what input it expects."""
     if unit not in TIME_UNITS:
         raise ValueError(f"timestamp unit must be one of {TIME_UNITS}, not {unit!r}")
     name = f"timestamp[{unit}]" if tz is None else f"timestamp[{unit}, {tz}]"

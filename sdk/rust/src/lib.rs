@@ -41,7 +41,7 @@ mod guest;
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/0.1.0",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "__export_plugin",

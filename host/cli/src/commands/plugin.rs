@@ -9,7 +9,7 @@ use arrow::util::pretty::pretty_format_batches;
 use clap::{Args, Subcommand};
 use quiver_pipeline::format::Format;
 use quiver_pipeline::source::{FileSource, FileSourceConfig};
-use quiver_runtime::{CONTRACT_VERSION, Pool, PoolOptions};
+use quiver_runtime::{Pool, PoolOptions};
 
 use super::CacheArgs;
 use quiver_toolchains::{self as project, Lang};
@@ -94,7 +94,7 @@ fn inspect(file: &Path, cache: &CacheArgs) -> anyhow::Result<()> {
     let size = std::fs::metadata(file)?.len();
     println!("plugin      {} {}", info.name, info.version);
     println!("about       {}", info.description);
-    println!("contract    quiver:transform@{CONTRACT_VERSION}");
+    println!("contract    quiver:transform@{}", plugin.contract());
     println!("file        {} ({} bytes)", file.display(), size);
     println!("sha256      {}", plugin.sha256());
     for t in &info.transforms {

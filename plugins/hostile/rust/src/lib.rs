@@ -23,7 +23,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use quiver_abi::Trust;
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/0.1.0",
     world: "plugin",
 });
 

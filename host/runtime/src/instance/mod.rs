@@ -1,29 +1,23 @@
 //! One sandboxed instance of a plugin, serving one configured transform.
 
+mod v0_1;
+mod v0_2;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
-use arrow::buffer::Buffer;
 use arrow::datatypes::SchemaRef;
-use quiver_abi::{FieldNode, Trust};
-use wasmtime::component::{Func, TypedFunc};
+use wasmtime::component::InstancePre;
 use wasmtime::{Store, Trap};
 
-use super::bindings::{self, TRANSFORM_INTERFACE, wit};
+use super::bindings;
 use super::gauges::Gauges;
 use super::grants::Grants;
 use super::limits::Limits;
 use super::runtime::EPOCH_TICK;
 use super::sandbox::HostState;
-use super::{Plugin, PluginError, PluginInfo, TransformKind, info_from_wit};
-
-/// What `process` and `process-ipc` return.
-type Returned = Result<wit::Output, wit::Error>;
-
-/// Signature of `process`, called without the generated bindings so the
-/// buffers are lowered from the host's Arrow memory without an extra copy.
-type ProcessFn<'a> = TypedFunc<(u64, &'a [wit::FieldNode], &'a [&'a [u8]]), (Returned,)>;
+use super::{Plugin, PluginError, PluginInfo, TransformKind};
 
 /// wasmtime's words when a result is larger than the store's hostcall fuel.
 const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
@@ -48,16 +42,80 @@ pub struct Output {
     pub origin: Option<Vec<u32>>,
 }
 
+/// A plugin compiled and linked for one contract version, ready to instantiate.
+pub(crate) enum Pre {
+    /// `quiver:transform@0.1.0`.
+    V0_1(bindings::v0_1::PluginPre<HostState>),
+    /// `quiver:transform@0.2.0`.
+    V0_2(bindings::v0_2::PluginPre<HostState>),
+}
+
+impl Pre {
+    fn instance_pre(&self) -> &InstancePre<HostState> {
+        match self {
+            Self::V0_1(pre) => pre.instance_pre(),
+            Self::V0_2(pre) => pre.instance_pre(),
+        }
+    }
+
+    /// The contract version the plugin was built for.
+    pub(crate) fn contract(&self) -> &'static str {
+        match self {
+            Self::V0_1(_) => "0.1.0",
+            Self::V0_2(_) => "0.2.0",
+        }
+    }
+}
+
+/// The exports of an instance, by contract version.
+enum Exports {
+    V0_1(v0_1::Exports),
+    V0_2(v0_2::Exports),
+}
+
+/// What a call returned, before the checks common to every version.
+struct Returned {
+    batch: RecordBatch,
+    rejections: Vec<Rejection>,
+    origin: Option<Vec<u32>>,
+}
+
+/// Why a call's result cannot be used.
+enum Failure {
+    /// The plugin returned an error.
+    Plugin(String),
+    /// The plugin returned something the contract does not allow.
+    Malformed(String),
+}
+
+/// What `bind` gives: the output schema as IPC, and the input columns read.
+type Bound = Result<(Vec<u8>, Option<Vec<u32>>), String>;
+
+/// What a version needs to assemble a result.
+struct Setup<'a> {
+    schema: &'a SchemaRef,
+    limits: &'a Limits,
+    /// The input columns the plugin reads, in order; `None` for all.
+    reads: Option<&'a [usize]>,
+}
+
+/// `rows` as a count, when within the limit on output rows.
+fn rows_within(rows: u64, limits: &Limits) -> Result<usize, Failure> {
+    usize::try_from(rows).ok().filter(|&r| r <= limits.output_rows).ok_or_else(|| {
+        Failure::Malformed(format!("it returned {rows} rows, over its limit of {} rows", limits.output_rows))
+    })
+}
+
 /// A live instance in its own store, with its own limits.
 pub struct Instance {
     store: Store<HostState>,
-    bindings: bindings::Plugin,
-    process: Func,
+    exports: Exports,
     label: Arc<str>,
     fuel: bool,
     limits: Limits,
     kind: Option<TransformKind>,
     output_schema: Option<SchemaRef>,
+    reads: Option<Vec<usize>>,
     poisoned: bool,
 }
 
@@ -85,25 +143,19 @@ impl Instance {
             plugin: label.to_string(),
             reason: trap_cause(&store, &limits, e, started).1,
         })?;
-        let bindings = bindings::Plugin::new(&mut store, &instance).map_err(failed)?;
-        let interface = instance
-            .get_export_index(&mut store, None, TRANSFORM_INTERFACE)
-            .ok_or_else(|| failed(wasmtime::format_err!("no `{TRANSFORM_INTERFACE}` export")))?;
-        let process = instance
-            .get_export_index(&mut store, Some(&interface), "process")
-            .and_then(|index| instance.get_func(&mut store, index))
-            .ok_or_else(|| failed(wasmtime::format_err!("no `process` function")))?;
-        // Type-check once here; each call then uses the unchecked typed function.
-        process.typed::<(u64, &[wit::FieldNode], &[&[u8]]), (Returned,)>(&store).map_err(failed)?;
+        let exports = match &plugin.pre {
+            Pre::V0_1(_) => Exports::V0_1(v0_1::Exports::new(&mut store, &instance).map_err(failed)?),
+            Pre::V0_2(_) => Exports::V0_2(v0_2::Exports::new(&mut store, &instance).map_err(failed)?),
+        };
         Ok(Self {
             store,
-            bindings,
-            process,
+            exports,
             label,
             fuel: plugin.fuel,
             limits,
             kind: None,
             output_schema: None,
+            reads: None,
             poisoned: false,
         })
     }
@@ -123,9 +175,17 @@ impl Instance {
         self.output_schema.as_ref()
     }
 
+    /// The top-level input columns the bound transform reads, by index;
+    /// `None` when it reads them all (every 0.1.0 plugin).
+    pub fn reads(&self) -> Option<&[usize]> {
+        self.reads.as_deref()
+    }
+
     pub(super) fn describe(&mut self) -> Result<PluginInfo, PluginError> {
-        let info = self.call("describe", |store, b| b.quiver_transform_transform().call_describe(store))?;
-        Ok(info_from_wit(info))
+        self.call("describe", |store, exports| match exports {
+            Exports::V0_1(e) => e.describe(store),
+            Exports::V0_2(e) => e.describe(store),
+        })
     }
 
     /// Opens `transform` (of `kind`) with `config`.
@@ -135,9 +195,11 @@ impl Instance {
         kind: TransformKind,
         config: &[(String, String)],
     ) -> Result<(), PluginError> {
-        let result =
-            self.call("open", |store, b| b.quiver_transform_transform().call_open(store, transform, config))?;
-        result.map_err(|e| PluginError::Config { plugin: self.label.to_string(), message: e.message })?;
+        let result = self.call("open", |store, exports| match exports {
+            Exports::V0_1(e) => e.open(store, transform, config),
+            Exports::V0_2(e) => e.open(store, transform, config),
+        })?;
+        result.map_err(|message| PluginError::Config { plugin: self.label.to_string(), message })?;
         self.kind = Some(kind);
         Ok(())
     }
@@ -145,48 +207,93 @@ impl Instance {
     /// Binds the input schema and returns the plugin's output schema.
     pub fn bind(&mut self, input: &SchemaRef) -> Result<SchemaRef, PluginError> {
         let encoded = quiver_abi::encode_schema(input);
-        let result = self.call("bind", |store, b| b.quiver_transform_transform().call_bind(store, &encoded))?;
-        let bytes = result.map_err(|e| PluginError::Schema { plugin: self.label.to_string(), message: e.message })?;
+        let result = self.call("bind", |store, exports| match exports {
+            Exports::V0_1(e) => e.bind(store, &encoded),
+            Exports::V0_2(e) => e.bind(store, &encoded),
+        })?;
+        let (bytes, reads) =
+            result.map_err(|message| PluginError::Schema { plugin: self.label.to_string(), message })?;
         let schema = quiver_abi::decode_schema(&bytes).map_err(|e| self.malformed("bind", e.to_string()))?;
+        self.reads = match reads {
+            None => None,
+            Some(reads) => Some(self.check_reads(input, reads)?),
+        };
         self.output_schema = Some(schema.clone());
         Ok(schema)
     }
 
+    /// The columns a plugin said it reads, when each is a column of `input`
+    /// named once.
+    fn check_reads(&self, input: &SchemaRef, reads: Vec<u32>) -> Result<Vec<usize>, PluginError> {
+        let mut seen = vec![false; input.fields().len()];
+        reads
+            .into_iter()
+            .map(|i| match seen.get_mut(i as usize) {
+                None => Err(self.malformed(
+                    "bind",
+                    format!("it reads column {i} of an input with {} columns", input.fields().len()),
+                )),
+                Some(true) => Err(self.malformed("bind", format!("it reads column {i} twice"))),
+                Some(slot) => {
+                    *slot = true;
+                    Ok(i as usize)
+                }
+            })
+            .collect()
+    }
+
     /// Transforms one batch.
     pub fn process(&mut self, batch: &RecordBatch) -> Result<Output, PluginError> {
-        let flat = quiver_abi::flatten(batch);
-        let nodes: Vec<wit::FieldNode> = flat.nodes.iter().map(to_wit_node).collect();
-        let buffers: Vec<&[u8]> = flat.buffers.iter().map(|b| b.as_slice()).collect();
-        let func = self.process;
-        let result = self.call("process", |store, _| {
-            // SAFETY: the signature was checked against this function in `Instance::new`.
-            let typed: ProcessFn<'_> = unsafe { TypedFunc::new_unchecked(func) };
-            Ok(typed.call(store, (flat.num_rows as u64, &nodes, &buffers))?.0)
+        let schema = self.bound("process")?;
+        let (limits, reads) = (self.limits.clone(), self.reads.clone());
+        let setup = Setup { schema: &schema, limits: &limits, reads: reads.as_deref() };
+        let result = self.call("process", |store, exports| match exports {
+            Exports::V0_1(e) => e.process(store, batch, &setup),
+            Exports::V0_2(e) => e.process(store, batch, &setup),
         })?;
         self.accept("process", result, Some(batch.num_rows()))
     }
 
-    /// Transforms an Arrow IPC stream of `rows` rows, passed through untouched.
+    /// Transforms an Arrow IPC stream of `rows` rows: passed through untouched
+    /// to a 0.1.0 plugin, decoded for a 0.2.0 one.
     pub fn process_ipc(&mut self, ipc: &[u8], rows: usize) -> Result<Output, PluginError> {
-        let result =
-            self.call("process-ipc", |store, b| b.quiver_transform_transform().call_process_ipc(store, ipc))?;
+        if let Exports::V0_2(_) = self.exports {
+            let (schema, batches) = quiver_abi::decode_ipc_stream(arrow::buffer::Buffer::from(ipc))
+                .map_err(|e| self.invalid_input(format!("the IPC stream is unreadable: {e}")))?;
+            let batch = arrow::compute::concat_batches(&schema, &batches)
+                .map_err(|e| self.invalid_input(format!("the IPC stream's batches do not concatenate: {e}")))?;
+            return self.process(&batch);
+        }
+        let schema = self.bound("process-ipc")?;
+        let limits = self.limits.clone();
+        let setup = Setup { schema: &schema, limits: &limits, reads: None };
+        let result = self.call("process-ipc", |store, exports| match exports {
+            Exports::V0_1(e) => e.process_ipc(store, ipc, &setup),
+            Exports::V0_2(_) => unreachable!("handled above"),
+        })?;
         self.accept("process-ipc", result, Some(rows))
     }
 
     /// Ends the stream.
     pub fn finish(&mut self) -> Result<Option<Output>, PluginError> {
-        let result = self.call("finish", |store, b| b.quiver_transform_transform().call_finish(store))?;
-        match result {
-            Ok(Some(output)) => self.accept("finish", Ok(output), None).map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(self.failed("finish", e)),
-        }
+        let schema = self.bound("finish")?;
+        let limits = self.limits.clone();
+        let setup = Setup { schema: &schema, limits: &limits, reads: None };
+        let result = self.call("finish", |store, exports| match exports {
+            Exports::V0_1(e) => e.finish(store, &setup),
+            Exports::V0_2(e) => e.finish(store, &setup),
+        })?;
+        result.map(|r| self.accept("finish", r, None)).transpose()
+    }
+
+    fn bound(&self, call: &'static str) -> Result<SchemaRef, PluginError> {
+        self.output_schema.clone().ok_or_else(|| self.malformed(call, "called before bind".into()))
     }
 
     fn call<R>(
         &mut self,
         call: &'static str,
-        f: impl FnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut Store<HostState>, &Exports) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         if self.poisoned {
             return Err(PluginError::Trap {
@@ -200,48 +307,38 @@ impl Instance {
         self.store.data().stderr.clear();
         arm(&mut self.store, &self.limits, self.fuel);
         let started = Instant::now();
-        f(&mut self.store, &self.bindings).map_err(|e| {
+        // A call's column handles live until it returns, and no longer.
+        self.store.data_mut().columns.begin();
+        let result = f(&mut self.store, &self.exports);
+        self.store.data_mut().columns.end();
+        result.map_err(|e| {
             self.poisoned = true;
             let (kind, cause) = trap_cause(&self.store, &self.limits, e, started);
             PluginError::Trap { plugin: self.label.to_string(), call, kind, cause }
         })
     }
 
-    fn failed(&self, call: &'static str, e: wit::Error) -> PluginError {
-        PluginError::Failed { plugin: self.label.to_string(), call, message: e.message }
-    }
-
     fn malformed(&self, call: &'static str, reason: String) -> PluginError {
         PluginError::Malformed { plugin: self.label.to_string(), call, reason }
     }
 
-    /// Validates everything the plugin returned before the host uses any of it.
+    fn invalid_input(&self, reason: String) -> PluginError {
+        PluginError::Malformed { plugin: self.label.to_string(), call: "process-ipc", reason }
+    }
+
+    /// Checks what every version returns alike, before the host uses any of it.
     fn accept(
         &mut self,
         call: &'static str,
-        result: Returned,
+        result: Result<Returned, Failure>,
         input_rows: Option<usize>,
     ) -> Result<Output, PluginError> {
-        let output = result.map_err(|e| self.failed(call, e))?;
-        let schema = self.output_schema.clone().ok_or_else(|| self.malformed(call, "called before bind".into()))?;
-        let rows = usize::try_from(output.batch.num_rows)
-            .ok()
-            .filter(|&rows| rows <= self.limits.output_rows)
-            .ok_or_else(|| {
-                self.malformed(
-                    call,
-                    format!(
-                        "it returned {} rows, over its limit of {} rows",
-                        output.batch.num_rows, self.limits.output_rows
-                    ),
-                )
-            })?;
-        let nodes: Vec<FieldNode> = output.batch.nodes.iter().map(from_wit_node).collect();
-        let buffers: Vec<Buffer> = output.batch.buffers.into_iter().map(Buffer::from_vec).collect();
-        let batch = quiver_abi::assemble(&schema, rows, &nodes, buffers, Trust::Validate)
-            .map_err(|e| self.malformed(call, e.to_string()))?;
-        let rejections: Vec<Rejection> =
-            output.rejections.into_iter().map(|r| Rejection { row: r.row, reason: r.reason }).collect();
+        let output = result.map_err(|failure| match failure {
+            Failure::Plugin(message) => PluginError::Failed { plugin: self.label.to_string(), call, message },
+            Failure::Malformed(reason) => self.malformed(call, reason),
+        })?;
+        let Returned { batch, rejections, origin } = output;
+        let rows = batch.num_rows();
         // Refusals name input rows; at the end of the stream there are none, and
         // dropping them would lose rows silently.
         if input_rows.is_none() && !rejections.is_empty() {
@@ -263,26 +360,26 @@ impl Instance {
                     Some(slot) => *slot = true,
                 }
             }
-            if let Some(origin) = &output.origin
+            if let Some(origin) = &origin
                 && let Some(bad) = origin.iter().find(|&&o| o as usize >= input_rows)
             {
                 return Err(self.malformed(call, format!("origin names row {bad} of a {input_rows}-row batch")));
             }
             let kept = input_rows - rejections.len();
             let keeps_rows = matches!(self.kind, Some(TransformKind::Filter | TransformKind::Scalar));
-            if output.origin.is_none() && keeps_rows && rows != kept {
+            if origin.is_none() && keeps_rows && rows != kept {
                 return Err(self.malformed(
                     call,
                     format!("it returned {rows} rows for {input_rows} rows in with {} refused", rejections.len()),
                 ));
             }
         }
-        if let Some(origin) = &output.origin
+        if let Some(origin) = &origin
             && origin.len() != rows
         {
             return Err(self.malformed(call, format!("origin has {} entries for {rows} rows", origin.len())));
         }
-        Ok(Output { batch, rejections, origin: output.origin })
+        Ok(Output { batch, rejections, origin })
     }
 }
 
@@ -353,24 +450,4 @@ fn arm(store: &mut Store<HostState>, limits: &Limits, fuel: bool) {
 
 fn deadline_ticks(limits: &Limits) -> u64 {
     (limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
-}
-
-fn to_wit_node(n: &FieldNode) -> wit::FieldNode {
-    wit::FieldNode {
-        length: n.length,
-        null_count: n.null_count,
-        offset: n.offset,
-        null_offset: n.null_offset,
-        buffer_count: n.buffer_count,
-    }
-}
-
-fn from_wit_node(n: &wit::FieldNode) -> FieldNode {
-    FieldNode {
-        length: n.length,
-        null_count: n.null_count,
-        offset: n.offset,
-        null_offset: n.null_offset,
-        buffer_count: n.buffer_count,
-    }
 }

@@ -1,0 +1,155 @@
+//! Regular-expression kernels on the `regex` crate, which runs in time
+//! linear in the input. arrow-string compiles patterns without a size limit,
+//! so the patterns are compiled here, under limits, and kept per instance.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, BooleanBuilder, Int32Builder, ListBuilder, StringArray, StringBuilder};
+use regex::{Regex, RegexBuilder};
+
+use super::strings::utf8;
+use super::{Args, Context, KernelResult};
+
+/// The longest pattern a plugin may pass.
+const MAX_PATTERN_BYTES: usize = 16 << 10;
+/// The most a compiled program may take.
+const MAX_PROGRAM_BYTES: usize = 2 << 20;
+/// The most the lazy DFA may cache per pattern.
+const MAX_DFA_BYTES: usize = 4 << 20;
+/// Patterns kept compiled per instance; beyond them the cache starts again.
+const CACHED_PATTERNS: usize = 64;
+
+/// Compiled patterns, by their text.
+#[derive(Default)]
+pub(crate) struct RegexCache {
+    compiled: HashMap<String, Regex>,
+}
+
+impl RegexCache {
+    fn get(&mut self, pattern: &str) -> Result<&Regex, String> {
+        if !self.compiled.contains_key(pattern) {
+            if pattern.len() > MAX_PATTERN_BYTES {
+                return Err(format!(
+                    "the pattern is {} KiB, over the limit of {} KiB",
+                    pattern.len() >> 10,
+                    MAX_PATTERN_BYTES >> 10
+                ));
+            }
+            let regex = RegexBuilder::new(pattern)
+                .size_limit(MAX_PROGRAM_BYTES)
+                .dfa_size_limit(MAX_DFA_BYTES)
+                .build()
+                .map_err(|e| format!("bad pattern: {e}"))?;
+            if self.compiled.len() >= CACHED_PATTERNS {
+                self.compiled.clear();
+            }
+            self.compiled.insert(pattern.to_owned(), regex);
+        }
+        Ok(&self.compiled[pattern])
+    }
+}
+
+/// The string column and the compiled pattern of a call `(strings, pattern, ...)`.
+fn prepare<'c>(args: &Args, cx: &'c mut Context<'_>) -> Result<(StringArray, &'c Regex), String> {
+    let input = utf8(args, 0)?;
+    let pattern = args.text(1)?;
+    let regex = cx.regexes.get(pattern).map_err(|e| format!("`{}`: {e}", args.name))?;
+    Ok((input, regex))
+}
+
+/// Whether each value has a match.
+pub(super) fn is_match(args: &Args, cx: &mut Context<'_>) -> KernelResult {
+    args.count(2)?;
+    let (input, regex) = prepare(args, cx)?;
+    let mut out = BooleanBuilder::with_capacity(input.len());
+    for value in input.iter() {
+        out.append_option(value.map(|s| regex.is_match(s)));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// The character index of the first match, -1 if none.
+pub(super) fn find(args: &Args, cx: &mut Context<'_>) -> KernelResult {
+    args.count(2)?;
+    let (input, regex) = prepare(args, cx)?;
+    let mut out = Int32Builder::with_capacity(input.len());
+    for value in input.iter() {
+        out.append_option(value.map(|s| regex.find(s).map_or(-1, |m| s[..m.start()].chars().count() as i32)));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// Non-overlapping matches per value.
+pub(super) fn count(args: &Args, cx: &mut Context<'_>) -> KernelResult {
+    args.count(2)?;
+    let (input, regex) = prepare(args, cx)?;
+    let mut out = Int32Builder::with_capacity(input.len());
+    for value in input.iter() {
+        out.append_option(value.map(|s| regex.find_iter(s).count() as i32));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// Capture group `group` (default 1) of the first match, null when the
+/// value does not match or the group took no part (Polars' `str.extract`).
+pub(super) fn extract(args: &Args, cx: &mut Context<'_>) -> KernelResult {
+    if !(2..=3).contains(&args.args.len()) {
+        return Err(format!("`{}` takes a column, a pattern and an optional group", args.name));
+    }
+    let group = args.int_or(2, 1)?;
+    let (input, regex) = prepare(args, cx)?;
+    let group = usize::try_from(group)
+        .ok()
+        .filter(|&g| g < regex.captures_len())
+        .ok_or_else(|| format!("`{}`: the pattern has no group {group}", args.name))?;
+    let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
+    let mut locations = regex.capture_locations();
+    for value in input.iter() {
+        match value.and_then(|s| {
+            regex.captures_read(&mut locations, s)?;
+            locations.get(group).map(|(from, to)| &s[from..to])
+        }) {
+            Some(found) => out.append_value(found),
+            None => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// Replaces every match; `$1` and `${name}` in the replacement name groups.
+pub(super) fn replace(args: &Args, cx: &mut Context<'_>) -> KernelResult {
+    args.count(3)?;
+    let replacement = args.text(2)?.to_owned();
+    let (input, regex) = prepare(args, cx)?;
+    let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
+    for value in input.iter() {
+        match value {
+            Some(s) => {
+                out.append_value(regex.replace_all(s, replacement.as_str()));
+                args.within_budget(out.values_slice().len())?;
+            }
+            None => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// Splits each value on the pattern's matches into a list of strings.
+pub(super) fn split(args: &Args, cx: &mut Context<'_>) -> KernelResult {
+    args.count(2)?;
+    let (input, regex) = prepare(args, cx)?;
+    let mut out = ListBuilder::new(StringBuilder::new());
+    for value in input.iter() {
+        match value {
+            Some(s) => {
+                for part in regex.split(s) {
+                    out.values().append_value(part);
+                }
+                out.append(true);
+            }
+            None => out.append(false),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
