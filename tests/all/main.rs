@@ -26,6 +26,7 @@ mod kafka_to_s3;
 mod languages;
 mod object_store;
 mod plugin_cli;
+mod projection;
 mod protobuf;
 mod registry_gate;
 mod sandbox;

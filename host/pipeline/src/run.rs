@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Schema, SchemaRef};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::sync::{mpsc, watch};
@@ -15,7 +15,7 @@ use crate::dead_letter::DeadLetters;
 use crate::flow::FlowBatch;
 use crate::progress::Progress;
 use crate::sink::{Sink, SinkContext, SinkError, SinkSummary};
-use crate::source::{Ended, SourceBatch, SourceError};
+use crate::source::{Ended, Source, SourceBatch, SourceError};
 use crate::stage::{SharedStage, Stage, StageSummary};
 use quiver_runtime::{PluginError, Runtime};
 
@@ -224,13 +224,14 @@ async fn segment(
         Some(schema) => Some(build_stages(config, base, &runtime, schema).await?),
         None => None,
     };
-    let source = config.source.table().open(base).await?;
+    let mut source = config.source.table().open(base).await?;
     let extent = source.extent();
     let acknowledger = source.acknowledger();
-    let (stages, schema) = match early {
+    let built = match early {
         Some(built) => built,
         None => build_stages(config, base, &runtime, source.schema().clone()).await?,
     };
+    let (stages, schema) = project(config, base, &runtime, source.as_mut(), built).await?;
     let exactly_once = match config.pipeline.delivery {
         Delivery::ExactlyOnce => acknowledger.as_deref(),
         Delivery::AtLeastOnce => None,
@@ -323,22 +324,70 @@ pub async fn build_stages(
 ) -> Result<(Vec<SharedStage>, SchemaRef), PipelineError> {
     let mut schema = schema;
     let mut stages: Vec<SharedStage> = Vec::new();
-    for (index, transform) in config.transforms.iter().enumerate() {
-        if let Some(validate) = transform.validate.as_ref().filter(|_| transform.plugin.is_none()) {
-            let stage = Stage::validation(index, validate, schema.clone()).await?;
-            stages.push(Arc::new(stage));
-            continue;
-        }
-        let plugin = crate::stage::load_plugin(runtime, index, transform, base).await?;
-        let (transform, base, input) = (transform.clone(), base.to_owned(), schema.clone());
-        // Opening and binding instantiates the plugin: blocking work.
-        let stage = tokio::task::spawn_blocking(move || Stage::build(index, &transform, plugin, &base, input))
-            .await
-            .map_err(|e| PipelineError::Internal(e.to_string()))??;
+    for index in 0..config.transforms.len() {
+        let stage = build_stage(config, index, base, runtime, schema).await?;
         schema = stage.output_schema().clone();
-        stages.push(Arc::new(stage));
+        stages.push(stage);
     }
     config.sink.table().check_schema("sink", &schema)?;
+    Ok((stages, schema))
+}
+
+/// Transform `index` of `config` over batches of `input`, loaded, opened and bound.
+async fn build_stage(
+    config: &PipelineConfig,
+    index: usize,
+    base: &Path,
+    runtime: &Arc<Runtime>,
+    input: SchemaRef,
+) -> Result<SharedStage, PipelineError> {
+    let transform = &config.transforms[index];
+    if let Some(validate) = transform.validate.as_ref().filter(|_| transform.plugin.is_none()) {
+        return Ok(Arc::new(Stage::validation(index, validate, input).await?));
+    }
+    let plugin = crate::stage::load_plugin(runtime, index, transform, base).await?;
+    let (transform, base) = (transform.clone(), base.to_owned());
+    // Opening and binding instantiates the plugin: blocking work.
+    let stage = tokio::task::spawn_blocking(move || Stage::build(index, &transform, plugin, &base, input))
+        .await
+        .map_err(|e| PipelineError::Internal(e.to_string()))??;
+    Ok(Arc::new(stage))
+}
+
+/// The input columns the source need read, by index in its order: those
+/// the first stage reads, when it reads only some. No stage, or a first
+/// stage that reads everything (every 0.1.0 plugin, a validation), needs
+/// every column.
+pub fn projection(stages: &[SharedStage], input: &Schema) -> Option<Vec<usize>> {
+    let mut reads = stages.first()?.reads()?.to_vec();
+    reads.sort_unstable();
+    (reads.len() < input.fields().len()).then_some(reads)
+}
+
+/// Narrows `source` to what the first stage reads, when it can, and binds
+/// that stage again to the narrower schema; the later stages stay as they
+/// are when its output does not change, as it should not.
+async fn project(
+    config: &PipelineConfig,
+    base: &Path,
+    runtime: &Arc<Runtime>,
+    source: &mut dyn Source,
+    built: (Vec<SharedStage>, SchemaRef),
+) -> Result<(Vec<SharedStage>, SchemaRef), PipelineError> {
+    let (mut stages, schema) = built;
+    if !config.pipeline.projection {
+        return Ok((stages, schema));
+    }
+    let Some(columns) = projection(&stages, source.schema()) else { return Ok((stages, schema)) };
+    if !source.project(&columns) {
+        return Ok((stages, schema));
+    }
+    let first = build_stage(config, 0, base, runtime, source.schema().clone()).await?;
+    if first.output_schema() != stages[0].output_schema() {
+        return build_stages(config, base, runtime, source.schema().clone()).await;
+    }
+    tracing::info!(columns = ?source.schema().fields().iter().map(|f| f.name()).collect::<Vec<_>>(), "the source reads only these columns");
+    stages[0] = first;
     Ok((stages, schema))
 }
 

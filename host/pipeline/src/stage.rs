@@ -37,7 +37,7 @@ pub struct Stage {
 /// What does a stage's work.
 enum Engine {
     /// A plugin's warm instances.
-    Plugin(Pool),
+    Plugin(Box<Pool>),
     /// A check of each row against a registered schema; the batch's schema
     /// is unchanged.
     Validate {
@@ -147,7 +147,7 @@ impl Stage {
         let breaker = CircuitBreaker::new(options.breaker.failures, Duration::from_secs(options.breaker.window_secs));
         Ok(Self {
             index,
-            engine: Engine::Plugin(pool),
+            engine: Engine::Plugin(Box::new(pool)),
             on_error: options.on_error,
             breaker,
             dead_letter_schema: refused_schema(&input),
@@ -218,6 +218,14 @@ impl Stage {
         match &self.engine {
             Engine::Plugin(pool) => pool.output_schema(),
             Engine::Validate { schema, .. } => schema,
+        }
+    }
+
+    /// The input columns it reads, by index; `None` when it reads them all.
+    pub fn reads(&self) -> Option<&[usize]> {
+        match &self.engine {
+            Engine::Plugin(pool) => pool.reads(),
+            Engine::Validate { .. } => None,
         }
     }
 

@@ -28,6 +28,8 @@ pub struct Pool {
     config: Vec<(String, String)>,
     input_schema: SchemaRef,
     output_schema: SchemaRef,
+    /// The input columns the transform reads, as the first instance bound.
+    reads: Option<Vec<usize>>,
     limits: Limits,
     grants: Grants,
     max_instances: usize,
@@ -59,6 +61,7 @@ impl Pool {
             transform,
             config,
             output_schema: input_schema.clone(),
+            reads: None,
             input_schema,
             limits: options.limits,
             grants: options.grants,
@@ -68,6 +71,7 @@ impl Pool {
         };
         let (first, output_schema) = pool.start()?;
         pool.output_schema = output_schema;
+        pool.reads = first.reads().map(<[usize]>::to_vec);
         pool.idle.get_mut().expect("not shared yet").push(first);
         // Start the others now too: guests such as CPython or SpiderMonkey
         // take milliseconds to start, which the first batches should not wait for.
@@ -82,11 +86,11 @@ impl Pool {
     fn start_agreeing(&self) -> Result<Instance, PluginError> {
         let (instance, output) = self.start()?;
         // Every instance must agree with the first, or batches would change shape mid-stream.
-        if output != self.output_schema {
+        if output != self.output_schema || instance.reads() != self.reads.as_deref() {
             return Err(PluginError::Malformed {
                 plugin: self.label(),
                 call: "bind",
-                reason: "a new instance answered a different output schema than the first".into(),
+                reason: "a new instance answered a different output schema or read other columns than the first".into(),
             });
         }
         Ok(instance)
@@ -119,6 +123,13 @@ impl Pool {
     /// The output schema all instances agreed on.
     pub fn output_schema(&self) -> &SchemaRef {
         &self.output_schema
+    }
+
+    /// The top-level input columns the transform reads, by index, in the
+    /// input's order; `None` when it reads them all. What a source need not
+    /// read at all when this is the first stage.
+    pub fn reads(&self) -> Option<&[usize]> {
+        self.reads.as_deref()
     }
 
     /// Live instances and their memory.

@@ -46,6 +46,18 @@ pub fn run(args: ValidateArgs, cache: &CacheArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     println!("{:<14}{}", "", columns(&input));
+    match quiver_pipeline::projection(&stages, &input) {
+        Some(read) if config.source.table().projects() && config.pipeline.projection => {
+            let names: Vec<&str> = read.iter().map(|&i| input.field(i).name().as_str()).collect();
+            let skipped = input.fields().len() - read.len();
+            println!(
+                "{:<14}{} (the first transform reads no other; {skipped} never read)",
+                "  reads",
+                names.join(", ")
+            );
+        }
+        _ => println!("{:<14}every column", "  reads"),
+    }
     for stage in &stages {
         println!("{:<14}{} ({})", format!("transform #{}", stage.index() + 1), stage.name(), stage.plugin_label());
         println!("{:<14}{}", "  out", columns(stage.output_schema()));

@@ -56,6 +56,11 @@ pub struct FlowConfig {
     /// sinks' open files, and with exactly-once it is when output becomes visible.
     #[serde(default = "default_commit_interval_ms")]
     pub commit_interval_ms: u64,
+    /// File sources: read only the columns the first transform reads
+    /// (default); `false` reads every column, so that the first
+    /// transform's dead letters keep whole rows.
+    #[serde(default = "default_true")]
+    pub projection: bool,
 }
 
 /// The delivery guarantee of a pipeline reading Kafka.
@@ -78,6 +83,7 @@ impl Default for FlowConfig {
             ordered: true,
             delivery: Delivery::default(),
             commit_interval_ms: default_commit_interval_ms(),
+            projection: true,
         }
     }
 }

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::buffer::Buffer;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::ipc::reader::{FileDecoder, StreamDecoder};
 use bytes::{Buf, Bytes};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
-use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::file::metadata::ParquetMetaData;
 use quiver_storage::{Object, StorageError};
 
@@ -77,13 +77,23 @@ pub(super) async fn read_schema(
     }
 }
 
+/// The indices in `schema` of the columns `names`, in `names`' order; a
+/// name `schema` lacks is left out, for the caller's schema check to name.
+pub(super) fn indices_of(schema: &Schema, names: &[String]) -> Vec<usize> {
+    names.iter().filter_map(|n| schema.index_of(n).ok()).collect()
+}
+
 /// Opens one object as a stream of batches of `schema`; `footer` is its
-/// Parquet metadata when [`read_schema`] read it already.
+/// Parquet metadata when [`read_schema`] read it already. With `columns`,
+/// the decoders that can skip the other columns do: Parquet reads only
+/// those column chunks, IPC files and CSV decode only those columns, JSON
+/// builds only those; the others decode whole rows (narrowed by the caller).
 pub(super) async fn read_file(
     config: &FileSourceConfig,
     object: &Object,
     schema: &SchemaRef,
     footer: Option<Arc<ParquetMetaData>>,
+    columns: Option<&[String]>,
 ) -> Result<BatchStream, SourceError> {
     if object.size() == 0 {
         return Err(file_error(object, "the file is empty (0 bytes)"));
@@ -94,24 +104,30 @@ pub(super) async fn read_file(
     };
     match config.format {
         Format::Parquet => {
-            let stream = parquet_builder(object, footer)
-                .await?
-                .with_batch_size(config.batch_rows)
-                .build()
-                .map_err(|e| file_error(object, e))?;
+            let mut builder = parquet_builder(object, footer).await?.with_batch_size(config.batch_rows);
+            if let Some(names) = columns {
+                let roots = indices_of(builder.schema(), names);
+                let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+                builder = builder.with_projection(mask);
+            }
+            let stream = builder.build().map_err(|e| file_error(object, e))?;
             let object = object.clone();
             Ok(stream.map_err(move |e| parquet_error(&object, e)).boxed())
         }
         Format::Ipc => {
             if is_ipc_file(object).await? {
-                ipc_file(object.clone()).await
+                ipc_file(object.clone(), columns).await
             } else {
                 Ok(ipc_stream(object.clone()).map_err(move |e| e.into_source(&decode_error)).boxed())
             }
         }
         Format::Avro => super::avro_reader::batches(object, config.batch_rows).await,
         Format::Csv => {
-            let decoder = arrow::csv::ReaderBuilder::new(schema.clone())
+            let mut builder = arrow::csv::ReaderBuilder::new(schema.clone());
+            if let Some(names) = columns {
+                builder = builder.with_projection(indices_of(schema, names));
+            }
+            let decoder = builder
                 .with_header(config.header)
                 .with_delimiter(config.delimiter as u8)
                 .with_batch_size(config.batch_rows)
@@ -119,7 +135,12 @@ pub(super) async fn read_file(
             Ok(push_decode(object.stream(), CsvDecoder(decoder)).map_err(move |e| e.into_source(&decode_error)).boxed())
         }
         Format::Jsonl => {
-            let decoder = arrow::json::ReaderBuilder::new(schema.clone())
+            // Keys the schema does not name are skipped, never built.
+            let wanted = match columns {
+                Some(names) => Arc::new(schema.project(&indices_of(schema, names)).map_err(|e| file_error(object, e))?),
+                None => schema.clone(),
+            };
+            let decoder = arrow::json::ReaderBuilder::new(wanted)
                 .with_batch_size(config.batch_rows)
                 .build_decoder()
                 .map_err(|e| file_error(object, e))?;
@@ -271,9 +292,12 @@ async fn ipc_footer(object: &Object) -> Result<(SchemaRef, FooterBlocks), Source
     Ok((schema, (dictionaries, batches, footer.version())))
 }
 
-async fn ipc_file(object: Object) -> Result<BatchStream, SourceError> {
+async fn ipc_file(object: Object, columns: Option<&[String]>) -> Result<BatchStream, SourceError> {
     let (schema, (dictionaries, batches, version)) = ipc_footer(&object).await?;
-    let mut decoder = FileDecoder::new(schema, version);
+    let mut decoder = match columns {
+        Some(names) => FileDecoder::new(schema.clone(), version).with_projection(indices_of(&schema, names)),
+        None => FileDecoder::new(schema, version),
+    };
     for block in &dictionaries {
         let buffer = read_block(&object, block).await?;
         decoder.read_dictionary(block, &buffer).map_err(|e| file_error(&object, e))?;

@@ -90,6 +90,10 @@ impl SourceTable for FileSourceConfig {
         format!("{} files at {}, {} rows a batch", self.format.extension(), self.path, self.batch_rows)
     }
 
+    fn projects(&self) -> bool {
+        true
+    }
+
     async fn open(&self, base: &Path) -> Result<Box<dyn Source>, SourceError> {
         Ok(Box::new(FileSource::open(self, base).await?))
     }
@@ -112,7 +116,12 @@ fn default_delimiter() -> char {
 pub struct FileSource {
     config: FileSourceConfig,
     files: Vec<Object>,
+    /// The files' schema, as the first one has it (or as declared).
+    full: SchemaRef,
+    /// What every batch has: `full`, or the columns of a projection.
     schema: SchemaRef,
+    /// The projection's columns by name, when there is one.
+    columns: Option<Vec<String>>,
     /// The first file's Parquet footer, read to settle the schema.
     first_footer: Option<Arc<ParquetMetaData>>,
 }
@@ -128,7 +137,7 @@ impl FileSource {
             Some(schema) => (schema, None),
             None => decode::read_schema(config, &files[0]).await?,
         };
-        Ok(Self { config: config.clone(), files, schema, first_footer })
+        Ok(Self { config: config.clone(), files, full: schema.clone(), schema, columns: None, first_footer })
     }
 
     /// The schema every batch has.
@@ -142,7 +151,8 @@ impl FileSource {
         let mut footer = self.first_footer.take();
         for object in &self.files {
             let file: Arc<str> = object.url().into();
-            let mut batches = match decode::read_file(&self.config, object, &self.schema, footer.take()).await {
+            let columns = self.columns.as_deref();
+            let mut batches = match decode::read_file(&self.config, object, &self.full, footer.take(), columns).await {
                 Ok(batches) => batches,
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
@@ -152,7 +162,14 @@ impl FileSource {
             let mut first_row = 0u64;
             loop {
                 let batch = match batches.try_next().await {
-                    Ok(Some(batch)) => batch,
+                    // Formats whose decoders cannot skip columns are narrowed here.
+                    Ok(Some(batch)) => match columns {
+                        Some(names) if batch.num_columns() != names.len() => {
+                            let indices = decode::indices_of(batch.schema_ref(), names);
+                            batch.project(&indices).expect("indices of the batch's own schema")
+                        }
+                        _ => batch,
+                    },
                     Ok(None) => break,
                     Err(e) => {
                         let _ = tx.send(Err(e)).await;
@@ -195,6 +212,13 @@ impl Source for FileSource {
 
     fn extent(&self) -> Extent {
         Extent { files: self.files.len(), bytes: self.files.iter().map(|f| f.size()).sum() }
+    }
+
+    fn project(&mut self, columns: &[usize]) -> bool {
+        let Ok(schema) = self.full.project(columns) else { return false };
+        self.columns = Some(schema.fields().iter().map(|f| f.name().clone()).collect());
+        self.schema = Arc::new(schema);
+        true
     }
 
     fn run(

@@ -196,6 +196,14 @@ pub trait Source: Send {
         Extent::default()
     }
 
+    /// Narrows every batch to the columns at `columns` (indices of
+    /// [`schema`](Self::schema), in its order), reading as little of the
+    /// others as its decoders allow; `schema` then answers the narrowed
+    /// schema. Returns false, changing nothing, for a source that cannot.
+    fn project(&mut self, _columns: &[usize]) -> bool {
+        false
+    }
+
     /// Where the sinks' progress is committed back, for a source whose
     /// batches carry [`Position`]s; `None` for one read to its end.
     fn acknowledger(&self) -> Option<Arc<dyn Acknowledger>> {
@@ -284,6 +292,11 @@ pub trait SourceTable: Send + Sync {
 
     /// What the source reads, in a few words, for `quiver validate`.
     fn describe(&self) -> String;
+
+    /// Whether its sources take a projection ([`Source::project`]).
+    fn projects(&self) -> bool {
+        false
+    }
 
     /// Whether the source is a stream, which never ends by itself: it is
     /// stopped, and its progress committed as it goes.
