@@ -114,6 +114,25 @@ fn gcd_on_columns_in_python_is_the_same_as_in_rust() {
     assert_same("python", "gcd-columns", plugins::GCD, &[], &shapes(gcd_pairs));
 }
 
+/// Every kernel of contract 0.2, called from Python in a real run, against
+/// pyarrow.compute over the same slices (`tests/clients/kernels.py`).
+#[test]
+fn every_kernel_from_python_gives_what_pyarrow_compute_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/kernels.py");
+    let out = std::process::Command::new(quiver_tests::client_python())
+        .arg(script)
+        .arg(quiver_tests::quiver_bin())
+        .arg(guest_plugin("python", "kernels"))
+        .arg(dir.path())
+        .env("QUIVER_CACHE_DIR", cache_dir())
+        .env("QUIVER_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kernel calls over 5502 rows"), "{}", describe(&out));
+}
+
 #[test]
 fn enrich_per_row_in_python_is_the_same_as_in_rust() {
     assert_same("python", "enrich-rows", plugins::ENRICH, &[], &shapes(clicks));

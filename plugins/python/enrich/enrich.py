@@ -20,8 +20,10 @@ plugin = Plugin("enrich", "0.2.0", "Clickstream enrichment: domain, path depth a
 
 url = col("url")
 # The path runs from the end of the host to the first `?` or `#`; a
-# non-empty segment begins after a `/` with anything but `/`.
-path = url.str.extract(r"://[^/?#]*([^?#]*)", 1)
+# non-empty segment begins after a `/` with anything but `/`. Written so that
+# each character has one way to match (the path starts at the first `/`),
+# which lets the regex engine extract the group in one pass over a 40 KB URL.
+path = url.str.extract(r"://[^/?#]*((?:/[^?#]*)?)", 1)
 
 plugin.select(
     "enrich",

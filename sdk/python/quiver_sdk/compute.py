@@ -304,7 +304,10 @@ class _Strings(_Namespace):
         return self._op("extract_regex", pattern, group_index)
 
     def replace_all(self, pattern, value, literal=False):
-        return self._op("replace_substring" if literal else "replace_substring_regex", pattern, value)
+        """Every match replaced by `value`, where `$1` or `${1}` is group 1 and `$$` a `$` (Polars')."""
+        if literal:
+            return self._op("replace_substring", pattern, value)
+        return self._op("replace_substring_regex", pattern, _re2_replacement(value))
 
     def slice(self, offset, length=None):
         """`length` characters from character `offset`."""
@@ -315,6 +318,32 @@ class _Strings(_Namespace):
 
     def concat(self, *others, separator=""):
         return _dispatch("binary_join_element_wise", (self._of, *others, separator))
+
+
+def _re2_replacement(polars):
+    """A Polars replacement (`$1`, `${1}`, `$$`) in RE2's syntax (`\\1`), the kernel's."""
+    out, i = [], 0
+    while i < len(polars):
+        c = polars[i]
+        if c == "\\":
+            out.append("\\\\")
+        elif c == "$" and polars[i + 1:i + 2] == "$":
+            out.append("$")
+            i += 1
+        elif c == "$" and polars[i + 1:i + 2].isdigit():
+            out.append("\\" + polars[i + 1])
+            i += 1
+        elif c == "$" and polars[i + 1:i + 2] == "{" and "}" in polars[i:]:
+            end = polars.index("}", i)
+            group = polars[i + 2:end]
+            if not group.isdigit() or len(group) != 1:
+                raise KernelError(f"replace_all names groups 0 to 9 by number, not ${{{group}}}")
+            out.append("\\" + group)
+            i = end
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
 
 
 class _Temporal(_Namespace):

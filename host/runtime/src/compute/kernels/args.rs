@@ -102,7 +102,8 @@ impl Args {
     /// Argument `i`, which must be an integer scalar, or `default` when not given.
     pub fn int_or(&self, i: usize, default: i64) -> Result<i64, String> {
         match self.args.get(i) {
-            None => Ok(default),
+            // A null stands for an optional argument left out, as pyarrow's `None`.
+            None | Some(Arg::Scalar(Scalar::Null)) => Ok(default),
             Some(Arg::Scalar(Scalar::Int(n))) => Ok(*n),
             Some(other) => {
                 Err(format!("argument {} of `{}` must be an integer scalar, not {}", i + 1, self.name, describe(other)))

@@ -116,8 +116,8 @@ pub(crate) fn run(name: &str, args: &Args, cx: &mut Context<'_>) -> KernelResult
     match name {
         "utf8_length" => strings::utf8_length(args),
         "binary_length" => strings::binary_length(args),
-        "utf8_lower" => strings::map_str(args, |s, out| out.push_str(&s.to_lowercase())),
-        "utf8_upper" => strings::map_str(args, |s, out| out.push_str(&s.to_uppercase())),
+        "utf8_lower" => strings::map_str(args, strings::lower),
+        "utf8_upper" => strings::map_str(args, strings::upper),
         "utf8_trim_whitespace" => strings::map_str(args, |s, out| out.push_str(s.trim())),
         "utf8_ltrim_whitespace" => strings::map_str(args, |s, out| out.push_str(s.trim_start())),
         "utf8_rtrim_whitespace" => strings::map_str(args, |s, out| out.push_str(s.trim_end())),

@@ -100,8 +100,18 @@ pub(super) fn extreme(name: &str, args: &Args) -> KernelResult {
 pub(super) fn cast(args: &Args) -> KernelResult {
     args.count(2)?;
     let to = parse_type(args.text(1)?)?;
+    let column = args.column(0)?;
+    // Zone-less instants labelled UTC are the same values: no conversion of
+    // each through chrono-tz, as arrow-rs's cast does for any zone.
+    if let (DataType::Timestamp(from, None), DataType::Timestamp(unit, Some(tz))) = (column.data_type(), &to)
+        && from == unit
+        && super::temporal::is_utc(tz)
+    {
+        let data = column.to_data().into_builder().data_type(to.clone()).build().map_err(arrow_error)?;
+        return Ok(arrow::array::make_array(data));
+    }
     let options = CastOptions { safe: false, ..CastOptions::default() };
-    cast_with_options(args.column(0)?, &to, &options).map_err(arrow_error)
+    cast_with_options(column, &to, &options).map_err(arrow_error)
 }
 
 /// A data type from its arrow-rs or pyarrow name.

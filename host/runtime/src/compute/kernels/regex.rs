@@ -69,13 +69,13 @@ pub(super) fn is_match(args: &Args, cx: &mut Context<'_>) -> KernelResult {
     Ok(Arc::new(out.finish()))
 }
 
-/// The character index of the first match, -1 if none.
+/// The byte index of the first match, -1 if none (as pyarrow's and Polars').
 pub(super) fn find(args: &Args, cx: &mut Context<'_>) -> KernelResult {
     args.count(2)?;
     let (input, regex) = prepare(args, cx)?;
     let mut out = Int32Builder::with_capacity(input.len());
     for value in input.iter() {
-        out.append_option(value.map(|s| regex.find(s).map_or(-1, |m| s[..m.start()].chars().count() as i32)));
+        out.append_option(value.map(|s| regex.find(s).map_or(-1, |m| m.start() as i32)));
     }
     Ok(Arc::new(out.finish()))
 }
@@ -117,10 +117,11 @@ pub(super) fn extract(args: &Args, cx: &mut Context<'_>) -> KernelResult {
     Ok(Arc::new(out.finish()))
 }
 
-/// Replaces every match; `$1` and `${name}` in the replacement name groups.
+/// Replaces every match; `\1` in the replacement names group 1 and `\\` is
+/// a backslash (RE2's syntax, as pyarrow's); anything else is literal.
 pub(super) fn replace(args: &Args, cx: &mut Context<'_>) -> KernelResult {
     args.count(3)?;
-    let replacement = args.text(2)?.to_owned();
+    let replacement = re2_replacement(args.text(2)?);
     let (input, regex) = prepare(args, cx)?;
     let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
     for value in input.iter() {
@@ -133,6 +134,30 @@ pub(super) fn replace(args: &Args, cx: &mut Context<'_>) -> KernelResult {
         }
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// An RE2 replacement (`\1`, `\\`) in the `regex` crate's syntax (`${1}`, `$$`).
+fn re2_replacement(re2: &str) -> String {
+    let mut out = String::with_capacity(re2.len());
+    let mut chars = re2.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.peek() {
+                Some(d) if d.is_ascii_digit() => {
+                    out.push_str(&format!("${{{d}}}"));
+                    chars.next();
+                }
+                Some('\\') => {
+                    out.push('\\');
+                    chars.next();
+                }
+                _ => out.push('\\'),
+            },
+            '$' => out.push_str("$$"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Splits each value on the pattern's matches into a list of strings.

@@ -90,7 +90,35 @@ pub(super) fn predicate(
 pub(super) fn find(args: &Args) -> KernelResult {
     args.count(2)?;
     let pattern = args.text(1)?;
-    map_int(&utf8(args, 0)?, |s| s.find(pattern).map_or(-1, |at| s[..at].chars().count() as i32))
+    map_int(&utf8(args, 0)?, |s| s.find(pattern).map_or(-1, |at| at as i32))
+}
+
+/// Each character's simple lowercase mapping (one character for one, as
+/// pyarrow's utf8proc): `İ` gives `i`, not `i` and a combining dot.
+pub(super) fn lower(s: &str, out: &mut String) {
+    if s.is_ascii() {
+        out.push_str(&s.to_ascii_lowercase());
+        return;
+    }
+    out.extend(s.chars().map(|c| c.to_lowercase().next().unwrap_or(c)));
+}
+
+/// Each character's simple uppercase mapping (one character for one, as
+/// pyarrow's utf8proc): `ŉ`, whose uppercase is two characters, stays as it
+/// is, and `ß` gives utf8proc's `ẞ`.
+pub(super) fn upper(s: &str, out: &mut String) {
+    if s.is_ascii() {
+        out.push_str(&s.to_ascii_uppercase());
+        return;
+    }
+    out.extend(s.chars().map(|c| {
+        let mut mapped = c.to_uppercase();
+        match (mapped.next(), mapped.next()) {
+            (Some(one), None) => one,
+            _ if c == 'ß' => 'ẞ',
+            _ => c,
+        }
+    }));
 }
 
 /// Non-overlapping occurrences of a substring.
