@@ -211,3 +211,36 @@ macro_rules! plugin_info_from {
 
 plugin_info_from!(bindings::v0_1::wit);
 plugin_info_from!(bindings::v0_2::wit);
+
+/// The conversions of a version's `field-node` to and from the ABI's: the
+/// record is the same in every contract version.
+macro_rules! field_node_from {
+    ($($wit:ident)::+) => {
+        impl From<&quiver_abi::FieldNode> for $($wit)::+::FieldNode {
+            fn from(n: &quiver_abi::FieldNode) -> Self {
+                Self {
+                    length: n.length,
+                    null_count: n.null_count,
+                    offset: n.offset,
+                    null_offset: n.null_offset,
+                    buffer_count: n.buffer_count,
+                }
+            }
+        }
+
+        impl From<&$($wit)::+::FieldNode> for quiver_abi::FieldNode {
+            fn from(n: &$($wit)::+::FieldNode) -> Self {
+                Self {
+                    length: n.length,
+                    null_count: n.null_count,
+                    offset: n.offset,
+                    null_offset: n.null_offset,
+                    buffer_count: n.buffer_count,
+                }
+            }
+        }
+    };
+}
+
+field_node_from!(bindings::v0_1::wit);
+field_node_from!(bindings::v0_2::wit);

@@ -126,15 +126,7 @@ impl v0_1::wit::Host for HostState {}
 
 impl v0_1::quiver::transform::host::Host for HostState {
     fn log(&mut self, level: v0_1::quiver::transform::host::Level, message: String) {
-        use v0_1::quiver::transform::host::Level;
-        let level = match level {
-            Level::Trace => tracing::Level::TRACE,
-            Level::Debug => tracing::Level::DEBUG,
-            Level::Info => tracing::Level::INFO,
-            Level::Warn => tracing::Level::WARN,
-            Level::Error => tracing::Level::ERROR,
-        };
-        self.log(level, message);
+        self.log(level.into(), message);
     }
 }
 
@@ -142,18 +134,31 @@ impl v0_2::wit::Host for HostState {}
 
 impl v0_2::quiver::transform::host::Host for HostState {
     fn log(&mut self, level: v0_2::quiver::transform::host::Level, message: String) -> wasmtime::Result<()> {
-        use v0_2::quiver::transform::host::Level;
-        let level = match level {
-            Level::Trace => tracing::Level::TRACE,
-            Level::Debug => tracing::Level::DEBUG,
-            Level::Info => tracing::Level::INFO,
-            Level::Warn => tracing::Level::WARN,
-            Level::Error => tracing::Level::ERROR,
-        };
-        self.log(level, message);
+        self.log(level.into(), message);
         Ok(())
     }
 }
+
+/// A version's log level as tracing's: the enum is the same in every version.
+macro_rules! level_into_tracing {
+    ($($host:ident)::+) => {
+        impl From<$($host)::+::Level> for tracing::Level {
+            fn from(level: $($host)::+::Level) -> Self {
+                use $($host)::+::Level;
+                match level {
+                    Level::Trace => tracing::Level::TRACE,
+                    Level::Debug => tracing::Level::DEBUG,
+                    Level::Info => tracing::Level::INFO,
+                    Level::Warn => tracing::Level::WARN,
+                    Level::Error => tracing::Level::ERROR,
+                }
+            }
+        }
+    };
+}
+
+level_into_tracing!(v0_1::quiver::transform::host);
+level_into_tracing!(v0_2::quiver::transform::host);
 
 impl HostState {
     /// Writes a plugin's message to the host's log, rate-limited and cut.

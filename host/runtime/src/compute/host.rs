@@ -125,7 +125,7 @@ impl compute::HostColumn for HostState {
         Ok(self.column(&handle).and_then(|c| as_batch(&c)).map(|batch| {
             let flat = quiver_abi::flatten(&batch);
             wit::ArrayData {
-                nodes: flat.nodes.iter().map(to_wit_node).collect(),
+                nodes: flat.nodes.iter().map(wit::FieldNode::from).collect(),
                 buffers: flat.buffers.iter().map(|b| b.as_slice().to_vec()).collect(),
             }
         }))
@@ -155,7 +155,7 @@ impl compute::Host for HostState {
     ) -> wasmtime::Result<Result<Resource<ColumnHandle>, String>> {
         self.check_deadline()?;
         let made = one_field(&field).and_then(|schema| {
-            let nodes: Vec<FieldNode> = data.nodes.iter().map(from_wit_node).collect();
+            let nodes: Vec<FieldNode> = data.nodes.iter().map(FieldNode::from).collect();
             let buffers: Vec<Buffer> = data.buffers.into_iter().map(Buffer::from_vec).collect();
             let rows = usize::try_from(length).map_err(|_| format!("{length} rows is too many"))?;
             let batch = quiver_abi::assemble(&schema, rows, &nodes, buffers, Trust::Validate)
@@ -168,25 +168,5 @@ impl compute::Host for HostState {
     fn empty(&mut self, field: Vec<u8>) -> wasmtime::Result<Result<Resource<ColumnHandle>, String>> {
         let made = one_field(&field).map(|schema| new_empty_array(schema.field(0).data_type()));
         Ok(made.and_then(|array| self.keep(array)))
-    }
-}
-
-pub(crate) fn to_wit_node(n: &FieldNode) -> wit::FieldNode {
-    wit::FieldNode {
-        length: n.length,
-        null_count: n.null_count,
-        offset: n.offset,
-        null_offset: n.null_offset,
-        buffer_count: n.buffer_count,
-    }
-}
-
-pub(crate) fn from_wit_node(n: &wit::FieldNode) -> FieldNode {
-    FieldNode {
-        length: n.length,
-        null_count: n.null_count,
-        offset: n.offset,
-        null_offset: n.null_offset,
-        buffer_count: n.buffer_count,
     }
 }

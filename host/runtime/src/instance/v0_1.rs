@@ -66,7 +66,7 @@ impl Exports {
         setup: &Setup<'_>,
     ) -> wasmtime::Result<Result<Returned, Failure>> {
         let flat = quiver_abi::flatten(batch);
-        let nodes: Vec<wit::FieldNode> = flat.nodes.iter().map(to_wit_node_01).collect();
+        let nodes: Vec<wit::FieldNode> = flat.nodes.iter().map(wit::FieldNode::from).collect();
         let buffers: Vec<&[u8]> = flat.buffers.iter().map(|b| b.as_slice()).collect();
         // SAFETY: the signature was checked against this function in `Exports::new`.
         let typed: ProcessFn<'_> = unsafe { TypedFunc::new_unchecked(self.process) };
@@ -103,7 +103,7 @@ fn returned(result: Result01, setup: &Setup<'_>) -> Result<Returned, Failure> {
     let output = result.map_err(|e| Failure::Plugin(e.message))?;
     let rows = rows_within(output.batch.num_rows, setup.limits)?;
     let schema: &SchemaRef = setup.schema;
-    let nodes: Vec<FieldNode> = output.batch.nodes.iter().map(from_wit_node_01).collect();
+    let nodes: Vec<FieldNode> = output.batch.nodes.iter().map(FieldNode::from).collect();
     let buffers: Vec<Buffer> = output.batch.buffers.into_iter().map(Buffer::from_vec).collect();
     let batch = quiver_abi::assemble(schema, rows, &nodes, buffers, Trust::Validate)
         .map_err(|e| Failure::Malformed(e.to_string()))?;
@@ -112,24 +112,4 @@ fn returned(result: Result01, setup: &Setup<'_>) -> Result<Returned, Failure> {
         rejections: output.rejections.into_iter().map(|r| Rejection { row: r.row, reason: r.reason }).collect(),
         origin: output.origin,
     })
-}
-
-fn to_wit_node_01(n: &FieldNode) -> wit::FieldNode {
-    wit::FieldNode {
-        length: n.length,
-        null_count: n.null_count,
-        offset: n.offset,
-        null_offset: n.null_offset,
-        buffer_count: n.buffer_count,
-    }
-}
-
-fn from_wit_node_01(n: &wit::FieldNode) -> FieldNode {
-    FieldNode {
-        length: n.length,
-        null_count: n.null_count,
-        offset: n.offset,
-        null_offset: n.null_offset,
-        buffer_count: n.buffer_count,
-    }
 }

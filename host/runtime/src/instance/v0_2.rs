@@ -12,7 +12,6 @@ use wasmtime::component::Instance as Component;
 
 use super::{Bound, Failure, Returned, Setup, rows_within};
 use crate::bindings::v0_2::{self, exported};
-use crate::compute::host::from_wit_node;
 use crate::sandbox::HostState;
 use crate::{PluginInfo, Rejection};
 
@@ -99,7 +98,7 @@ fn returned(state: &HostState, output: exported::Output, setup: &Setup<'_>) -> R
             exported::OutputColumn::Handle(handle) => state.columns.get(&handle).map_err(malformed)?.clone(),
             exported::OutputColumn::Data(data) => {
                 let one = Arc::new(Schema::new(vec![field.clone()]));
-                let nodes: Vec<FieldNode> = data.nodes.iter().map(from_wit_node).collect();
+                let nodes: Vec<FieldNode> = data.nodes.iter().map(FieldNode::from).collect();
                 let buffers: Vec<Buffer> = data.buffers.into_iter().map(Buffer::from_vec).collect();
                 let batch = quiver_abi::assemble(&one, rows, &nodes, buffers, Trust::Validate)
                     .map_err(|e| malformed(e.to_string()))?;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, BooleanBuilder, Int32Builder, ListBuilder, StringArray, StringBuilder};
+use arrow::array::{Array, BooleanBuilder, Int32Builder, StringArray, StringBuilder};
 use regex::{Regex, RegexBuilder};
 
 use super::strings::utf8;
@@ -164,17 +164,5 @@ fn re2_replacement(re2: &str) -> String {
 pub(super) fn split(args: &Args, cx: &mut Context<'_>) -> KernelResult {
     args.count(2)?;
     let (input, regex) = prepare(args, cx)?;
-    let mut out = ListBuilder::new(StringBuilder::new());
-    for value in input.iter() {
-        match value {
-            Some(s) => {
-                for part in regex.split(s) {
-                    out.values().append_value(part);
-                }
-                out.append(true);
-            }
-            None => out.append(false),
-        }
-    }
-    Ok(Arc::new(out.finish()))
+    Ok(super::strings::lists_of_parts(&input, |s| regex.split(s)))
 }

@@ -164,11 +164,19 @@ pub(super) fn split(args: &Args) -> KernelResult {
     if separator.is_empty() {
         return Err(format!("`{}` needs a non-empty separator", args.name));
     }
+    Ok(lists_of_parts(&input, |s| s.split(separator)))
+}
+
+/// A list column of the parts `split` cuts each string into; null for null.
+pub(super) fn lists_of_parts<'s, P: Iterator<Item = &'s str>>(
+    input: &'s StringArray,
+    split: impl Fn(&'s str) -> P,
+) -> ArrayRef {
     let mut out = ListBuilder::new(StringBuilder::new());
     for value in input.iter() {
         match value {
             Some(s) => {
-                for part in s.split(separator) {
+                for part in split(s) {
                     out.values().append_value(part);
                 }
                 out.append(true);
@@ -176,7 +184,7 @@ pub(super) fn split(args: &Args) -> KernelResult {
             None => out.append(false),
         }
     }
-    Ok(Arc::new(out.finish()))
+    Arc::new(out.finish())
 }
 
 /// Replaces every occurrence of a substring.
