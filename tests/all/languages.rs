@@ -118,24 +118,36 @@ fn gcd_on_columns_in_python_is_the_same_as_in_rust() {
 /// pyarrow.compute over the same slices (`tests/clients/kernels.py`).
 #[test]
 fn every_kernel_from_python_gives_what_pyarrow_compute_gives() {
+    assert_kernels_match_pyarrow("python");
+}
+
+/// The same calls through the JavaScript SDK's `kernels` plugin.
+#[test]
+fn every_kernel_from_javascript_gives_what_pyarrow_compute_gives() {
+    assert_kernels_match_pyarrow("js");
+}
+
+fn assert_kernels_match_pyarrow(lang: &str) {
     let dir = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/kernels.py");
     let out = std::process::Command::new(quiver_tests::client_python())
         .arg(script)
         .arg(quiver_tests::quiver_bin())
-        .arg(guest_plugin("python", "kernels"))
+        .arg(guest_plugin(lang, "kernels"))
         .arg(dir.path())
         .env("QUIVER_CACHE_DIR", cache_dir())
         .env("QUIVER_LOG", "warn")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("kernel calls over 5502 rows"), "{}", describe(&out));
+    assert!(out.status.success(), "{lang}: {}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kernel calls over 5502 rows"), "{lang}: {}", describe(&out));
 }
 
 #[test]
-fn enrich_per_row_in_python_is_the_same_as_in_rust() {
-    assert_same("python", "enrich-rows", plugins::ENRICH, &[], &shapes(clicks));
+fn enrich_per_row_in_python_and_javascript_is_the_same_as_in_rust() {
+    for lang in ["python", "js"] {
+        assert_same(lang, "enrich-rows", plugins::ENRICH, &[], &shapes(clicks));
+    }
 }
 
 /// A component built against contract 0.1.0 before 0.2.0 existed (the C

@@ -27,6 +27,8 @@ const SDK: &[(&str, &str)] = &[
     ("plugin.js", include_str!("../sdk/js/quiver-sdk/plugin.js")),
     ("testing.js", include_str!("../sdk/js/quiver-sdk/testing.js")),
     ("types.js", include_str!("../sdk/js/quiver-sdk/types.js")),
+    ("compute.js", include_str!("../sdk/js/quiver-sdk/compute.js")),
+    ("select.js", include_str!("../sdk/js/quiver-sdk/select.js")),
     ("wire.js", include_str!("../sdk/js/quiver-sdk/wire.js")),
 ];
 
@@ -133,7 +135,7 @@ fn build(dir: &Path, out: Option<&Path>, _profile: &str) -> anyhow::Result<PathB
         .arg("--external:quiver:*")
         .arg(format!("--outfile={}", bundle.display()));
     toolchain::run(esbuild, &format!("bundle {}", dir.display()))?;
-    toolchain::write_tree(&work.join("wit"), &[("quiver-transform.wit", toolchain::WIT_0_1)])?;
+    toolchain::write_tree(&work.join("wit"), &[("quiver-transform.wit", toolchain::WIT_0_2)])?;
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| work.join(format!("{}.wasm", project.name)));
     let mut componentize = Command::new(tool("js/node_modules/.bin/componentize-js", "componentize-js"));
     componentize

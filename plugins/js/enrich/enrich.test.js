@@ -1,53 +1,43 @@
+/**
+ * What plain Node can check of `enrich`: its declaration. Its output is
+ * checked against the Rust plugin's by tests/all/languages.rs, in the host,
+ * where the kernels run.
+ */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { arrow, types } from 'quiver-sdk';
-import { Run, batchFrom, toColumns } from 'quiver-sdk/testing';
-import { plugin, splitUrl, utcHour } from './enrich.js';
+import { KernelError, arrow, types } from 'quiver-sdk';
+import { plugin } from './enrich.js';
 
-test('splits URLs', () => {
-  assert.deepEqual(splitUrl('https://shop.example.com/a/b/c?x=1#f'), ['shop.example.com', 3]);
-  assert.deepEqual(splitUrl('http://x.org'), ['x.org', 0]);
-  assert.deepEqual(splitUrl('http://x.org//a//b/'), ['x.org', 2]);
-  assert.deepEqual(splitUrl('http://x.org?q=/a/b'), ['x.org', 0]);
-  assert.deepEqual(splitUrl('https://bücher.de/straße/ü'), ['bücher.de', 2]);
-  assert.equal(splitUrl('mailto:someone'), null);
-});
+const field = (name, type) => new arrow.Field(name, type, true);
+const SCHEMA = new arrow.Schema([
+  field('event_id', types.int64),
+  field('user_id', types.int64),
+  field('ts', types.timestamp('ms', 'UTC')),
+  field('url', types.utf8),
+  field('duration_ms', types.int32),
+  field('country', types.utf8),
+  field('referrer', types.utf8),
+]);
 
-test('hours are UTC, before 1970 too', () => {
-  assert.equal(utcHour(0n), 0);
-  assert.equal(utcHour(3_600_000n * 25n + 1n), 1);
-  assert.equal(utcHour(-1n), 23);
-  assert.equal(utcHour(-(2n ** 62n)), utcHour(-(2n ** 62n) + 1n));
-});
-
-test('a batch with a refused row and a null URL', () => {
-  const field = (name, type) => new arrow.Field(name, type, true);
-  const schema = new arrow.Schema([
-    field('event_id', types.int64),
-    field('user_id', types.int64),
-    field('ts', types.timestamp('ms')),
-    field('url', types.utf8),
-    field('duration_ms', types.int32),
-    field('country', types.utf8),
-  ]);
-  const run = new Run(plugin, 'enrich', schema);
-  const out = run.process(
-    batchFrom(schema, {
-      event_id: [1n, 2n, 3n],
-      user_id: [10n, 20n, 30n],
-      ts: [3_600_000 * 5, 0, -1],
-      url: ['https://a.example/x/y', 'https://b.example/', null],
-      duration_ms: [5, -1, 7],
-      country: ['DE', 'FR', 'JP'],
-    }),
+test('reads only the columns its expressions name', () => {
+  const select = plugin.find('enrich').open([]);
+  assert.deepEqual(select.reads, ['event_id', 'user_id', 'url', 'ts', 'country', 'duration_ms']);
+  assert.deepEqual(
+    select.exprs.map(([name]) => name),
+    ['event_id', 'user_id', 'domain', 'path_depth', 'hour', 'country'],
   );
-  assert.deepEqual(toColumns(out.batch), {
-    event_id: [1n, 3n],
-    user_id: [10n, 30n],
-    domain: ['a.example', null],
-    path_depth: [2, null],
-    hour: [5, 23],
-    country: ['DE', 'JP'],
-  });
-  assert.deepEqual(out.rejections, [[1, 'negative duration_ms']]);
+});
+
+test('a missing column fails the bind, naming it', () => {
+  const narrow = new arrow.Schema(SCHEMA.fields.filter((f) => f.name !== 'duration_ms'));
+  assert.throws(() => plugin.find('enrich').open([]).bind(narrow), /`enrich` reads input column 'duration_ms', which the input lacks/);
+});
+
+test('a column of the wrong type fails the bind, naming it', () => {
+  const wrong = new arrow.Schema(SCHEMA.fields.map((f) => (f.name === 'url' ? field('url', types.int32) : f)));
+  assert.throws(() => plugin.find('enrich').open([]).bind(wrong), /needs input column `url` to be Utf8, it is Int32/);
+});
+
+test('kernels need the host', () => {
+  assert.throws(() => plugin.find('enrich').open([]).bind(SCHEMA), KernelError);
 });

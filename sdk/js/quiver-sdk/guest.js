@@ -1,14 +1,21 @@
 /**
- * The bridge between componentize-js's bindings of the contract and the
- * author's `Plugin`: `quiver plugin build` writes an entry module that does
- * `export const transform = serve(plugin)`. Only bundled into components.
+ * The bridge between componentize-js's bindings of the contract
+ * (`quiver:transform@0.2.0`) and the author's `Plugin`: `quiver plugin
+ * build` writes an entry module that does `export const transform =
+ * serve(plugin)`. Only bundled into components.
+ *
+ * A `Transform` class gets an Arrow JS `RecordBatch` of the columns it reads
+ * (each copied in once); an input column it returns unchanged, and a
+ * kernel's result it returns, go back by handle, not copied out. A
+ * `plugin.select` transform never copies a column in at all.
  */
 import * as arrow from 'apache-arrow';
-import { log as hostLog } from 'quiver:transform/host@0.1.0';
-import { PluginError, invalidCall } from './errors.js';
+import { log as hostLog } from 'quiver:transform/host@0.2.0';
+import { call as hostCall, empty as hostEmpty, fromData as hostFromData } from 'quiver:transform/compute@0.2.0';
+import { KernelError, setBackend, typeName } from './compute.js';
+import { PluginError, invalidCall, schemaError } from './errors.js';
 import { setLogSink } from './log.js';
 import { Output } from './plugin.js';
-import { concatBatches } from './kernels.js';
 import { fromWire, readSchema, toWire, writeSchema } from './wire.js';
 import { sameType } from './types.js';
 
@@ -22,15 +29,8 @@ function contractError(e) {
   return Object.assign(new Error(error.message), error, { payload: error });
 }
 
-function guarded(fn) {
-  return (...args) => {
-    try {
-      return fn(...args);
-    } catch (e) {
-      throw contractError(e);
-    }
-  };
-}
+/** The message of an `err` an import returned, which componentize-js throws. */
+const hostReason = (e) => (e && typeof e.payload === 'string' ? e.payload : e instanceof Error ? e.message : String(e));
 
 function sameSchema(a, b) {
   return (
@@ -39,34 +39,190 @@ function sameSchema(a, b) {
   );
 }
 
-/** The input rows `first`.. of a batch of `rows`, less the rejected ones. */
-function implicitOrigin(out, first, rows) {
-  const refused = new Set(out.rejections.map(([row]) => row));
-  const origin = [];
-  for (let row = first; row < first + rows; row++) if (!refused.has(row)) origin.push(row);
-  return origin;
+/** The IPC schema of one nullable field of `type`, as `compute` takes it. */
+const fieldSchemas = new Map();
+function fieldSchema(type) {
+  const key = String(type);
+  let bytes = fieldSchemas.get(key);
+  if (!bytes) {
+    bytes = writeSchema(new arrow.Schema([new arrow.Field('column', type, true)]));
+    fieldSchemas.set(key, bytes);
+  }
+  return bytes;
+}
+
+/** A kernel argument as the contract's `datum`: integers as `int`, other numbers as `float`. */
+function datum(value) {
+  if (value === null || value === undefined) return { tag: 'null' };
+  if (typeof value === 'boolean') return { tag: 'boolean', val: value };
+  if (typeof value === 'bigint') return { tag: 'int', val: value };
+  if (typeof value === 'number') {
+    return Number.isSafeInteger(value) ? { tag: 'int', val: BigInt(value) } : { tag: 'float', val: value };
+  }
+  if (typeof value === 'string') return { tag: 'text', val: value };
+  if (value instanceof Uint8Array) return { tag: 'binary', val: value };
+  if (value && typeof value.read === 'function' && typeof value.field === 'function') return { tag: 'column', val: value };
+  throw new KernelError(`a kernel takes columns, null, booleans, numbers, BigInts, strings and Uint8Arrays, not ${value}`);
+}
+
+/** The host's `compute` interface, as `compute.js` uses it, with the handles of the current call. */
+class Kernels {
+  constructor() {
+    this.fields = new WeakMap();
+    // Arrow JS data of the call's columns -> the host's handle of it, so that
+    // what came from the host goes back by handle.
+    this.handles = new WeakMap();
+    this.made = [];
+  }
+
+  /** Starts a call: the last call's handles are dropped (the host freed their columns already). */
+  begin() {
+    for (const handle of this.made) {
+      try {
+        handle[Symbol.dispose]?.();
+      } catch {
+        // Handed back to the host in an output: it is the host's now.
+      }
+    }
+    this.made = [];
+    this.handles = new WeakMap();
+  }
+
+  kept(handle) {
+    this.made.push(handle);
+    return handle;
+  }
+
+  call(name, args) {
+    try {
+      return this.kept(hostCall(name, args.map(datum)));
+    } catch (e) {
+      if (e instanceof KernelError) throw e;
+      throw new KernelError(`\`${name}\`: ${hostReason(e)}`);
+    }
+  }
+
+  field(handle) {
+    let field = this.fields.get(handle);
+    if (!field) {
+      field = readSchema(handle.field()).fields[0];
+      this.fields.set(handle, field);
+    }
+    return field;
+  }
+
+  length(handle) {
+    return Number(handle.length());
+  }
+
+  nullCount(handle) {
+    return Number(handle.nullCount());
+  }
+
+  /** The host's column as an Arrow JS Vector (one copy), remembered as that handle's. */
+  read(handle) {
+    const field = this.field(handle);
+    const { nodes, buffers } = handle.read();
+    const data = fromWire(new arrow.Schema([field]), this.length(handle), nodes, buffers).data.children[0];
+    this.handles.set(data, handle);
+    return arrow.makeVector(data);
+  }
+
+  /** The host's handle of `column` (a Vector or Data): its own if it came from the host, else a copy sent there. */
+  handleOf(column) {
+    const data = column instanceof arrow.Data ? column : singleData(column);
+    const known = this.handles.get(data);
+    if (known) return known;
+    const wire = columnWire(data);
+    try {
+      const handle = this.kept(hostFromData(fieldSchema(data.type), BigInt(data.length), wire));
+      this.handles.set(data, handle);
+      return handle;
+    } catch (e) {
+      throw new KernelError(`the host refused a column of ${data.type}: ${hostReason(e)}`);
+    }
+  }
+
+  empty(field) {
+    try {
+      return this.kept(hostEmpty(fieldSchema(field.type)));
+    } catch (e) {
+      throw new KernelError(`the host has no empty column of ${field.type}: ${hostReason(e)}`);
+    }
+  }
+}
+
+/** The contract's `array-data` of one column's Arrow JS data. */
+function columnWire(data) {
+  const schema = new arrow.Schema([new arrow.Field('column', data.type, true)]);
+  const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: data.length, nullCount: 0, children: [data] });
+  const { nodes, buffers } = toWire(new arrow.RecordBatch(schema, struct));
+  return { nodes, buffers };
+}
+
+function singleData(vector) {
+  if (vector.data.length !== 1) throw new KernelError(`a column of ${vector.data.length} chunks; the kernels take one`);
+  return vector.data[0];
+}
+
+const kernels = new Kernels();
+setBackend(kernels);
+
+/** The input columns named, by index in the schema's order; undefined for all. */
+function readsOf(schema, names) {
+  if (names == null) return undefined;
+  const missing = names.filter((n) => !schema.fields.some((f) => f.name === n));
+  if (missing.length) throw schemaError(`the transform reads ${missing.join(', ')}, which the input lacks`);
+  const wanted = new Set(names);
+  return schema.fields.flatMap((f, i) => (wanted.has(f.name) ? [i] : []));
+}
+
+/** The contract's output: columns the host holds go back as their handles, each once. */
+function wireOutput(rows, columns, rejections = [], origin = null) {
+  const sent = new Set();
+  const wire = columns.map((column) => {
+    let handle = column instanceof arrow.Data ? kernels.handles.get(column) : column;
+    if (handle && sent.has(handle)) {
+      // An own handle goes back once; a second use is a zero-copy cast of it.
+      handle = kernels.call('cast', [handle, typeName(kernels.field(handle).type)]);
+    }
+    if (handle) {
+      sent.add(handle);
+      return { tag: 'handle', val: handle };
+    }
+    return { tag: 'data', val: columnWire(column) };
+  });
+  kernels.made = kernels.made.filter((h) => !sent.has(h));
+  return {
+    numRows: BigInt(rows),
+    columns: wire,
+    rejections: rejections.map(([row, reason]) => ({ row, reason })),
+    origin: origin == null ? undefined : Uint32Array.from(origin),
+  };
 }
 
 /** Serves `plugin` as the contract's `transform` interface. */
 export function serve(plugin) {
   setLogSink((level, message) => hostLog(level, message));
-  const state = { transform: null, input: null, output: null };
+  const state = { transform: null, input: null, reads: null, output: null };
 
-  const wireOutput = (result, stage) => {
+  const guarded =
+    (fn) =>
+    (...args) => {
+      kernels.begin();
+      try {
+        return fn(...args);
+      } catch (e) {
+        throw contractError(e);
+      }
+    };
+
+  const output = (result, stage) => {
     const out = Output.of(result, stage);
     if (!sameSchema(out.batch.schema, state.output)) {
       throw new PluginError(`${stage} returned ${out.batch.schema}, but bind answered ${state.output}`);
     }
-    return {
-      batch: toWire(out.batch),
-      rejections: out.rejections.map(([row, reason]) => ({ row, reason })),
-      origin: out.origin == null ? undefined : Uint32Array.from(out.origin),
-    };
-  };
-
-  const bound = (call) => {
-    if (!state.input) throw invalidCall(`${call} called before bind`);
-    return state.transform;
+    return wireOutput(out.batch.numRows, out.batch.data.children, out.rejections, out.origin);
   };
 
   return {
@@ -91,57 +247,41 @@ export function serve(plugin) {
 
     open: guarded((name, config) => {
       state.transform = plugin.find(name).open(config);
-      state.input = state.output = null;
+      state.input = state.output = state.reads = null;
     }),
 
     bind: guarded((bytes) => {
       if (!state.transform) throw invalidCall('bind called before open');
       const schema = readSchema(bytes);
-      const output = state.transform.bind(schema);
-      if (!(output instanceof arrow.Schema)) throw new PluginError(`bind returned ${output}, not an arrow Schema`);
+      const out = state.transform.bind(schema);
+      if (!(out instanceof arrow.Schema)) throw new PluginError(`bind returned ${out}, not an arrow Schema`);
+      const reads = readsOf(schema, state.transform.reads);
       state.input = schema;
-      state.output = output;
-      return writeSchema(output);
+      state.output = out;
+      state.reads = reads ? new arrow.Schema(reads.map((i) => schema.fields[i]), schema.metadata) : schema;
+      return { outputSchema: writeSchema(out), reads: reads && Uint32Array.from(reads) };
     }),
 
-    process: guarded((numRows, nodes, buffers) => {
-      const transform = bound('process');
-      return wireOutput(transform.process(fromWire(state.input, numRows, nodes, buffers)), 'process');
-    }),
-
-    processIpc: guarded((bytes) => {
-      const transform = bound('process-ipc');
-      const reader = arrow.RecordBatchReader.from(bytes);
-      const outputs = [];
-      let first = 0;
-      for (const batch of reader) {
-        if (!sameSchema(batch.schema, state.input)) {
-          throw invalidCall(`process-ipc got ${batch.schema}, but bind agreed on ${state.input}`);
-        }
-        const out = Output.of(transform.process(batch), 'process');
-        out.rejections = out.rejections.map(([row, reason]) => [row + first, reason]);
-        if (out.origin) out.origin = Array.from(out.origin, (o) => o + first);
-        outputs.push({ out, first, rows: batch.numRows });
-        first += batch.numRows;
-      }
-      if (outputs.length === 0) throw invalidCall('process-ipc got a stream without a record batch');
-      if (outputs.length === 1) return wireOutput(outputs[0].out, 'process-ipc');
-      // Rows count across the stream's batches: an origin left implicit in
-      // one batch must be spelled out once another has one.
-      const explicit = outputs.some(({ out }) => out.origin);
-      const origin = explicit ? outputs.flatMap(({ out, first, rows }) => out.origin ?? implicitOrigin(out, first, rows)) : null;
-      const merged = new Output(
-        concatBatches(outputs.map(({ out }) => out.batch)),
-        outputs.flatMap(({ out }) => out.rejections),
-        origin,
-      );
-      return wireOutput(merged, 'process-ipc');
+    process: guarded((numRows, handles) => {
+      if (!state.input) throw invalidCall('process called before bind');
+      kernels.made.push(...handles);
+      const transform = state.transform;
+      if (transform.processHandles) return wireOutput(...transform.processHandles(Number(numRows), handles));
+      const rows = Number(numRows);
+      const children = handles.map((h, i) => {
+        const { nodes, buffers } = h.read();
+        const data = fromWire(new arrow.Schema([state.reads.fields[i]]), rows, nodes, buffers).data.children[0];
+        kernels.handles.set(data, h);
+        return data;
+      });
+      const struct = arrow.makeData({ type: new arrow.Struct(state.reads.fields), length: rows, nullCount: 0, children });
+      return output(transform.process(new arrow.RecordBatch(state.reads, struct)), 'process');
     }),
 
     finish: guarded(() => {
       if (!state.transform) return undefined;
       const result = state.transform.finish();
-      return result == null ? undefined : wireOutput(result, 'finish');
+      return result == null ? undefined : output(result, 'finish');
     }),
   };
 }

@@ -5,6 +5,7 @@
 import * as arrow from 'apache-arrow';
 import { PluginError, configError, schemaError } from './errors.js';
 import { batchOf, columnOf, dataOf, filterBatch, validity } from './kernels.js';
+import { makeSelect } from './select.js';
 import { sameType } from './types.js';
 
 const KINDS = ['map', 'filter', 'scalar', 'aggregate'];
@@ -45,6 +46,8 @@ export class Output {
  * A whole-batch transform: subclass it and override `bind(schema)` (the
  * output schema), `process(batch)` (a RecordBatch or an Output) and, for
  * aggregates, `finish()`. `this.config` holds the checked configuration.
+ * Setting `this.reads` (input column names) in `bind` narrows what the
+ * sources read and `process` gets to those columns.
  */
 export class Transform {
   constructor(config) {
@@ -126,6 +129,18 @@ export class Plugin {
    */
   transform(name, { kind = 'map', description = '', config = [] } = {}, cls) {
     return this.add(new TransformSpec(name, kind, description, config, (c) => new cls(c)));
+  }
+
+  /**
+   * Offers transform `name` written as column expressions the host's
+   * kernels evaluate (contract 0.2): `columns` maps each output column to an
+   * `Expr`; `reject` maps a reason to a condition whose rows are refused;
+   * `where` keeps only the rows where it holds; `expect` checks input types
+   * at bind (`types.timestamp('ms', '*')` takes any zone). It reads only the
+   * input columns its expressions name.
+   */
+  select(name, { columns, reject = {}, where = null, expect = {}, description = '' }) {
+    return this.add(new TransformSpec(name, 'map', description, [], makeSelect(name, { columns, reject, where, expect })));
   }
 
   /**
