@@ -109,6 +109,8 @@ CALLS = [
     ("find_regex", "find_substring_regex", [c("s"), "[/?]"], lambda t: pc.find_substring_regex(t["s"], "[/?]")),
     ("count_regex", "count_substring_regex", [c("s"), "[a-z]b"], lambda t: pc.count_substring_regex(t["s"], "[a-z]b")),
     ("extract", "extract_regex", [c("s"), "/([^/]*)", 1], lambda t: extract(t["s"], "/([^/]*)")),
+    # Every match starts with `ab`, but not at its first occurrence in `ab-ab-ab`.
+    ("extract_later", "extract_regex", [c("s"), "(ab)$", 1], lambda t: extract(t["s"], "(ab)$")),
     ("replace_regex", "replace_substring_regex", [c("s"), "a(b)", "<\\1>"], lambda t: pc.replace_substring_regex(t["s"], "a(b)", "<\\1>")),
     ("add", "add", [c("i"), c("j")], lambda t: pc.add(t["i"], t["j"])),
     ("add_scalar", "add", [c("i"), 5], lambda t: pc.add(t["i"], 5)),

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, BooleanBuilder, Int32Builder, StringArray, StringBuilder};
+use memchr::memmem::Finder;
 use regex::{Regex, RegexBuilder};
+use regex_automata::{Anchored, Input, meta};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use super::strings::utf8;
 use super::{Args, Context, KernelResult};
@@ -24,18 +27,13 @@ const CACHED_PATTERNS: usize = 64;
 #[derive(Default)]
 pub(crate) struct RegexCache {
     compiled: HashMap<String, Regex>,
+    groups: HashMap<String, Captures>,
 }
 
 impl RegexCache {
     fn get(&mut self, pattern: &str) -> Result<&Regex, String> {
         if !self.compiled.contains_key(pattern) {
-            if pattern.len() > MAX_PATTERN_BYTES {
-                return Err(format!(
-                    "the pattern is {} KiB, over the limit of {} KiB",
-                    pattern.len() >> 10,
-                    MAX_PATTERN_BYTES >> 10
-                ));
-            }
+            check_length(pattern)?;
             let regex = RegexBuilder::new(pattern)
                 .size_limit(MAX_PROGRAM_BYTES)
                 .dfa_size_limit(MAX_DFA_BYTES)
@@ -47,6 +45,86 @@ impl RegexCache {
             self.compiled.insert(pattern.to_owned(), regex);
         }
         Ok(&self.compiled[pattern])
+    }
+
+    fn captures(&mut self, pattern: &str) -> Result<&Captures, String> {
+        if !self.groups.contains_key(pattern) {
+            check_length(pattern)?;
+            let captures = Captures::new(pattern)?;
+            if self.groups.len() >= CACHED_PATTERNS {
+                self.groups.clear();
+            }
+            self.groups.insert(pattern.to_owned(), captures);
+        }
+        Ok(&self.groups[pattern])
+    }
+}
+
+fn check_length(pattern: &str) -> Result<(), String> {
+    if pattern.len() > MAX_PATTERN_BYTES {
+        return Err(format!(
+            "the pattern is {} KiB, over the limit of {} KiB",
+            pattern.len() >> 10,
+            MAX_PATTERN_BYTES >> 10
+        ));
+    }
+    Ok(())
+}
+
+/// A pattern compiled for capture groups, with the literal every match
+/// starts with, when there is one.
+///
+/// An unanchored search for groups scans the haystack three times: forward
+/// to the match's end, backward to its start, and once more over the match
+/// for the groups. When every match starts with a literal, the leftmost
+/// match can only start at the literal's first occurrence, so one anchored
+/// search from there finds the groups in one pass. That search failing, the
+/// plain search follows, so the work stays linear in the value.
+struct Captures {
+    regex: meta::Regex,
+    prefix: Option<Finder<'static>>,
+}
+
+/// What one kernel call's searches reuse: the engines' scratch space (kept
+/// by the call, not taken from the regex's shared pool per value) and the slots.
+struct Search {
+    cache: meta::Cache,
+    caps: regex_automata::util::captures::Captures,
+}
+
+impl Captures {
+    fn search(&self) -> Search {
+        Search { cache: self.regex.create_cache(), caps: self.regex.create_captures() }
+    }
+
+    fn new(pattern: &str) -> Result<Self, String> {
+        let config = meta::Config::new().nfa_size_limit(Some(MAX_PROGRAM_BYTES)).hybrid_cache_capacity(MAX_DFA_BYTES);
+        let regex = meta::Regex::builder().configure(config).build(pattern).map_err(|e| format!("bad pattern: {e}"))?;
+        let hir = regex_syntax::Parser::new().parse(pattern).map_err(|e| format!("bad pattern: {e}"))?;
+        let prefix = Extractor::new()
+            .kind(ExtractKind::Prefix)
+            .extract(&hir)
+            .longest_common_prefix()
+            .filter(|p| !p.is_empty())
+            .map(|p| Finder::new(p).into_owned());
+        Ok(Self { regex, prefix })
+    }
+
+    /// The span of group `group` of the leftmost match in `s`, if any.
+    fn group(&self, s: &str, group: usize, search: &mut Search) -> Option<(usize, usize)> {
+        let Search { cache, caps } = search;
+        match &self.prefix {
+            Some(prefix) => {
+                let start = prefix.find(s.as_bytes())?;
+                let anchored = Input::new(s).span(start..s.len()).anchored(Anchored::Yes);
+                self.regex.search_captures_with(cache, &anchored, caps);
+                if !caps.is_match() {
+                    self.regex.search_captures_with(cache, &Input::new(s), caps);
+                }
+            }
+            None => self.regex.search_captures_with(cache, &Input::new(s), caps),
+        }
+        caps.get_group(group).map(|span| (span.start, span.end))
     }
 }
 
@@ -98,18 +176,17 @@ pub(super) fn extract(args: &Args, cx: &mut Context<'_>) -> KernelResult {
         return Err(format!("`{}` takes a column, a pattern and an optional group", args.name));
     }
     let group = args.int_or(2, 1)?;
-    let (input, regex) = prepare(args, cx)?;
+    let input = utf8(args, 0)?;
+    let pattern = args.text(1)?;
+    let compiled = cx.regexes.captures(pattern).map_err(|e| format!("`{}`: {e}", args.name))?;
     let group = usize::try_from(group)
         .ok()
-        .filter(|&g| g < regex.captures_len())
+        .filter(|&g| g < compiled.regex.captures_len())
         .ok_or_else(|| format!("`{}`: the pattern has no group {group}", args.name))?;
     let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
-    let mut locations = regex.capture_locations();
+    let mut search = compiled.search();
     for value in input.iter() {
-        match value.and_then(|s| {
-            regex.captures_read(&mut locations, s)?;
-            locations.get(group).map(|(from, to)| &s[from..to])
-        }) {
+        match value.and_then(|s| compiled.group(s, group, &mut search).map(|(from, to)| &s[from..to])) {
             Some(found) => out.append_value(found),
             None => out.append_null(),
         }
