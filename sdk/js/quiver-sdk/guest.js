@@ -121,11 +121,15 @@ class Kernels {
 
   /** The host's column as an Arrow JS Vector (one copy), remembered as that handle's. */
   read(handle) {
-    const field = this.field(handle);
+    return arrow.makeVector(this.dataOf(handle, this.field(handle), this.length(handle)));
+  }
+
+  /** The Arrow JS data of the host's column of `field` and `rows`, copied in once and remembered as that handle's. */
+  dataOf(handle, field, rows) {
     const { nodes, buffers } = handle.read();
-    const data = fromWire(new arrow.Schema([field]), this.length(handle), nodes, buffers).data.children[0];
+    const data = fromWire(new arrow.Schema([field]), rows, nodes, buffers).data.children[0];
     this.handles.set(data, handle);
-    return arrow.makeVector(data);
+    return data;
   }
 
   /** The host's handle of `column` (a Vector or Data): its own if it came from the host, else a copy sent there. */
@@ -268,12 +272,7 @@ export function serve(plugin) {
       const transform = state.transform;
       if (transform.processHandles) return wireOutput(...transform.processHandles(Number(numRows), handles));
       const rows = Number(numRows);
-      const children = handles.map((h, i) => {
-        const { nodes, buffers } = h.read();
-        const data = fromWire(new arrow.Schema([state.reads.fields[i]]), rows, nodes, buffers).data.children[0];
-        kernels.handles.set(data, h);
-        return data;
-      });
+      const children = handles.map((h, i) => kernels.dataOf(h, state.reads.fields[i], rows));
       const struct = arrow.makeData({ type: new arrow.Struct(state.reads.fields), length: rows, nullCount: 0, children });
       return output(transform.process(new arrow.RecordBatch(state.reads, struct)), 'process');
     }),

@@ -32,43 +32,43 @@ pub(crate) struct RegexCache {
 
 impl RegexCache {
     fn get(&mut self, pattern: &str) -> Result<&Regex, String> {
-        if !self.compiled.contains_key(pattern) {
-            check_length(pattern)?;
-            let regex = RegexBuilder::new(pattern)
+        cached(&mut self.compiled, pattern, |pattern| {
+            RegexBuilder::new(pattern)
                 .size_limit(MAX_PROGRAM_BYTES)
                 .dfa_size_limit(MAX_DFA_BYTES)
                 .build()
-                .map_err(|e| format!("bad pattern: {e}"))?;
-            if self.compiled.len() >= CACHED_PATTERNS {
-                self.compiled.clear();
-            }
-            self.compiled.insert(pattern.to_owned(), regex);
-        }
-        Ok(&self.compiled[pattern])
+                .map_err(|e| format!("bad pattern: {e}"))
+        })
     }
 
     fn captures(&mut self, pattern: &str) -> Result<&Captures, String> {
-        if !self.groups.contains_key(pattern) {
-            check_length(pattern)?;
-            let captures = Captures::new(pattern)?;
-            if self.groups.len() >= CACHED_PATTERNS {
-                self.groups.clear();
-            }
-            self.groups.insert(pattern.to_owned(), captures);
-        }
-        Ok(&self.groups[pattern])
+        cached(&mut self.groups, pattern, Captures::new)
     }
 }
 
-fn check_length(pattern: &str) -> Result<(), String> {
-    if pattern.len() > MAX_PATTERN_BYTES {
-        return Err(format!(
-            "the pattern is {} KiB, over the limit of {} KiB",
-            pattern.len() >> 10,
-            MAX_PATTERN_BYTES >> 10
-        ));
+/// `pattern` compiled by `compile`, once per instance while it stays among
+/// the last [`CACHED_PATTERNS`]; a pattern over the length limit is refused
+/// before any compiling.
+fn cached<'m, T>(
+    compiled: &'m mut HashMap<String, T>,
+    pattern: &str,
+    compile: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<&'m T, String> {
+    if !compiled.contains_key(pattern) {
+        if pattern.len() > MAX_PATTERN_BYTES {
+            return Err(format!(
+                "the pattern is {} KiB, over the limit of {} KiB",
+                pattern.len() >> 10,
+                MAX_PATTERN_BYTES >> 10
+            ));
+        }
+        let made = compile(pattern)?;
+        if compiled.len() >= CACHED_PATTERNS {
+            compiled.clear();
+        }
+        compiled.insert(pattern.to_owned(), made);
     }
-    Ok(())
+    Ok(&compiled[pattern])
 }
 
 /// A pattern compiled for capture groups, with the literal every match
