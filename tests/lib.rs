@@ -16,6 +16,7 @@ pub mod iceberg;
 pub mod kafka;
 pub mod registry;
 pub mod s3;
+pub mod spark;
 
 /// Paths of the plugins under test.
 pub mod plugins {
@@ -426,6 +427,11 @@ impl Sidecar {
         command
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
@@ -520,6 +526,35 @@ pub fn assert_refused(dir: &Path, pipeline: &str, wanted: &[&str]) {
         assert!(stderr.contains(w), "wanted {w:?} in:\n{stderr}");
     }
     assert!(!dir.join("out").exists(), "nothing is written");
+}
+
+/// A directory to put on `PYTHONPATH` for `import quiver`: the package's
+/// Python sources (`host/python/python/quiver`) beside the native module
+/// this build compiled (`deps/lib_native.so`, a dependency of these tests),
+/// where `pip install ./host/python` puts its `_native.abi3.so`. Built by
+/// cargo rather than maturin, it links libpython, which the interpreter
+/// (a shared build) has loaded already.
+pub fn python_package() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let native = quiver_bin().with_file_name("deps").join(format!("lib_native{}", std::env::consts::DLL_SUFFIX));
+        assert!(native.is_file(), "{} is missing: run the tests with `cargo test --workspace`", native.display());
+        let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../host/python/python/quiver");
+        let dir = std::env::temp_dir().join(format!("quiver-python-{}", std::process::id()));
+        let package = dir.join("quiver");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&package).expect("creating the package directory");
+        for entry in std::fs::read_dir(&sources).expect("reading the package's sources") {
+            let path = entry.expect("an entry").path();
+            if path.extension().is_some_and(|e| e == "py" || e == "pyi" || e == "typed") {
+                std::fs::copy(&path, package.join(path.file_name().unwrap())).expect("copying a source");
+            }
+        }
+        std::os::unix::fs::symlink(&native, package.join("_native.abi3.so")).expect("linking the native module");
+        after_this_process("true", &format!("rm -rf '{}'", dir.display()), "the Python package's");
+        dir
+    })
+    .clone()
 }
 
 /// The Python of the test clients, installed by `tests/install-clients.sh`.

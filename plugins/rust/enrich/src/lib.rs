@@ -1,6 +1,7 @@
 //! `enrich`: clickstream enrichment.
 //!
-//! Input: `event_id` int64, `user_id` int64, `ts` timestamp(ms), `url` utf8,
+//! Input: `event_id` int64, `user_id` int64, `ts` timestamp (any unit, any
+//! time zone: Spark's are microseconds), `url` utf8,
 //! `duration_ms` int32, `country` utf8 (`referrer` and other columns may be
 //! present and are dropped). Rows with `duration_ms < 0` are refused with
 //! reason `negative duration_ms`. Output, in this order: `event_id`,
@@ -14,7 +15,9 @@ use std::sync::Arc;
 
 use quiver_sdk::arrow_array::builder::{Int32Builder, StringBuilder};
 use quiver_sdk::arrow_array::cast::AsArray;
-use quiver_sdk::arrow_array::types::{Int32Type, TimestampMillisecondType};
+use quiver_sdk::arrow_array::types::{
+    Int32Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+};
 use quiver_sdk::arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use quiver_sdk::arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use quiver_sdk::arrow_select::filter::filter;
@@ -32,7 +35,22 @@ pub fn split_url(url: &str) -> Option<(&str, i32)> {
 
 /// UTC hour of a millisecond timestamp.
 pub fn utc_hour(ts_ms: i64) -> i32 {
-    ts_ms.div_euclid(3_600_000).rem_euclid(24) as i32
+    hour_of(ts_ms, 3_600_000)
+}
+
+/// UTC hour of a timestamp counted in units of which an hour has `per_hour`.
+fn hour_of(ticks: i64, per_hour: i64) -> i32 {
+    ticks.div_euclid(per_hour).rem_euclid(24) as i32
+}
+
+/// How many of `unit` make an hour.
+fn ticks_per_hour(unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 3_600,
+        TimeUnit::Millisecond => 3_600_000,
+        TimeUnit::Microsecond => 3_600_000_000,
+        TimeUnit::Nanosecond => 3_600_000_000_000,
+    }
 }
 
 const INPUTS: [(&str, DataType); 6] = [
@@ -48,6 +66,8 @@ const INPUTS: [(&str, DataType); 6] = [
 struct Enrich {
     /// Input column index of each entry of `INPUTS`.
     columns: Vec<usize>,
+    /// The unit of `ts`.
+    unit: Option<TimeUnit>,
     output: Option<SchemaRef>,
 }
 
@@ -59,8 +79,11 @@ impl Transform for Enrich {
                 Error::schema(format!("enrich needs input column `{name}` ({expected}), which is missing"))
             })?;
             let ok = match (expected, field.data_type()) {
-                // Any time zone: the values are UTC instants either way.
-                (DataType::Timestamp(TimeUnit::Millisecond, _), DataType::Timestamp(TimeUnit::Millisecond, _)) => true,
+                // Any unit, any time zone: the values are UTC instants either way.
+                (DataType::Timestamp(..), DataType::Timestamp(unit, _)) => {
+                    self.unit = Some(*unit);
+                    true
+                }
                 (e, f) => e == f,
             };
             if !ok {
@@ -87,7 +110,15 @@ impl Transform for Enrich {
     fn process(&mut self, batch: RecordBatch) -> Result<Output, Error> {
         let schema = self.output.clone().ok_or_else(|| Error::invalid_call("process called before bind"))?;
         let col = |i: usize| batch.column(self.columns[i]);
-        let ts = col(2).as_primitive::<TimestampMillisecondType>();
+        let unit = self.unit.unwrap_or(TimeUnit::Millisecond);
+        let ts = col(2);
+        let ticks = match unit {
+            TimeUnit::Second => ts.as_primitive::<TimestampSecondType>().values(),
+            TimeUnit::Millisecond => ts.as_primitive::<TimestampMillisecondType>().values(),
+            TimeUnit::Microsecond => ts.as_primitive::<TimestampMicrosecondType>().values(),
+            TimeUnit::Nanosecond => ts.as_primitive::<TimestampNanosecondType>().values(),
+        };
+        let per_hour = ticks_per_hour(unit);
         let url = col(3).as_string::<i32>();
         let duration = col(4).as_primitive::<Int32Type>();
 
@@ -122,7 +153,7 @@ impl Transform for Enrich {
                     depth.append_null();
                 }
             }
-            hour.append_option(ts.is_valid(row).then(|| utc_hour(ts.value(row))));
+            hour.append_option(ts.is_valid(row).then(|| hour_of(ticks[row], per_hour)));
         }
         // Unchanged columns pass through without a copy unless rows were refused.
         let pass = |i: usize| -> Result<ArrayRef, Error> {
