@@ -537,7 +537,9 @@ pub fn assert_refused(dir: &Path, pipeline: &str, wanted: &[&str]) {
 pub fn python_package() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let native = quiver_bin().with_file_name("deps").join(format!("lib_native{}", std::env::consts::DLL_SUFFIX));
+        // Test and bench executables live in target/<profile>/deps, beside it.
+        let exe = std::env::current_exe().expect("test executable path");
+        let native = exe.with_file_name(format!("lib_native{}", std::env::consts::DLL_SUFFIX));
         assert!(native.is_file(), "{} is missing: run the tests with `cargo test --workspace`", native.display());
         let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../host/python/python/quiver");
         let dir = std::env::temp_dir().join(format!("quiver-python-{}", std::process::id()));

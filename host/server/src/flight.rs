@@ -22,11 +22,12 @@ use arrow_flight::{
 use futures::{Stream, StreamExt, TryStreamExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::service::{Processed, TransformRequest};
 use super::{ServeError, Shared, TlsFiles};
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, ServerTlsConfig};
 
 type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -54,8 +55,10 @@ pub async fn serve(
             }
         };
     }
-    let result =
-        builder.add_service(service).serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await;
+    // Without TCP_NODELAY a reply's last small frame waits for the client's
+    // delayed ACK: a 40 ms stall on some round trips (the old p99 of 44 ms).
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let result = builder.add_service(service).serve_with_incoming_shutdown(incoming, shutdown).await;
     if let Err(e) = result {
         tracing::error!("Flight server: {e}");
     }
