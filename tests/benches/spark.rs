@@ -30,5 +30,6 @@ fn main() {
     println!("enrich on Spark, {rows} rows, 2 executors of 1 core");
     println!("  quiver.spark (in process)  {:>7.2} s", seconds("quiver_s"));
     println!("  pandas_udf                 {:>7.2} s", seconds("pandas_udf_s"));
+    println!("  identity mapInArrow        {:>7.2} s", seconds("floor_s"));
     println!("  speed-up                   {:>7.2}x", seconds("speedup"));
 }
