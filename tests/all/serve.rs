@@ -259,3 +259,12 @@ fn tls_on_both_apis_with_a_certificate_from_the_server_file() {
         quiver_tests::describe(&out)
     );
 }
+
+#[test]
+fn one_client_holds_at_most_max_connections_per_client_on_each_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugins_dir(dir.path(), &[("gcd", plugins::GCD)]);
+    let server = Sidecar::start(dir.path(), &["--plugins", &plugins, "--max-connections-per-client", "2"]);
+    server.client("connections", &["2"]);
+    assert!(server.log().contains("refused a connection"), "the refusal is logged:\n{}", server.log());
+}

@@ -480,6 +480,60 @@ def scenario_tls(flight, http, cert):
     print("tls ok")
 
 
+def scenario_connections(flight, http, per_client):
+    """One client address holds at most `per_client` connections on each
+    listener; the next is closed at once, and a closed one frees its place."""
+    per_client = int(per_client)
+    batch = gcd_batch(100, 3)
+    held = []
+    for _ in range(per_client):
+        client = fl.connect(flight)
+        writer, reader = client.do_exchange(descriptor("gcd"))
+        writer.begin(batch.schema)
+        writer.write_batch(batch)
+        check(reader.read_chunk().data.column("c").to_pylist() == expected_gcd(batch), "gcd on a held connection")
+        held.append((client, writer, reader))
+    expect_flight_error(lambda: exchange(flight, "gcd", [batch]), fl.FlightUnavailableError, "")
+    # The held connections still work.
+    client, writer, reader = held[0]
+    writer.write_batch(batch)
+    check(reader.read_chunk().data.column("c").to_pylist() == expected_gcd(batch), "gcd after a refusal")
+    writer.done_writing()
+    client.close()
+    del client, writer, reader, held[0]
+    # gRPC closes the channel's socket in its own time: retry for a while.
+    deadline = time.time() + 10
+    while True:
+        try:
+            answers = exchange(flight, "gcd", [batch])
+            break
+        except fl.FlightUnavailableError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+    check(answers[0][0].column("c").to_pylist() == expected_gcd(batch), "a freed place")
+    for client, writer, _ in held:
+        writer.done_writing()
+        client.close()
+    # HTTP: keep-alive sessions hold their connections.
+    import socket
+
+    host, port = http.replace("http://", "").split(":")
+    sockets = [socket.create_connection((host, int(port))) for _ in range(per_client)]
+    time.sleep(0.3)
+    try:
+        requests.get(f"{http}/healthz", timeout=5)
+        raise AssertionError("a connection past the limit was answered over HTTP")
+    except requests.exceptions.ConnectionError:
+        pass
+    sockets.pop().close()
+    time.sleep(0.3)
+    check(requests.get(f"{http}/healthz", timeout=5).status_code == 200, "HTTP after a place was freed")
+    for s in sockets:
+        s.close()
+    print("connections ok")
+
+
 def main():
     scenario, flight, http, *args = sys.argv[1:]
     globals()[f"scenario_{scenario.replace('-', '_')}"](flight, http, *args)

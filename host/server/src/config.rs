@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub max_concurrent_calls: Option<usize>,
     /// Calls waiting per plugin beyond those running; more are answered busy.
     pub max_queued_calls: usize,
+    /// Open connections one client address may hold on each listener; its
+    /// next one is closed at once.
+    pub max_connections_per_client: usize,
     /// On SIGTERM, how long in-flight calls get to finish, in seconds.
     pub drain_secs: u64,
     /// Settings every plugin gets unless its `[plugin.NAME]` table says otherwise.
@@ -76,6 +79,7 @@ impl Default for ServerConfig {
             max_request_mb: 256,
             max_concurrent_calls: None,
             max_queued_calls: 64,
+            max_connections_per_client: 128,
             drain_secs: 30,
             defaults: PluginSettings::default(),
             plugins: BTreeMap::new(),
@@ -173,6 +177,9 @@ impl ServerConfig {
         }
         if self.max_concurrent_calls == Some(0) {
             problems.add(&At::top("max_concurrent_calls"), "must be at least 1");
+        }
+        if self.max_connections_per_client == 0 {
+            problems.add(&At::top("max_connections_per_client"), "must be at least 1");
         }
         let tables = std::iter::once((At::table("defaults"), &self.defaults))
             .chain(self.plugins.iter().map(|(name, s)| (At::table(&format!("plugin.{name}")), s)));

@@ -22,12 +22,12 @@ use arrow_flight::{
 use futures::{Stream, StreamExt, TryStreamExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status, Streaming};
 
+use super::connections::ConnectionLimit;
 use super::service::{Processed, TransformRequest};
 use super::{ServeError, Shared, TlsFiles};
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, ServerTlsConfig};
 
 type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -43,6 +43,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let limit = shared.max_request_bytes().saturating_add(MESSAGE_OVERHEAD);
+    let connections = ConnectionLimit::new(shared.config.max_connections_per_client);
     let service = FlightServiceServer::new(Flight { shared }).max_decoding_message_size(limit);
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = tls {
@@ -55,9 +56,15 @@ pub async fn serve(
             }
         };
     }
-    // Without TCP_NODELAY a reply's last small frame waits for the client's
-    // delayed ACK: a 40 ms stall on some round trips (the old p99 of 44 ms).
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    // Each connection is counted against its client, and gets TCP_NODELAY:
+    // without it a reply's last small frame waits for the client's delayed
+    // ACK, a 40 ms stall on some round trips (the old p99 of 44 ms).
+    let incoming = TcpListenerStream::new(listener).filter_map(move |accepted| {
+        futures::future::ready(match accepted {
+            Ok(stream) => connections.admit(stream, "flight").ok().map(Ok),
+            Err(e) => Some(Err(e)),
+        })
+    });
     let result = builder.add_service(service).serve_with_incoming_shutdown(incoming, shutdown).await;
     if let Err(e) = result {
         tracing::error!("Flight server: {e}");

@@ -19,10 +19,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+use super::connections::{Acceptor, ConnectionLimit};
 use super::request::{authorization, body};
 use super::service::{RowRejection, TransformRequest};
 use super::{ServeError, Shared};
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 
 /// The media type of Arrow IPC streams.
 pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
@@ -41,6 +42,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let limit = shared.max_request_bytes();
+    let limit_per_client = shared.config.max_connections_per_client;
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -59,9 +61,12 @@ pub async fn serve(
     let result = async {
         let listener = listener.into_std()?;
         let app = app.into_make_service();
+        // Each connection is counted against its client, under TLS too.
+        let counted = Acceptor(ConnectionLimit::new(limit_per_client));
+        let server = axum_server::from_tcp(listener)?.handle(handle);
         match tls {
-            Some(config) => axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(app).await,
-            None => axum_server::from_tcp(listener)?.handle(handle).serve(app).await,
+            Some(config) => server.acceptor(RustlsAcceptor::new(config).acceptor(counted)).serve(app).await,
+            None => server.acceptor(counted).serve(app).await,
         }
     };
     if let Err(e) = result.await {

@@ -10,6 +10,7 @@
 //! - `auth`, `metrics` and `watch`.
 
 pub mod config;
+mod connections;
 
 mod admin;
 mod alias;

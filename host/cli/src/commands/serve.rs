@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// Calls waiting per plugin; more are answered busy.
     #[arg(long, value_name = "N")]
     max_queued_calls: Option<usize>,
+    /// Open connections one client address may hold on each listener.
+    #[arg(long, value_name = "N")]
+    max_connections_per_client: Option<usize>,
     /// Seconds in-flight calls get to finish after SIGTERM.
     #[arg(long, value_name = "SECS")]
     drain_secs: Option<u64>,
@@ -67,7 +70,15 @@ impl ServeArgs {
         macro_rules! set_some {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { config.$field = Some(v); } )* };
         }
-        set!(flight_addr, http_addr, watch_interval_ms, max_request_mb, max_queued_calls, drain_secs);
+        set!(
+            flight_addr,
+            http_addr,
+            watch_interval_ms,
+            max_request_mb,
+            max_queued_calls,
+            max_connections_per_client,
+            drain_secs
+        );
         set_some!(admin_token_file, data_token_file, tls_cert_file, tls_key_file, max_concurrent_calls);
         if let Some(dir) = self.plugins {
             // A local directory given as a flag is relative to where quiver runs.
