@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import quiver
+from enrich_reference import enrich_row
 
 PLUGINS, WORK = sys.argv[2], sys.argv[3]
 ENRICH = os.path.join(PLUGINS, "enrich.wasm")
@@ -38,23 +39,6 @@ def clicks(first, rows, unit="ms"):
             "country": pa.array([None if i % 4 == 0 else "ÜS" for i in ids], pa.string()),
         }
     )
-
-
-def enrich_row(r, unit="ms"):
-    """enrich of one row, computed here; None when it is refused."""
-    if r["duration_ms"] is not None and r["duration_ms"] < 0:
-        return None
-    domain = depth = None
-    url = r["url"]
-    if url is not None and "://" in url:
-        after = url[url.index("://") + 3 :]
-        end = min([after.index(c) for c in "/?#" if c in after] or [len(after)])
-        rest = after[end:]
-        path = rest[: min([rest.index(c) for c in "?#" if c in rest] or [len(rest)])]
-        domain, depth = after[:end], len([s for s in path.split("/") if s])
-    hour = None if r["ts"] is None else r["ts"].hour
-    keep = ("event_id", "user_id", "country")
-    return {**{k: r[k] for k in keep}, "domain": domain, "path_depth": depth, "hour": hour}
 
 
 def check_enriched(table, result, first=0):

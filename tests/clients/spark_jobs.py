@@ -21,6 +21,7 @@ import time
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from enrich_reference import enrich_row
 
 ROWS = 240_000
 FILES = 40
@@ -65,28 +66,11 @@ def expected(clicks):
     """enrich, computed here: (output rows by event_id, rejected event_ids)."""
     out, refused = {}, set()
     for r in clicks.to_pylist():
-        if r["duration_ms"] is not None and r["duration_ms"] < 0:
+        row = enrich_row(r)
+        if row is None:
             refused.add(r["event_id"])
-            continue
-        domain = depth = None
-        url = r["url"]
-        if url is not None and "://" in url:
-            after = url[url.index("://") + 3 :]
-            end = min([after.index(c) for c in "/?#" if c in after] or [len(after)])
-            rest = after[end:]
-            path = rest[: min([rest.index(c) for c in "?#" if c in rest] or [len(rest)])]
-            domain, depth = after[:end], len([s for s in path.split("/") if s])
-        hour = None
-        if r["ts"] is not None:
-            hour = r["ts"].hour
-        out[r["event_id"]] = {
-            "event_id": r["event_id"],
-            "user_id": r["user_id"],
-            "domain": domain,
-            "path_depth": depth,
-            "hour": hour,
-            "country": r["country"],
-        }
+        else:
+            out[r["event_id"]] = row
     return out, refused
 
 
@@ -179,7 +163,7 @@ def in_process(args):
     clicks_df = spark.read.parquet(os.path.join(args.dir, "clicks"))
     assert clicks_df.rdd.getNumPartitions() == FILES
 
-    output, rejected = qs.transform(clicks_df, enrich, "enrich", limits={"timeout_ms": 30_000})
+    output, rejected = qs.transform(clicks_df, enrich, "enrich", limits={"timeout_ms": 30_000}, persist=True)
     assert [f.name for f in output.schema] == ["event_id", "user_id", "domain", "path_depth", "hour", "country"]
     assert [f.name for f in rejected.schema][-5:] == ["quiver_plugin", "quiver_transform", "quiver_reason", "quiver_source", "quiver_row"]
     output.write.parquet(os.path.join(args.dir, "out"))
@@ -188,7 +172,9 @@ def in_process(args):
     print("ok in-process job", flush=True)
 
     # One executor killed mid-job: Spark reruns its tasks elsewhere, and the
-    # written output is still exactly right.
+    # written output is still exactly right. (Without the first job's
+    # cached result, which the same plan would read instead.)
+    spark.catalog.clearCache()
     output, rejected = qs.transform(clicks_df, enrich, "enrich")
     done = threading.Event()
     failed = []
@@ -245,13 +231,14 @@ def sidecar(args):
         return [False]
 
     assert spark.sparkContext.parallelize([0, 1], 2).mapPartitions(cannot_import).collect() == [True, True]
-    output, rejected = qs.transform(clicks_df, "enrich", sidecar=args.sidecar)
+    output, rejected = qs.transform(clicks_df, "enrich", sidecar=args.sidecar, persist=True)
     output.write.parquet(os.path.join(args.dir, "out"))
     rejected.write.parquet(os.path.join(args.dir, "rejected"))
     check_written(os.path.join(args.dir, "out"), os.path.join(args.dir, "rejected"), want, refused, clicks)
     print("ok sidecar job", flush=True)
 
     # The sidecar goes away mid-job: tasks fail naming it, Spark retries them, the job fails.
+    spark.catalog.clearCache()
     output, _ = qs.transform(clicks_df, "enrich", sidecar=args.sidecar)
     tracker = spark.sparkContext.statusTracker()
 

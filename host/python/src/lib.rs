@@ -53,7 +53,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<plugin::Plugin>()?;
     m.add_class::<transform::TransformResult>()?;
-    m.add_class::<transform::BatchResult>()?;
     m.add_class::<transform::ResultStream>()?;
     m.add_class::<run::Summary>()?;
     m.add_function(wrap_pyfunction!(plugin::load, m)?)?;

@@ -20,23 +20,24 @@ use crate::errors::{QuiverError, pipeline_error};
 use crate::input::Input;
 use crate::plugin::Plugin;
 
-/// The output and rejected rows of a whole input.
+/// The output and rejected rows of a whole input (pyarrow Tables), or of
+/// one input batch from `transform_stream` (pyarrow RecordBatches).
 #[pyclass(frozen, module = "quiver")]
 pub struct TransformResult {
-    /// The transformed rows, as a pyarrow Table.
+    /// The transformed rows.
     #[pyo3(get)]
     output: Py<PyAny>,
-    /// The rows the plugin refused, with the dead-letter columns, as a pyarrow Table.
+    /// The rows the plugin refused, with the dead-letter columns.
     #[pyo3(get)]
     rejected: Py<PyAny>,
-    /// Rows read from the input.
+    /// Rows read from the input (0 for what an aggregate emits at the end).
     #[pyo3(get)]
     rows_in: u64,
 }
 
 #[pymethods]
 impl TransformResult {
-    /// `output, rejected = plugin.transform(data)`.
+    /// `output, rejected = result`.
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         (self.output.clone_ref(py), self.rejected.clone_ref(py)).into_pyobject(py)?.try_iter().map(Bound::into_any)
     }
@@ -49,28 +50,6 @@ impl TransformResult {
             rows(&self.output)?,
             rows(&self.rejected)?
         ))
-    }
-}
-
-/// The output and rejected rows of one input batch.
-#[pyclass(frozen, module = "quiver")]
-pub struct BatchResult {
-    /// The transformed rows, as a pyarrow RecordBatch.
-    #[pyo3(get)]
-    output: Py<PyAny>,
-    /// The rows the plugin refused, with the dead-letter columns, as a pyarrow RecordBatch.
-    #[pyo3(get)]
-    rejected: Py<PyAny>,
-    /// Rows of the input batch (0 for what an aggregate emits at the end).
-    #[pyo3(get)]
-    rows_in: u64,
-}
-
-#[pymethods]
-impl BatchResult {
-    /// `output, rejected = result`.
-    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        (self.output.clone_ref(py), self.rejected.clone_ref(py)).into_pyobject(py)?.try_iter().map(Bound::into_any)
     }
 }
 
@@ -219,8 +198,8 @@ fn table(py: Python<'_>, batches: Vec<RecordBatch>, schema: &SchemaRef) -> PyRes
     Ok(table.into_pyarrow(py)?.unbind())
 }
 
-/// The iterator `Plugin.transform_stream` returns: one `BatchResult` per
-/// input batch, each run when asked for.
+/// The iterator `Plugin.transform_stream` returns: one `TransformResult`
+/// of RecordBatches per input batch, each run when asked for.
 #[pyclass(module = "quiver")]
 pub struct ResultStream {
     /// Behind a lock only because a Python object must be shareable; one
@@ -251,7 +230,7 @@ impl ResultStream {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<BatchResult> {
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<TransformResult> {
         let stage = self.stage.clone();
         if let Some(tail) = &mut self.tail {
             let Some(batch) = tail.pop() else { return Err(PyStopIteration::new_err(())) };
@@ -287,6 +266,10 @@ impl ResultStream {
     }
 }
 
-fn batch_result(py: Python<'_>, output: RecordBatch, rejected: RecordBatch, rows_in: u64) -> PyResult<BatchResult> {
-    Ok(BatchResult { output: output.to_pyarrow(py)?.unbind(), rejected: rejected.to_pyarrow(py)?.unbind(), rows_in })
+fn batch_result(py: Python<'_>, output: RecordBatch, rejected: RecordBatch, rows_in: u64) -> PyResult<TransformResult> {
+    Ok(TransformResult {
+        output: output.to_pyarrow(py)?.unbind(),
+        rejected: rejected.to_pyarrow(py)?.unbind(),
+        rows_in,
+    })
 }

@@ -14,7 +14,6 @@ file; `quiver.spark` runs a plugin on a Spark DataFrame.
 
 from ._native import (
     CONTRACT_VERSIONS,
-    BatchResult,
     ConfigError,
     LimitError,
     LoadError,
@@ -31,7 +30,6 @@ from ._native import (
 
 __all__ = [
     "CONTRACT_VERSIONS",
-    "BatchResult",
     "ConfigError",
     "LimitError",
     "LoadError",

@@ -40,26 +40,20 @@ class LimitError(PluginError):
     """A plugin ran into a limit: ``kind`` is timeout, fuel, memory or output_limit."""
 
 class TransformResult:
-    """The output and rejected rows of a whole input; unpacks as ``output, rejected``."""
+    """The output and rejected rows of a whole input (pyarrow Tables), or of one
+    input batch from ``transform_stream`` (pyarrow RecordBatches); unpacks as
+    ``output, rejected``."""
 
-    output: pa.Table
-    rejected: pa.Table
+    output: Union[pa.Table, pa.RecordBatch]
+    rejected: Union[pa.Table, pa.RecordBatch]
     """The refused rows: the input's columns, then quiver_plugin, quiver_transform,
     quiver_reason, quiver_source and quiver_row (the row's index in the input)."""
     rows_in: int
-    def __iter__(self) -> Iterator[pa.Table]: ...
+    def __iter__(self) -> Iterator[Union[pa.Table, pa.RecordBatch]]: ...
 
-class BatchResult:
-    """The output and rejected rows of one input batch; unpacks as ``output, rejected``."""
-
-    output: pa.RecordBatch
-    rejected: pa.RecordBatch
-    rows_in: int
-    def __iter__(self) -> Iterator[pa.RecordBatch]: ...
-
-class ResultStream(Iterator[BatchResult]):
+class ResultStream(Iterator[TransformResult]):
     def __iter__(self) -> "ResultStream": ...
-    def __next__(self) -> BatchResult: ...
+    def __next__(self) -> TransformResult: ...
 
 class Plugin:
     """A loaded plugin with its chosen transform; safe to share between threads."""
@@ -75,7 +69,7 @@ class Plugin:
     def transform(self, data: ArrowData) -> TransformResult:
         """Runs the whole input; batches in parallel, output in input order."""
     def transform_stream(self, data: ArrowData) -> ResultStream:
-        """Yields one BatchResult per input batch as it is done."""
+        """Yields one TransformResult of RecordBatches per input batch as it is done."""
     def bind(self, schema: pa.Schema) -> tuple[pa.Schema, pa.Schema]:
         """The output schema and the rejected rows' schema for an input schema."""
 

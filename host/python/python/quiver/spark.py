@@ -16,7 +16,8 @@ served plugin's name: the executors then need only pyarrow.
 
 Both DataFrames have the schemas the plugin's ``bind`` gives (its columns
 are nullable in Spark). They come from one ``mapInArrow``: writing both
-runs the plugin twice unless the caller persists them. The function given
+runs the plugin twice, unless ``persist=True`` keeps its result
+(``MEMORY_AND_DISK``) for the second. The function given
 to Spark is a pure function of its partition, so Spark's retries and
 speculative tasks neither lose nor duplicate rows in written output.
 """
@@ -56,6 +57,7 @@ def transform(
     ship: bool = True,
     sidecar: Optional[str] = None,
     version: Optional[str] = None,
+    persist: bool = False,
 ) -> tuple["DataFrame", "DataFrame"]:
     """Runs ``plugin`` over ``df``; returns ``(output_df, rejected_df)``.
 
@@ -63,7 +65,8 @@ def transform(
     those of ``quiver.load`` (``instances`` is per Python worker: Spark's
     tasks are the parallelism). With ``sidecar``, ``plugin`` is the served
     name, ``version`` a served version, and limits and grants are the
-    server's.
+    server's. ``persist=True`` keeps the plugin's result, so that using
+    both DataFrames runs it once.
     """
     spark = df.sparkSession
     input_schema = _arrow_schema(df)
@@ -96,6 +99,8 @@ def transform(
     from pyspark.sql.pandas.types import from_arrow_schema
 
     both = df.mapInArrow(run, from_arrow_schema(combined, prefer_timestamp_ntz=True))
+    if persist:
+        both = both.persist()
     output = both.where(col(OUTPUT).isNotNull()).select(f"{OUTPUT}.*")
     rejected = both.where(col(REJECTED).isNotNull()).select(f"{REJECTED}.*")
     return output, rejected
