@@ -28,6 +28,7 @@ fn transforms_over_flight_and_http_with_many_clients() {
     let plugins = plugins_dir(dir.path(), &[("gcd", plugins::GCD), ("enrich", plugins::ENRICH)]);
     let server = Sidecar::start(dir.path(), &["--plugins", &plugins]);
     server.client("transform", &[]);
+    server.client("http-streaming", &[]);
     server.client("concurrent", &["16"]);
 
     let metrics = server.client("admin", &["-", "GET", "/metrics"]);

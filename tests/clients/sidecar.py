@@ -480,6 +480,48 @@ def scenario_tls(flight, http, cert):
     print("tls ok")
 
 
+def scenario_http_streaming(flight, http):
+    """The HTTP body is decoded as it arrives: its first batch reaches the
+    plugin while the client is still sending the rest. A body that ends
+    early, and an empty one, are refused."""
+    first, second = gcd_batch(500, 1), gcd_batch(700, 2)
+    sink = pa.BufferOutputStream()
+    writer = pa.ipc.new_stream(sink, first.schema)
+    writer.write_batch(first)
+    cut = sink.tell()
+    writer.write_batch(second)
+    writer.close()
+    body = sink.getvalue().to_pybytes()
+
+    def rows_in():
+        text = requests.get(f"{http}/metrics", timeout=10).text
+        lines = [l for l in text.splitlines() if l.startswith("quiver_rows_in_total{") and 'plugin="gcd"' in l]
+        return sum(float(l.rsplit(" ", 1)[1]) for l in lines)
+
+    before = rows_in()
+    waited = []
+
+    def chunks():
+        yield body[:cut]
+        deadline = time.time() + 20
+        while rows_in() < before + first.num_rows:
+            check(time.time() < deadline, "the first batch did not reach the plugin before the body ended")
+            time.sleep(0.05)
+        waited.append(True)
+        yield body[cut:]
+
+    headers = {"Content-Type": "application/vnd.apache.arrow.stream"}
+    response = requests.post(f"{http}/v1/transform/gcd", data=chunks(), headers=headers, timeout=60)
+    check(response.status_code == 200 and waited, f"{response.status_code} {response.text[:200]}")
+    table = pa.ipc.open_stream(response.content).read_all()
+    check(table.column("c").to_pylist() == expected_gcd(first) + expected_gcd(second), "both batches answered")
+    response = requests.post(f"{http}/v1/transform/gcd", data=body[: cut - 10], headers=headers, timeout=60)
+    check(response.status_code == 400 and "ends early" in response.text, f"a cut body: {response.text}")
+    response = requests.post(f"{http}/v1/transform/gcd", data=b"", headers=headers, timeout=60)
+    check(response.status_code == 400 and "it is empty" in response.text, f"an empty body: {response.text}")
+    print("http streaming ok")
+
+
 def scenario_connections(flight, http, per_client):
     """One client address holds at most `per_client` connections on each
     listener; the next is closed at once, and a closed one frees its place."""

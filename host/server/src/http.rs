@@ -4,15 +4,14 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::Cursor;
 use std::sync::Arc;
 
+use arrow::buffer::Buffer;
 use arrow::datatypes::Schema;
-use arrow::ipc::reader::StreamReader;
+use arrow::ipc::reader::StreamDecoder;
 use arrow::ipc::writer::StreamWriter;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +19,9 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 use super::connections::{Acceptor, ConnectionLimit};
-use super::request::{authorization, body};
+use futures::StreamExt;
+
+use super::request::{authorization, too_large};
 use super::service::{RowRejection, TransformRequest};
 use super::{ServeError, Shared};
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
@@ -115,28 +116,53 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text)
 }
 
+/// `POST /v1/transform/{plugin}`. The body is decoded as it arrives: each
+/// batch goes to the plugin once its last byte is in, so the request is
+/// never held whole. The answer is sent once every batch is done, since the
+/// refused rows travel in its schema's metadata.
 async fn transform(
     State(shared): State<Arc<Shared>>,
     Path(plugin): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    bytes: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ServeError> {
     shared.tokens.check_data(authorization(&headers))?;
     let request = request_of(plugin, query)?;
-    let bytes = body(&shared, bytes)?;
-    let reader = StreamReader::try_new(Cursor::new(bytes), None)
-        .map_err(|e| ServeError::BadRequest(format!("the body is not an Arrow IPC stream ({ARROW_STREAM}): {e}")))?;
-    let session = shared.service.open(&request, reader.schema()).await?;
+    let limit = shared.max_request_bytes();
+    let mut chunks = body.into_data_stream();
+    let mut decoder = StreamDecoder::new();
+    let (mut received, mut session) = (0usize, None);
     let (mut outputs, mut rejections, mut rows_in) = (Vec::new(), Vec::<RowRejection>::new(), 0u64);
-    for (index, batch) in reader.enumerate() {
-        let batch = batch.map_err(|e| ServeError::BadRequest(format!("batch #{index} of the body: {e}")))?;
-        let rows = batch.num_rows() as u64;
-        let processed = shared.service.call(&session, batch).await?;
-        rejections.extend(processed.rejections.into_iter().map(|r| RowRejection { row: r.row + rows_in, ..r }));
-        outputs.push(processed.batch);
-        rows_in += rows;
+    let not_ipc =
+        |e: String| ServeError::BadRequest(format!("the body is not an Arrow IPC stream ({ARROW_STREAM}): {e}"));
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| ServeError::BadRequest(format!("cannot read the body: {e}")))?;
+        received += chunk.len();
+        if received > limit {
+            return Err(too_large(&shared));
+        }
+        let mut buffer = Buffer::from(chunk);
+        while !buffer.is_empty() {
+            let decoded = decoder.decode(&mut buffer).map_err(|e| match session {
+                None => not_ipc(e.to_string()),
+                Some(_) => ServeError::BadRequest(format!("batch #{} of the body: {e}", outputs.len())),
+            })?;
+            if session.is_none()
+                && let Some(schema) = decoder.schema()
+            {
+                session = Some(shared.service.open(&request, schema).await?);
+            }
+            let (Some(batch), Some(session)) = (decoded, &session) else { continue };
+            let rows = batch.num_rows() as u64;
+            let processed = shared.service.call(session, batch).await?;
+            rejections.extend(processed.rejections.into_iter().map(|r| RowRejection { row: r.row + rows_in, ..r }));
+            outputs.push(processed.batch);
+            rows_in += rows;
+        }
     }
+    decoder.finish().map_err(|e| not_ipc(format!("it ends early: {e}")))?;
+    let session = session.ok_or_else(|| not_ipc("it is empty".into()))?;
     let rows_out: usize = outputs.iter().map(|b| b.num_rows()).sum();
     let mut metadata = session.output_schema().metadata().clone();
     metadata.insert(REJECTIONS_KEY, serde_json::to_string(&rejections).expect("serializable"));

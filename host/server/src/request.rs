@@ -14,10 +14,15 @@ pub fn authorization(headers: &HeaderMap) -> Option<&str> {
 /// A request body, or a clear answer when it is over the limit.
 pub fn body(shared: &Shared, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ServeError> {
     body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ServeError::TooLarge(format!(
-            "the body is over max_request_mb ({} MiB); send smaller batches or raise the limit",
-            shared.max_request_bytes() >> 20
-        )),
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(shared),
         _ => ServeError::BadRequest(format!("cannot read the body: {e}")),
     })
+}
+
+/// The answer to a body over `max_request_mb`.
+pub fn too_large(shared: &Shared) -> ServeError {
+    ServeError::TooLarge(format!(
+        "the body is over max_request_mb ({} MiB); send smaller batches or raise the limit",
+        shared.max_request_bytes() >> 20
+    ))
 }
