@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Every check and every test of the repository: formatting, clippy (warnings
 # are errors) and the whole workspace's tests, end-to-end tests included.
-# Needs the wasm32-wasip2 target (`rustup target add wasm32-wasip2`) and
-# python3 with venv, java 17+ with mvn for the Kafka broker, and node for
-# the Azure server; installs the pinned guest toolchains, the test clients,
-# the broker's jars, the S3 server, the Azure server, the Iceberg REST
-# catalog's jars and the schema registry.
+# Needs the wasm32-wasip2 target (`rustup target add wasm32-wasip2`),
+# python3 with venv (a shared-library build: `import quiver` is tested with
+# the native module cargo builds), java 17+ with mvn for the Kafka broker and
+# Spark, and node for the Azure server; installs the pinned guest
+# toolchains, the test clients, the broker's jars, the S3 server, the Azure
+# server, the Iceberg REST catalog's jars and the schema registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,8 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
 fi
 # Guest toolchains for the plugins in other languages (pinned in sdk/toolchains.env).
 bash sdk/install-toolchains.sh
-# Python clients of the sidecar tests (pyarrow, pandas, requests).
+# Python clients of the tests (pyarrow, pandas, Polars, requests, and PySpark,
+# whose jars and spark-class run the Spark tests' standalone cluster).
 bash tests/install-clients.sh
 # The Apache Kafka broker of the Kafka tests (jars from Maven Central; needs java and mvn).
 bash tests/kafka/install.sh
