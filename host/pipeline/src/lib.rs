@@ -47,5 +47,5 @@ pub use dead_letter::{DeadRows, Refused, Undecodable};
 pub use flow::{FlowBatch, Provenance};
 pub use progress::Progress;
 pub use quiver_storage::{StorageConfig, StorageError};
-pub use run::{PipelineError, Summary, build_stages, projection, run};
+pub use run::{PipelineError, Summary, build_stages, failure_note, projection, run};
 pub use stage::{Stage, StageOptions, StageSummary, load_plugin};

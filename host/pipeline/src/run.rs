@@ -122,6 +122,12 @@ pub enum PipelineError {
     Internal(String),
 }
 
+/// What a failed run left, for its error message: a stream resumes, a
+/// run over files wrote nothing.
+pub fn failure_note(streaming: bool) -> &'static str {
+    if streaming { "failed; a restart resumes from its last committed offsets" } else { "failed; it wrote no output" }
+}
+
 /// What a finished run did.
 #[derive(Debug, Clone)]
 pub struct Summary {

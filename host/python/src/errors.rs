@@ -79,6 +79,17 @@ pub fn plugin_error(py: Python<'_>, error: &RuntimeError, message: String) -> Py
     err
 }
 
+/// The exception for a stage's error (setting it up, or a batch of it),
+/// its message without the pipeline's `transform #1` prefix (Python has
+/// one transform), then `context`.
+pub fn stage_error(py: Python<'_>, error: &PipelineError, context: &str) -> PyErr {
+    let inner = match error {
+        PipelineError::Batch { error, .. } | PipelineError::Stage { error, .. } => error.to_string(),
+        other => other.to_string(),
+    };
+    pipeline_error(py, error, format!("{inner}{context}"))
+}
+
 /// The exception for a pipeline error, with `message`: a stage's or a
 /// batch's is its plugin's; a circuit breaker's is a plugin failure; the
 /// rest (sources, sinks, storage) are [`QuiverError`]s.

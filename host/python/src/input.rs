@@ -41,9 +41,8 @@ enum Source {
 
 impl Input {
     /// Takes `data`'s stream (or its one batch), or a `TypeError` naming
-    /// what was given instead.
+    /// what was given instead; `batch_rows` is at least 1 (`load` checks).
     pub fn of(data: &Bound<'_, PyAny>, batch_rows: usize) -> PyResult<Self> {
-        let batch_rows = batch_rows.max(1);
         let source = if data.hasattr("__arrow_c_stream__")? {
             Source::Stream(RecordBatchStreamReader::from_pyarrow_bound(data)?)
         } else if data.hasattr("__arrow_c_array__")? {

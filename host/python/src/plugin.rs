@@ -14,7 +14,7 @@ use quiver_pipeline::config::{BreakerConfig, GrantsConfig, LimitsConfig, OnError
 use quiver_pipeline::{Stage, StageOptions};
 use quiver_runtime::{Plugin as Loaded, TransformKind};
 
-use crate::errors::{ConfigError, pipeline_error, plugin_error};
+use crate::errors::{ConfigError, plugin_error, stage_error};
 use crate::transform::{self, ResultStream, TransformResult};
 
 /// The rows of one plugin call, unless `batch_rows` says otherwise.
@@ -148,7 +148,7 @@ impl Plugin {
         let (plugin, transform) = (self.plugin.clone(), Some(self.transform.as_str()));
         let stage = py
             .detach(|| Stage::new(0, plugin, transform, self.config.clone(), schema.clone(), self.options.clone()))
-            .map_err(|e| pipeline_error(py, &e, stage_message(&e)))?;
+            .map_err(|e| stage_error(py, &e, ""))?;
         let stage = Arc::new(stage);
         if !aggregate {
             self.stages.lock().expect("stages lock").push((schema.clone(), stage.clone()));
@@ -164,14 +164,6 @@ impl Plugin {
     /// Whether the transform keeps state over a stream, to be ended by `finish`.
     pub fn is_aggregate(&self) -> bool {
         self.kind == TransformKind::Aggregate
-    }
-}
-
-/// A stage's setup error without the pipeline's `transform #1` prefix.
-fn stage_message(error: &quiver_pipeline::PipelineError) -> String {
-    match error {
-        quiver_pipeline::PipelineError::Stage { error, .. } => error.to_string(),
-        other => other.to_string(),
     }
 }
 

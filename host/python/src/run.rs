@@ -96,11 +96,7 @@ pub fn run(py: Python<'_>, path: PathBuf, progress: bool) -> PyResult<Summary> {
             }
         }
     };
-    let failed = if streaming {
-        "failed; a restart resumes from its last committed offsets"
-    } else {
-        "failed; it wrote no output"
-    };
+    let failed = pipeline::failure_note(streaming);
     let summary = match result {
         Err(e) => return Err(QuiverError::new_err(format!("starting the pipeline's runtime: {e}"))),
         Ok(Err(e)) => return Err(pipeline_error(py, &e, format!("pipeline {} {failed}: {e}", path.display()))),

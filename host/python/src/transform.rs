@@ -16,7 +16,7 @@ use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use quiver_pipeline::{DeadRows, FlowBatch, PipelineError, Provenance, Stage};
 
-use crate::errors::{QuiverError, pipeline_error};
+use crate::errors::{QuiverError, stage_error};
 use crate::input::Input;
 use crate::plugin::Plugin;
 
@@ -63,13 +63,7 @@ impl Failure {
     fn into_py(self, py: Python<'_>) -> PyErr {
         match self {
             Self::Read(e) => QuiverError::new_err(format!("reading the input: {e}")),
-            Self::Batch(e, rows) => {
-                let inner = match e.as_ref() {
-                    PipelineError::Batch { error, .. } | PipelineError::Stage { error, .. } => error.to_string(),
-                    other => other.to_string(),
-                };
-                pipeline_error(py, &e, format!("{inner} (input rows {}..{})", rows.start, rows.end))
-            }
+            Self::Batch(e, rows) => stage_error(py, &e, &format!(" (input rows {}..{})", rows.start, rows.end)),
         }
     }
 }

@@ -36,11 +36,7 @@ pub fn run(args: RunArgs, cache: &CacheArgs) -> anyhow::Result<()> {
         let mut progress = Progress::new(!args.no_progress);
         pipeline::run(&config, &base, runtime, &mut progress, stopped).await
     });
-    let failed = if streaming {
-        "failed; a restart resumes from its last committed offsets"
-    } else {
-        "failed; it wrote no output"
-    };
+    let failed = pipeline::failure_note(streaming);
     let summary = summary.with_context(|| format!("pipeline {} {failed}", args.pipeline.display()))?;
     print_summary(&summary);
     Ok(())

@@ -236,10 +236,10 @@ def _over_flight(
     address: str, command: str, output: pa.Schema, rejected: pa.Schema
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The partition function of sidecar mode. It refers to nothing of this
-    package (cloudpickle ships it by value), so executors need only pyarrow."""
-    out_type = pa.struct([f.with_nullable(True) for f in output])
-    rej_type = pa.struct([f.with_nullable(True) for f in rejected])
-    combined = pa.schema([pa.field(OUTPUT, out_type), pa.field(REJECTED, rej_type)])
+    package (cloudpickle ships it by value, with the values it closes over,
+    made here on the driver), so executors need only pyarrow."""
+    combined = _combined_schema(output, rejected)
+    out_type, rej_type = combined.field(OUTPUT).type, combined.field(REJECTED).type
     served = json.loads(command)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
