@@ -4,7 +4,7 @@
 //! - [`metrics`]: one set of Prometheus names and labels for both;
 //! - [`tokens`]: named bearer tokens, read-only or allowed to deploy;
 //! - [`audit`]: the append-only log of every change of what runs;
-//! - [`endpoint`]: a running pipeline's metrics, health and admin routes.
+//! - [`endpoint`]: a running pipeline's metrics and health.
 
 pub mod audit;
 pub mod endpoint;

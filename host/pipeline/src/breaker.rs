@@ -33,6 +33,13 @@ impl CircuitBreaker {
         failures.len() >= self.limit as usize
     }
 
+    /// Failures within the window now.
+    pub fn recent(&self) -> u32 {
+        let now = Instant::now();
+        let failures = self.failures.lock().expect("breaker lock");
+        failures.iter().filter(|&&t| now.duration_since(t) < self.window).count() as u32
+    }
+
     /// The number of failures that opens it.
     pub fn limit(&self) -> u32 {
         self.limit

@@ -4,7 +4,9 @@
 //! transaction, so output and progress become visible together.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use quiver_ops::Metrics;
 
 use crate::PipelineError;
 use crate::checkpoint::Checkpoints;
@@ -22,11 +24,18 @@ pub struct Committer {
     /// Exactly-once: the source's epoch the open transaction's batches were read in.
     epoch: u64,
     commits: u64,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Committer {
     /// Commits `source`'s positions every `interval_ms` with the `delivery` guarantee.
-    pub fn new(source: Arc<dyn Acknowledger>, delivery: Delivery, interval_ms: u64) -> Self {
+    /// `metrics` counts the commits and transactions and times them.
+    pub fn new(
+        source: Arc<dyn Acknowledger>,
+        delivery: Delivery,
+        interval_ms: u64,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
         let epoch = source.epoch();
         Self {
             source,
@@ -35,6 +44,7 @@ impl Committer {
             checkpoints: Checkpoints::default(),
             epoch,
             commits: 0,
+            metrics,
         }
     }
 
@@ -80,6 +90,9 @@ impl Committer {
         // What the dead letters fail to hand over is abandoned all the same.
         let _ = dead.abandon().await;
         transaction(sink)?.abort().await?;
+        if let Some(m) = &self.metrics {
+            m.kafka_transaction("aborted");
+        }
         self.checkpoints.forget();
         self.epoch = epoch;
         Ok(())
@@ -92,6 +105,21 @@ impl Committer {
 
     /// Makes the sinks durable and commits the positions they now hold.
     pub async fn commit(&mut self, sink: &mut dyn Sink, dead: &mut DeadLetters) -> Result<(), PipelineError> {
+        let (started, commits) = (Instant::now(), self.commits);
+        let result = self.commit_now(sink, dead).await;
+        if let Some(m) = &self.metrics
+            && self.commits > commits
+        {
+            m.commit(started.elapsed());
+            m.kafka_commit();
+            if self.delivery == Delivery::ExactlyOnce {
+                m.kafka_transaction("committed");
+            }
+        }
+        result
+    }
+
+    async fn commit_now(&mut self, sink: &mut dyn Sink, dead: &mut DeadLetters) -> Result<(), PipelineError> {
         match self.delivery {
             Delivery::AtLeastOnce => {
                 if self.checkpoints.is_empty() {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow::datatypes::{Schema, SchemaRef};
 use futures::StreamExt;
@@ -11,12 +11,14 @@ use tokio::sync::{mpsc, watch};
 
 use crate::commit::Committer;
 use crate::config::{Delivery, PipelineConfig};
-use crate::dead_letter::DeadLetters;
+use crate::control::Control;
+use crate::dead_letter::{DeadLetters, DeadRows};
 use crate::flow::FlowBatch;
 use crate::progress::Progress;
 use crate::sink::{Sink, SinkContext, SinkError, SinkSummary};
 use crate::source::{Ended, Source, SourceBatch, SourceError};
 use crate::stage::{SharedStage, Stage, StageSummary};
+use quiver_ops::{Durable, Metrics};
 use quiver_runtime::{PluginError, Runtime};
 
 /// Why a run failed. Each names what is at fault and where.
@@ -189,10 +191,25 @@ pub async fn run(
     progress: &mut Progress,
     stop: watch::Receiver<bool>,
 ) -> Result<Summary, PipelineError> {
+    run_with(config, base, runtime, progress, stop, &Control::default()).await
+}
+
+/// [`run`], reporting to `control`: metrics as batches flow, readiness
+/// once the source is connected and every plugin bound.
+pub async fn run_with(
+    config: &PipelineConfig,
+    base: &Path,
+    runtime: Arc<Runtime>,
+    progress: &mut Progress,
+    stop: watch::Receiver<bool>,
+    control: &Control,
+) -> Result<Summary, PipelineError> {
     let mut config = std::borrow::Cow::Borrowed(config);
     let mut total: Option<Summary> = None;
     let result = loop {
-        let (summary, ended) = match segment(&config, base, runtime.clone(), progress, stop.clone()).await {
+        let segment = segment(&config, base, runtime.clone(), progress, stop.clone(), control).await;
+        control.stopped();
+        let (summary, ended) = match segment {
             Ok(done) => done,
             Err(e) => break Err(e),
         };
@@ -223,6 +240,7 @@ async fn segment(
     runtime: Arc<Runtime>,
     progress: &mut Progress,
     stop: watch::Receiver<bool>,
+    control: &Control,
 ) -> Result<(Summary, Ended), PipelineError> {
     // A schema known without reading anything lets every plugin and the
     // sinks be checked before the source connects or lists a file.
@@ -248,8 +266,11 @@ async fn segment(
     let mut dead = DeadLetters::new(config.dead_letter.as_ref(), base, &stages, transaction).await?;
 
     let (tx, rx) = mpsc::channel(config.pipeline.channel_batches);
-    let mut committer =
-        acknowledger.map(|source| Committer::new(source, config.pipeline.delivery, config.pipeline.commit_interval_ms));
+    let metrics = control.metrics().cloned();
+    let mut committer = acknowledger.map(|source| {
+        Committer::new(source, config.pipeline.delivery, config.pipeline.commit_interval_ms, metrics.clone())
+    });
+    control.running(&stages);
     let reader = tokio::spawn(source.run(tx, stop));
     let mut flow: Flow = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
         .enumerate()
@@ -260,11 +281,15 @@ async fn segment(
     for stage in &stages {
         let width = stage.parallelism();
         let stage = stage.clone();
+        let metrics = metrics.clone();
         let step = move |item: Result<(u64, FlowBatch), PipelineError>| {
-            let stage = stage.clone();
+            let (stage, metrics) = (stage.clone(), metrics.clone());
             async move {
                 let (seq, batch) = item?;
-                run_blocking(move || stage.run(batch)).await.map(|b| (seq, b))
+                match metrics {
+                    None => run_blocking(move || stage.run(batch)).await.map(|b| (seq, b)),
+                    Some(metrics) => observed(stage, batch, &metrics).await.map(|b| (seq, b)),
+                }
             }
         };
         flow = if config.pipeline.ordered {
@@ -274,8 +299,14 @@ async fn segment(
         };
     }
 
-    let mut outputs = Outputs { sink: sink.as_mut(), dead: &mut dead, committer: committer.as_mut() };
+    let mut outputs = Outputs {
+        sink: sink.as_mut(),
+        dead: &mut dead,
+        committer: committer.as_mut(),
+        durable: DurableSoFar::new(metrics.clone()),
+    };
     let result = drive(flow, &stages, &mut outputs, progress).await;
+    let mut durable = outputs.durable;
     // The flow ends when the reader does, so this waits for nothing.
     let ended = match &result {
         Ok(_) => reader.await.map_err(|e| PipelineError::Internal(format!("the source's task: {e}"))),
@@ -289,6 +320,7 @@ async fn segment(
     match result {
         Ok((rows_in, ended)) => {
             // Dead letters first: the sink's `_SUCCESS` is the last thing a run writes.
+            let started = Instant::now();
             let dead_letter = match dead.finish().await {
                 Ok(summary) => summary,
                 Err(e) => {
@@ -297,6 +329,7 @@ async fn segment(
                 }
             };
             let sink = sink.finish().await?;
+            durable.finished(&sink, &dead_letter, started.elapsed());
             let stages = stages.iter().map(|s| s.summary()).collect();
             let summary = Summary {
                 files_read: extent.files,
@@ -403,12 +436,87 @@ async fn run_blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(|e| PipelineError::Internal(format!("a stage panicked: {e}")))?
 }
 
+/// One batch through `stage`, counted into `metrics`: the call, its rows
+/// in, out and refused, and how long it took.
+async fn observed(stage: SharedStage, batch: FlowBatch, metrics: &Metrics) -> Result<FlowBatch, PipelineError> {
+    let labels = stage.labels();
+    let rows = batch.batch.num_rows();
+    let refused_before: usize = batch.dead.iter().map(DeadRows::rows).sum();
+    let started = Instant::now();
+    let result = run_blocking(move || stage.run(batch)).await;
+    let took = started.elapsed();
+    match &result {
+        Ok(out) => {
+            let refused = out.dead.iter().map(DeadRows::rows).sum::<usize>() - refused_before;
+            metrics.call_ok(&labels, rows, out.batch.num_rows(), refused, took);
+        }
+        Err(_) => metrics.call_failed(&labels, rows, took),
+    }
+    result
+}
+
+/// What the sinks had made durable at the last report to the metrics, so
+/// each report counts only what is new.
+struct DurableSoFar {
+    metrics: Option<Arc<Metrics>>,
+    sink: Durable,
+    dead: Durable,
+}
+
+impl DurableSoFar {
+    fn new(metrics: Option<Arc<Metrics>>) -> Self {
+        Self { metrics, sink: Durable::default(), dead: Durable::default() }
+    }
+
+    /// Reports what the sinks hold durably now.
+    fn report(&mut self, sink: Durable, dead: Durable) {
+        let Some(metrics) = &self.metrics else { return };
+        metrics.sink_durable("sink", since(sink, self.sink));
+        metrics.sink_durable("dead_letter", since(dead, self.dead));
+        (self.sink, self.dead) = (sink, dead);
+    }
+
+    /// Reports what the finished sinks wrote, and how long finishing took.
+    fn finished(&mut self, sink: &SinkSummary, dead: &SinkSummary, took: Duration) {
+        self.report(durable_of(sink), durable_of(dead));
+        if let Some(metrics) = &self.metrics {
+            metrics.commit(took);
+        }
+    }
+}
+
+fn since(now: Durable, before: Durable) -> Durable {
+    Durable {
+        rows: now.rows.saturating_sub(before.rows),
+        bytes: now.bytes.saturating_sub(before.bytes),
+        files: now.files.saturating_sub(before.files),
+        messages: now.messages.saturating_sub(before.messages),
+    }
+}
+
+fn durable_of(s: &SinkSummary) -> Durable {
+    Durable { rows: s.rows, bytes: s.bytes, files: s.files.len() as u64, messages: s.messages }
+}
+
 /// Where delivered batches go.
 struct Outputs<'a> {
     sink: &'a mut dyn Sink,
     dead: &'a mut DeadLetters,
     /// Commits the source's offsets (Kafka).
     committer: Option<&'a mut Committer>,
+    /// What the metrics were last told the sinks hold.
+    durable: DurableSoFar,
+}
+
+impl Outputs<'_> {
+    /// Commits through the committer, then reports what the sinks hold.
+    async fn commit(&mut self) -> Result<(), PipelineError> {
+        if let Some(c) = self.committer.as_deref_mut() {
+            c.commit(self.sink, self.dead).await?;
+            self.durable.report(self.sink.durable(), self.dead.durable());
+        }
+        Ok(())
+    }
 }
 
 /// Pulls every batch to the sinks, committing as it goes, then ends the
@@ -427,15 +535,16 @@ async fn drive(
         let item = tokio::select! {
             item = flow.next() => item,
             _ = ticker.tick() => {
-                if let Some(c) = out.committer.as_deref_mut() {
-                    c.commit(out.sink, out.dead).await?;
-                }
+                out.commit().await?;
                 continue;
             }
         };
         let Some(item) = item else { break };
         let (seq, batch) = item?;
         rows_in += batch.source_rows as u64;
+        if let Some(metrics) = &out.durable.metrics {
+            metrics.source_rows(batch.source_rows as u64);
+        }
         progress.rows_in += batch.source_rows as u64;
         progress.bytes_in += batch.batch.get_array_memory_size() as u64;
         let position = batch.position.clone();
@@ -461,9 +570,7 @@ async fn drive(
             deliver(batch, out.sink, out.dead, progress).await?;
         }
     }
-    if let Some(c) = out.committer.as_deref_mut() {
-        c.commit(out.sink, out.dead).await?;
-    }
+    out.commit().await?;
     Ok(rows_in)
 }
 

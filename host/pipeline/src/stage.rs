@@ -6,8 +6,8 @@
 
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -20,6 +20,7 @@ use crate::breaker::CircuitBreaker;
 use crate::config::{BreakerConfig, GrantsConfig, LimitsConfig, OnError, TransformConfig};
 use crate::dead_letter::{DeadRows, Refused, refused_schema};
 use crate::flow::{FlowBatch, Provenance};
+use quiver_ops::{CallLabels, Metrics, StageGauges};
 use quiver_registry::Validator;
 use quiver_runtime::{Gauges, Output, Plugin, PluginError, Pool, PoolOptions, Rejection, Runtime, TransformKind};
 
@@ -32,6 +33,8 @@ pub struct Stage {
     dead_letter_schema: SchemaRef,
     failed_calls: AtomicU64,
     quarantined_rows: AtomicU64,
+    /// Where failed calls are counted, under which labels.
+    observed: OnceLock<(Arc<Metrics>, CallLabels)>,
 }
 
 /// What does a stage's work.
@@ -153,6 +156,7 @@ impl Stage {
             dead_letter_schema: refused_schema(&input),
             failed_calls: AtomicU64::new(0),
             quarantined_rows: AtomicU64::new(0),
+            observed: OnceLock::new(),
         })
     }
 
@@ -189,6 +193,7 @@ impl Stage {
             dead_letter_schema: refused_schema(&input),
             failed_calls: AtomicU64::new(0),
             quarantined_rows: AtomicU64::new(0),
+            observed: OnceLock::new(),
         })
     }
 
@@ -239,6 +244,55 @@ impl Stage {
         match &self.engine {
             Engine::Plugin(pool) => pool.gauges(),
             Engine::Validate { gauges, .. } => gauges,
+        }
+    }
+
+    /// The labels of its metrics: its plugin's name and version and the
+    /// transform's name, unless [`Stage::observe_as`] gave others.
+    pub fn labels(&self) -> CallLabels {
+        if let Some((_, labels)) = self.observed.get() {
+            return labels.clone();
+        }
+        let (plugin, version) = match &self.engine {
+            Engine::Plugin(pool) => (pool.plugin().info().name.clone(), pool.plugin().info().version.clone()),
+            Engine::Validate { label, .. } => match label.rsplit_once('@') {
+                Some((subject, version)) => (subject.to_owned(), version.to_owned()),
+                None => (label.clone(), String::new()),
+            },
+        };
+        CallLabels { plugin, version, transform: self.name().to_owned() }
+    }
+
+    /// Counts its failed calls into `metrics`, under [`Stage::labels`].
+    pub fn observe(&self, metrics: Arc<Metrics>) {
+        let labels = self.labels();
+        self.observe_as(metrics, labels);
+    }
+
+    /// Counts its failed calls into `metrics` under `labels` (the sidecar's
+    /// served name and version); the first call wins.
+    pub fn observe_as(&self, metrics: Arc<Metrics>, labels: CallLabels) {
+        let _ = self.observed.set((metrics, labels));
+    }
+
+    /// The SHA-256 of its plugin's component; empty for a validation.
+    pub fn sha256(&self) -> &str {
+        match &self.engine {
+            Engine::Plugin(pool) => pool.plugin().sha256(),
+            Engine::Validate { .. } => "",
+        }
+    }
+
+    /// Its gauges as they read now: instances, memory, the breaker.
+    pub fn gauge_values(&self) -> StageGauges {
+        let gauges = self.gauges();
+        let failures = self.breaker.recent();
+        StageGauges {
+            instances: gauges.instances() as u64,
+            memory_bytes: gauges.memory_bytes() as u64,
+            recycled: gauges.recycled(),
+            breaker_failures: u64::from(failures),
+            breaker_open: failures >= self.breaker.limit(),
         }
     }
 
@@ -336,6 +390,9 @@ impl Stage {
     /// Reports a failed call and counts it; an error once the breaker opens.
     fn count_failure(&self, flow: &FlowBatch, error: &PluginError) -> Result<(), PipelineError> {
         self.failed_calls.fetch_add(1, Ordering::Relaxed);
+        if let Some((metrics, labels)) = self.observed.get() {
+            metrics.failure(labels, error.kind());
+        }
         let position = flow.provenance.describe(flow.batch.num_rows());
         tracing::warn!(
             stage = self.index + 1,

@@ -112,8 +112,8 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    let text = shared.service.metrics.render(&shared.service.registry);
-    ([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text)
+    let text = shared.service.render_metrics();
+    ([(header::CONTENT_TYPE, quiver_ops::metrics::CONTENT_TYPE)], text)
 }
 
 /// `POST /v1/transform/{plugin}`. The body is decoded as it arrives: each

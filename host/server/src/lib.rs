@@ -7,7 +7,7 @@
 //! - `registry`: plugins and their versions, and `alias`: which version calls get (canaries, pins);
 //! - `service`: what both APIs share: sessions, admission, calls, metrics;
 //! - `flight` and `http` (with `admin`): the two front ends;
-//! - `auth`, `metrics` and `watch`.
+//! - `auth` and `watch`; the metrics are `quiver-ops`'s, shared with pipelines.
 
 pub mod config;
 mod connections;
@@ -17,7 +17,6 @@ mod alias;
 mod auth;
 mod flight;
 mod http;
-mod metrics;
 mod registry;
 mod request;
 mod service;

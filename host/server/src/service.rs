@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::ServeError;
-use super::metrics::{CallLabels, Metrics};
 use super::registry::{Registry, Version};
+use quiver_ops::{CallLabels, Metrics};
 use quiver_pipeline::{DeadRows, FlowBatch, PipelineError, Provenance, Stage};
 
 /// What a client asks for. On Flight this is the command descriptor's
@@ -86,7 +86,7 @@ pub struct Service {
     /// The served plugins.
     pub registry: Registry,
     /// Their metrics.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     admissions: Mutex<HashMap<String, Arc<Admission>>>,
     max_concurrent: usize,
     max_queued: usize,
@@ -100,7 +100,7 @@ impl Service {
     pub fn new(registry: Registry, max_concurrent: usize, max_queued: usize) -> Self {
         Self {
             registry,
-            metrics: Metrics::default(),
+            metrics: Arc::default(),
             admissions: Mutex::default(),
             max_concurrent,
             max_queued,
@@ -123,6 +123,7 @@ impl Service {
             .map_err(|e| ServeError::BadRequest(e.to_string()))?;
         let labels =
             CallLabels { plugin: version.name().into(), version: version.key().into(), transform: stage.name().into() };
+        stage.observe_as(self.metrics.clone(), labels.clone());
         let admission = self.admission(&request.plugin);
         Ok(Session {
             version,
@@ -194,10 +195,25 @@ impl Service {
             }
             Err(error) => {
                 let cause = cause(&error);
-                self.metrics.call_failed(&session.labels, rows, cause, took);
+                self.metrics.call_failed(&session.labels, rows, took);
                 Err(ServeError::Plugin { plugin: session.served(), cause, message: error.to_string() })
             }
         }
+    }
+
+    /// The metrics as Prometheus text, with every warm stage's gauges.
+    pub fn render_metrics(&self) -> String {
+        let stages = self.registry.versions().into_iter().flat_map(|version| {
+            version.stages().into_iter().map(move |stage| {
+                let labels = CallLabels {
+                    plugin: version.name().into(),
+                    version: version.key().into(),
+                    transform: stage.name().into(),
+                };
+                (labels, stage.gauge_values())
+            })
+        });
+        self.metrics.render(stages.collect::<Vec<_>>())
     }
 
     /// Refuses new sessions from now on.

@@ -1,11 +1,12 @@
 //! `quiver run PIPELINE.toml`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use quiver_pipeline::config::PipelineConfig;
-use quiver_pipeline::{self as pipeline, Progress, Summary};
+use quiver_pipeline::{self as pipeline, Control, Progress, Summary};
 use tokio::sync::watch;
 
 use super::{CacheArgs, megabytes, thousands};
@@ -17,13 +18,38 @@ pub struct RunArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     no_progress: bool,
+    /// Serve Prometheus metrics at /metrics, and /healthz and /readyz, on
+    /// HOST:PORT (overrides the pipeline file's [metrics] addr).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
 }
 
 pub fn run(args: RunArgs, cache: &CacheArgs) -> anyhow::Result<()> {
     let (config, base) = PipelineConfig::load(&args.pipeline)?;
     let runtime = cache.runtime(config.transforms.iter().any(|t| t.limits.fuel.is_some()))?;
     let streaming = config.source.table().is_stream();
+    let metrics_addr = args.metrics_addr.clone().or_else(|| config.metrics.as_ref().map(|m| m.addr.clone()));
     let summary = super::tokio_runtime()?.block_on(async {
+        let control = match &metrics_addr {
+            Some(_) => Arc::new(Control::with_metrics(Arc::default())),
+            None => Arc::new(Control::default()),
+        };
+        let (done, ended) = watch::channel(false);
+        if let Some(addr) = &metrics_addr {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--metrics-addr / [metrics] addr {addr}: cannot listen there"))?;
+            tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics, health at /healthz and /readyz");
+            let mut ended = ended.clone();
+            let served = quiver_ops::endpoint::serve(listener, control.clone(), async move {
+                let _ = ended.wait_for(|done| *done).await;
+            });
+            tokio::spawn(async move {
+                if let Err(e) = served.await {
+                    tracing::error!("the metrics endpoint stopped: {e}");
+                }
+            });
+        }
         let (stop, stopped) = watch::channel(false);
         if streaming {
             // A stream ends when asked: what is in flight reaches the sinks and is committed.
@@ -34,8 +60,10 @@ pub fn run(args: RunArgs, cache: &CacheArgs) -> anyhow::Result<()> {
             });
         }
         let mut progress = Progress::new(!args.no_progress);
-        pipeline::run(&config, &base, runtime, &mut progress, stopped).await
-    });
+        let summary = pipeline::run_with(&config, &base, runtime, &mut progress, stopped, &control).await;
+        let _ = done.send(true);
+        anyhow::Ok(summary)
+    })?;
     let failed = pipeline::failure_note(streaming);
     let summary = summary.with_context(|| format!("pipeline {} {failed}", args.pipeline.display()))?;
     print_summary(&summary);

@@ -34,6 +34,17 @@ pub struct PipelineConfig {
     /// How batches flow.
     #[serde(default)]
     pub pipeline: FlowConfig,
+    /// Where the run serves its metrics and health.
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// The `[metrics]` table: `quiver run` serves Prometheus text at
+/// `/metrics`, liveness at `/healthz` and readiness at `/readyz`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `HOST:PORT` to listen on, e.g. `127.0.0.1:9464`; `--metrics-addr` overrides it.
+    pub addr: String,
 }
 
 /// The `[pipeline]` table.
@@ -168,6 +179,14 @@ impl PipelineConfig {
         }
         if let Some(dead) = &self.dead_letter {
             dead.table().validate(&At::table("dead_letter"), base, problems);
+        }
+        if let Some(metrics) = &self.metrics
+            && !metrics
+                .addr
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+        {
+            problems.add(&At::table("metrics").key("addr"), "give HOST:PORT, e.g. \"127.0.0.1:9464\"");
         }
         let flow = At::table("pipeline");
         if self.pipeline.channel_batches == 0 {

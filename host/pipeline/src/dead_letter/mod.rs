@@ -121,6 +121,16 @@ impl DeadLetters {
         Ok(())
     }
 
+    /// What the dead-letter outputs hold durably so far.
+    pub fn durable(&self) -> quiver_ops::Durable {
+        self.open.values().map(|s| s.durable()).fold(quiver_ops::Durable::default(), |a, b| quiver_ops::Durable {
+            rows: a.rows + b.rows,
+            bytes: a.bytes + b.bytes,
+            files: a.files + b.files,
+            messages: a.messages + b.messages,
+        })
+    }
+
     /// Makes every dead letter written so far durable.
     pub async fn checkpoint(&mut self) -> Result<(), PipelineError> {
         for sink in self.open.values_mut() {

@@ -232,6 +232,11 @@ impl Sink for IcebergSink {
         self.commit(false).await
     }
 
+    fn durable(&self) -> quiver_ops::Durable {
+        let s = &self.summary;
+        quiver_ops::Durable { rows: s.rows, bytes: s.bytes, files: s.files.len() as u64, messages: 0 }
+    }
+
     async fn finish(mut self: Box<Self>) -> Result<SinkSummary, SinkError> {
         let always = self.store.is_some() && !self.positions.is_empty();
         if let Err(e) = self.commit(always).await {

@@ -200,6 +200,9 @@ pub trait Sink: Send {
     /// reports in. An abort afterwards leaves it.
     async fn checkpoint(&mut self) -> Result<(), SinkError>;
 
+    /// What is durable so far (after the last checkpoint), for the metrics.
+    fn durable(&self) -> quiver_ops::Durable;
+
     /// Ends the run's output successfully.
     async fn finish(self: Box<Self>) -> Result<SinkSummary, SinkError>;
 

@@ -525,6 +525,16 @@ impl Sink for FileSink {
         self.update_manifest().await
     }
 
+    fn durable(&self) -> quiver_ops::Durable {
+        let files = self.written.iter().map(|(_, f)| f);
+        quiver_ops::Durable {
+            rows: files.clone().map(|f| f.rows).sum(),
+            bytes: files.clone().map(|f| f.bytes).sum(),
+            files: self.written.len() as u64,
+            messages: 0,
+        }
+    }
+
     async fn finish(self: Box<Self>) -> Result<SinkSummary, SinkError> {
         (*self).complete_run().await
     }

@@ -357,6 +357,11 @@ impl Sink for KafkaSink {
         self.flush().await
     }
 
+    fn durable(&self) -> quiver_ops::Durable {
+        // Counted as produced: a checkpoint's flush has them all delivered.
+        quiver_ops::Durable { rows: self.rows, bytes: self.bytes, files: 0, messages: self.messages }
+    }
+
     async fn finish(mut self: Box<Self>) -> Result<SinkSummary, SinkError> {
         self.flush().await?;
         Ok(SinkSummary { files: Vec::new(), rows: self.rows, bytes: self.bytes, messages: self.messages })
