@@ -108,6 +108,29 @@ pub struct Durable {
     pub messages: u64,
 }
 
+impl Durable {
+    /// What is new in `self` since `before`.
+    pub fn since(self, before: Durable) -> Durable {
+        Durable {
+            rows: self.rows.saturating_sub(before.rows),
+            bytes: self.bytes.saturating_sub(before.bytes),
+            files: self.files.saturating_sub(before.files),
+            messages: self.messages.saturating_sub(before.messages),
+        }
+    }
+}
+
+impl std::iter::Sum for Durable {
+    fn sum<I: Iterator<Item = Durable>>(parts: I) -> Durable {
+        parts.fold(Durable::default(), |a, b| Durable {
+            rows: a.rows + b.rows,
+            bytes: a.bytes + b.bytes,
+            files: a.files + b.files,
+            messages: a.messages + b.messages,
+        })
+    }
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// The metrics of a server or a pipeline.

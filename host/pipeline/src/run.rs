@@ -18,7 +18,7 @@ use crate::progress::Progress;
 use crate::sink::{Sink, SinkContext, SinkError, SinkSummary};
 use crate::source::{Ended, Source, SourceBatch, SourceError};
 use crate::stage::{SharedStage, Stage, StageSummary};
-use quiver_ops::{Durable, Metrics};
+use quiver_ops::{CallLabels, Durable, Metrics};
 use quiver_runtime::{PluginError, Runtime};
 
 /// Why a run failed. Each names what is at fault and where.
@@ -281,14 +281,15 @@ async fn segment(
     for stage in &stages {
         let width = stage.parallelism();
         let stage = stage.clone();
-        let metrics = metrics.clone();
+        // The labels once per stage, not per batch.
+        let observer = metrics.clone().map(|metrics| Arc::new((metrics, stage.labels())));
         let step = move |item: Result<(u64, FlowBatch), PipelineError>| {
-            let (stage, metrics) = (stage.clone(), metrics.clone());
+            let (stage, observer) = (stage.clone(), observer.clone());
             async move {
                 let (seq, batch) = item?;
-                match metrics {
+                match observer {
                     None => run_blocking(move || stage.run(batch)).await.map(|b| (seq, b)),
-                    Some(metrics) => observed(stage, batch, &metrics).await.map(|b| (seq, b)),
+                    Some(observer) => observed(stage, batch, &observer.0, &observer.1).await.map(|b| (seq, b)),
                 }
             }
         };
@@ -438,8 +439,12 @@ async fn run_blocking<T: Send + 'static>(
 
 /// One batch through `stage`, counted into `metrics`: the call, its rows
 /// in, out and refused, and how long it took.
-async fn observed(stage: SharedStage, batch: FlowBatch, metrics: &Metrics) -> Result<FlowBatch, PipelineError> {
-    let labels = stage.labels();
+async fn observed(
+    stage: SharedStage,
+    batch: FlowBatch,
+    metrics: &Metrics,
+    labels: &CallLabels,
+) -> Result<FlowBatch, PipelineError> {
     let rows = batch.batch.num_rows();
     let refused_before: usize = batch.dead.iter().map(DeadRows::rows).sum();
     let started = Instant::now();
@@ -448,9 +453,9 @@ async fn observed(stage: SharedStage, batch: FlowBatch, metrics: &Metrics) -> Re
     match &result {
         Ok(out) => {
             let refused = out.dead.iter().map(DeadRows::rows).sum::<usize>() - refused_before;
-            metrics.call_ok(&labels, rows, out.batch.num_rows(), refused, took);
+            metrics.call_ok(labels, rows, out.batch.num_rows(), refused, took);
         }
-        Err(_) => metrics.call_failed(&labels, rows, took),
+        Err(_) => metrics.call_failed(labels, rows, took),
     }
     result
 }
@@ -471,8 +476,8 @@ impl DurableSoFar {
     /// Reports what the sinks hold durably now.
     fn report(&mut self, sink: Durable, dead: Durable) {
         let Some(metrics) = &self.metrics else { return };
-        metrics.sink_durable("sink", since(sink, self.sink));
-        metrics.sink_durable("dead_letter", since(dead, self.dead));
+        metrics.sink_durable("sink", sink.since(self.sink));
+        metrics.sink_durable("dead_letter", dead.since(self.dead));
         (self.sink, self.dead) = (sink, dead);
     }
 
@@ -482,15 +487,6 @@ impl DurableSoFar {
         if let Some(metrics) = &self.metrics {
             metrics.commit(took);
         }
-    }
-}
-
-fn since(now: Durable, before: Durable) -> Durable {
-    Durable {
-        rows: now.rows.saturating_sub(before.rows),
-        bytes: now.bytes.saturating_sub(before.bytes),
-        files: now.files.saturating_sub(before.files),
-        messages: now.messages.saturating_sub(before.messages),
     }
 }
 

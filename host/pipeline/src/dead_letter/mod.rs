@@ -123,12 +123,7 @@ impl DeadLetters {
 
     /// What the dead-letter outputs hold durably so far.
     pub fn durable(&self) -> quiver_ops::Durable {
-        self.open.values().map(|s| s.durable()).fold(quiver_ops::Durable::default(), |a, b| quiver_ops::Durable {
-            rows: a.rows + b.rows,
-            bytes: a.bytes + b.bytes,
-            files: a.files + b.files,
-            messages: a.messages + b.messages,
-        })
+        self.open.values().map(|s| s.durable()).sum()
     }
 
     /// Makes every dead letter written so far durable.
